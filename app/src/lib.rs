@@ -1,0 +1,56 @@
+//! The user interface: the HTML shell, the routes and their pages.
+//!
+//! Everything here compiles twice: with `ssr` into the server (rendering HTML) and with
+//! `hydrate` into the browser's WASM (making that HTML interactive). Server-only code stays
+//! behind `#[cfg(feature = "ssr")]`; nothing in this crate ever holds a token or a secret.
+
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::pages::{home::HomePage, not_found::NotFound};
+
+/// The document around every page, rendered by the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes and the chrome shared by every page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/entra-bff.css"/>
+        <Title text="Entra BFF"/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"Entra BFF"</a>
+            </header>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

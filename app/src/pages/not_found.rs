@@ -1,0 +1,24 @@
+//! The page for an unknown path, with the 404 status set during server rendering.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http_not_found());
+        }
+    }
+    view! {
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <a href="/">"Go to the home page"</a> "."</p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn http_not_found() -> leptos_axum::http::StatusCode {
+    leptos_axum::http::StatusCode::NOT_FOUND
+}

@@ -1,0 +1,2 @@
+//! Microsoft Entra ID emulator (see issue: its content is being built).
+#![warn(missing_docs)]
