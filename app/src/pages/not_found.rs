@@ -5,10 +5,8 @@ use leptos::prelude::*;
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    {
-        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-            resp.set_status(http_not_found());
-        }
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
         <section class="card">
@@ -16,9 +14,4 @@ pub fn NotFound() -> impl IntoView {
             <p>"There is nothing at this address. " <a href="/">"Go to the home page"</a> "."</p>
         </section>
     }
-}
-
-#[cfg(feature = "ssr")]
-fn http_not_found() -> leptos_axum::http::StatusCode {
-    leptos_axum::http::StatusCode::NOT_FOUND
 }

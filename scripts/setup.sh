@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what the run and test commands need, skipping whatever is already there.
+# Safe to run again and again; reaches only crates.io, npm and Debian's package archive.
+#
+#   scripts/setup.sh          tools for building and running (`scripts/dev.sh`)
+#   scripts/setup.sh --test   the same, plus chromium and what the tests use
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=false
+[ "${1:-}" = "--test" ] && want_test=true
+
+CARGO_LEPTOS_VERSION=0.3.10
+# The CLI must be exactly the wasm-bindgen crate version the lockfile resolved.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+
+step() { printf '\n==> %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "Adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
+  step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 14 minutes on 2 cores, once)"
+  # no_downloads: cargo-leptos must not fetch wasm-bindgen/wasm-opt/sass from GitHub
+  # (unreachable here); it uses the ones on PATH instead.
+  cargo install --locked "cargo-leptos@$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes, once)"
+  # Not --locked: its lockfile pins a crate version this registry lacks.
+  cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# The npm packages: Playwright, and binaryen 132's wasm-opt for release builds
+# (Debian's binaryen 108 produces a WASM that fails at hydration).
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  step "Installing the end2end npm packages"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+if $want_test; then
+  if [ ! -x /usr/bin/chromium ]; then
+    step "Installing Debian's chromium for the browser tests"
+    apt_get() { if [ "$(id -u)" = 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
+    apt_get update -qq
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends chromium
+  fi
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, then runs every check CI runs, in order of
+# cost, stopping at the first failure:
+#   formatting, clippy (server-side and browser-side builds, warnings denied),
+#   unit and integration tests of every crate, and the browser tests against a
+#   release build (the build users ship, with wasm-opt) served on a free port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+. scripts/env.sh
+
+started=$(date +%s)
+stage() { printf '\n==> %s  (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+stage "cargo fmt --check"
+cargo fmt --all --check
+
+stage "clippy, server side (ssr)"
+cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+
+stage "clippy, browser side (hydrate, wasm32)"
+cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+stage "unit and integration tests"
+cargo test --workspace --exclude frontend --locked
+
+stage "release build + browser tests (Playwright, chromium)"
+LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
+export LEPTOS_SITE_ADDR
+cargo leptos end-to-end --release
+
+stage "release bundle sizes"
+scripts/bundle-size.sh
+
+stage "all checks passed"
