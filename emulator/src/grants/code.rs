@@ -1,0 +1,109 @@
+//! `grant_type=authorization_code` (reference §3.2): PKCE, exact redirect URI, single use, expiry.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::Value;
+use sha2::Digest;
+
+use super::{UserIssue, issue_user, resolve, split};
+use crate::{
+    client_auth::ClientAcr,
+    errors::AadError,
+    keys::now,
+    params::Params,
+    state::Shared,
+    world::{Application, Tenant},
+};
+
+/// Redeems a code.
+///
+/// # Errors
+/// AADSTS54005 (reused), 70008 (expired), 9002313 (unknown), 500112 (redirect URI),
+/// 501481 (PKCE), 70000 (another client's code).
+pub fn grant(
+    state: &Shared,
+    tenant: &Tenant,
+    client: &Application,
+    acr: ClientAcr,
+    p: &Params,
+) -> Result<Value, AadError> {
+    let code = p.require("code")?;
+    let redirect_uri = p.require("redirect_uri")?;
+    let grant = {
+        let mut store = state.store.lock().expect("store lock");
+        let g = store.codes.get_mut(code).ok_or_else(|| {
+            AadError::grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?;
+        if g.redeemed {
+            return Err(AadError::grant(
+                54005,
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+            ));
+        }
+        g.redeemed = true;
+        g.clone()
+    };
+    if grant.expires < now() {
+        return Err(AadError::grant(
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        ));
+    }
+    if !grant.client_id.eq_ignore_ascii_case(&client.app_id) || grant.tid != tenant.id {
+        return Err(AadError::grant(
+            70000,
+            "Provided grant is invalid or malformed. The code was issued to a different client.",
+        ));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(AadError::grant(
+            500112,
+            format!(
+                "The reply address '{redirect_uri}' does not match the reply address '{}' provided when requesting Authorization code.",
+                grant.redirect_uri
+            ),
+        ));
+    }
+    if let Some((challenge, method)) = &grant.pkce {
+        let verifier = p.require("code_verifier")?;
+        let computed = if method == "S256" {
+            URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+        } else {
+            verifier.to_string()
+        };
+        if &computed != challenge {
+            return Err(AadError::grant(
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            ));
+        }
+    }
+    let requested = p
+        .get("scope")
+        .map(split)
+        .unwrap_or_else(|| grant.scopes.clone());
+    let mut scopes = resolve(tenant, client, &requested)?;
+    // OIDC scopes come from the sign-in, not from the redemption request.
+    for s in resolve(tenant, client, &grant.scopes)?.oidc {
+        if !scopes.oidc.contains(&s) {
+            scopes.oidc.push(s);
+        }
+    }
+    let user = tenant
+        .user_by_oid(&grant.oid)
+        .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
+    super::check_user_access(tenant, client, user, &scopes, &grant.auth.amr)?;
+    Ok(issue_user(
+        state,
+        UserIssue {
+            tenant,
+            client,
+            client_acr: acr,
+            user,
+            scopes: &scopes,
+            auth: grant.auth.clone(),
+            nonce: grant.nonce.clone(),
+            obtained_by: "authorization_code",
+            always_refresh: false,
+        },
+    ))
+}

@@ -1,0 +1,428 @@
+//! The token endpoint's grants, one module each, and what they share: scope resolution (one
+//! resource per request, reference §9) and issuing the token response (§3.2).
+
+pub mod client_credentials;
+pub mod code;
+pub mod obo;
+pub mod password;
+pub mod refresh;
+
+use serde_json::{Value, json};
+
+use crate::{
+    errors::AadError,
+    keys::now,
+    state::{AuthFacts, RefreshGrant, Shared},
+    tokens,
+    well_known::GRAPH_APP_ID,
+    world::{Application, OIDC_SCOPES, Tenant, User},
+};
+
+/// The request's scopes, resolved to one resource.
+#[derive(Debug, Clone)]
+pub struct Scopes {
+    /// The resource app id, if any resource scope was asked for.
+    pub resource: Option<String>,
+    /// The audience as the client named the resource (v1 `aud`).
+    pub aud_form: String,
+    /// Scope values on the resource.
+    pub values: Vec<String>,
+    /// `.default` was asked for.
+    pub default: bool,
+    /// OIDC scopes asked for.
+    pub oidc: Vec<String>,
+}
+
+impl Scopes {
+    /// Whether `s` was asked for.
+    pub fn has_oidc(&self, s: &str) -> bool {
+        self.oidc.iter().any(|x| x == s)
+    }
+}
+
+/// Splits a space-separated scope string.
+pub fn split(scope: &str) -> Vec<String> {
+    scope.split_whitespace().map(str::to_string).collect()
+}
+
+/// Resolves scopes to one resource of `tenant`, expanding `.default` for `client`.
+///
+/// # Errors
+/// AADSTS28000 (several resources), AADSTS500011 (unknown resource), AADSTS70011 (unknown scope).
+pub fn resolve(
+    tenant: &Tenant,
+    client: &Application,
+    scopes: &[String],
+) -> Result<Scopes, AadError> {
+    let mut out = Scopes {
+        resource: None,
+        aud_form: String::new(),
+        values: vec![],
+        default: false,
+        oidc: vec![],
+    };
+    for s in scopes {
+        if OIDC_SCOPES.contains(&s.as_str()) {
+            out.oidc.push(s.clone());
+            continue;
+        }
+        let (res_name, value) = match s.rfind('/') {
+            Some(i) if i > 0 => (&s[..i], &s[i + 1..]),
+            _ => (GRAPH_APP_ID, s.as_str()),
+        };
+        let Some(resource) = tenant.resource(res_name) else {
+            return Err(AadError::new(
+                500011,
+                "invalid_resource",
+                format!(
+                    "The resource principal named {res_name} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                    tenant.domain()
+                ),
+            ));
+        };
+        match &out.resource {
+            Some(r) if !r.eq_ignore_ascii_case(&resource.app_id) => {
+                return Err(AadError::new(
+                    28000,
+                    "invalid_scope",
+                    format!(
+                        "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope {} is not valid.",
+                        scopes.join(" ")
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        out.resource = Some(resource.app_id.clone());
+        if out.aud_form.is_empty() {
+            out.aud_form =
+                if res_name == GRAPH_APP_ID || resource.app_id.eq_ignore_ascii_case(res_name) {
+                    resource.app_id.clone()
+                } else {
+                    res_name.trim_end_matches('/').to_string()
+                };
+        }
+        if value == ".default" {
+            out.default = true;
+            for v in client.required_scopes(resource) {
+                if !out.values.contains(&v) {
+                    out.values.push(v);
+                }
+            }
+        } else if resource
+            .api
+            .oauth2_permission_scopes
+            .iter()
+            .any(|p| p.value.eq_ignore_ascii_case(value))
+        {
+            if !out.values.iter().any(|v| v.eq_ignore_ascii_case(value)) {
+                out.values.push(value.to_string());
+            }
+        } else {
+            return Err(AadError::new(
+                70011,
+                "invalid_scope",
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid. The scope {value} does not exist on the resource '{}'.",
+                    resource.app_id
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The Conditional Access claims challenge for MFA policies.
+pub fn mfa_challenge(policy_ids: &[String]) -> String {
+    json!({"access_token": {"capolids": {"essential": true, "values": policy_ids}}}).to_string()
+}
+
+/// AADSTS65001 for `client` on `resource`.
+pub fn no_consent(client: &Application) -> AadError {
+    AadError::grant(
+        65001,
+        format!(
+            "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.",
+            client.app_id, client.display_name
+        ),
+    )
+    .with_suberror("consent_required")
+}
+
+/// AADSTS50076: MFA required by policy for `resource`.
+pub fn mfa_required(resource: &str, policies: &[String]) -> AadError {
+    AadError::new(
+        50076,
+        "interaction_required",
+        format!("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."),
+    )
+    .with_suberror("basic_action")
+    .with_claims(mfa_challenge(policies))
+}
+
+/// Checks consent and Conditional Access for a delegated token for `user`.
+///
+/// # Errors
+/// AADSTS65001 or AADSTS50076.
+pub fn check_user_access(
+    tenant: &Tenant,
+    client: &Application,
+    user: &User,
+    scopes: &Scopes,
+    amr: &[String],
+) -> Result<(), AadError> {
+    let Some(resource) = &scopes.resource else {
+        return Ok(());
+    };
+    if !tenant
+        .missing_consent(Some(user), &client.app_id, resource, &scopes.values)
+        .is_empty()
+    {
+        return Err(no_consent(client));
+    }
+    let has_mfa = amr.iter().any(|a| a == "mfa");
+    let policies: Vec<String> = tenant
+        .mfa_policies(user, resource)
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    if !has_mfa && (!policies.is_empty() || user.require_mfa) {
+        return Err(mfa_required(resource, &policies));
+    }
+    Ok(())
+}
+
+/// What a user token response needs.
+pub struct UserIssue<'a> {
+    /// Tenant.
+    pub tenant: &'a Tenant,
+    /// Calling client.
+    pub client: &'a Application,
+    /// `appidacr`/`azpacr`: "0" public, "1" secret, "2" certificate.
+    pub client_acr: &'static str,
+    /// The user.
+    pub user: &'a User,
+    /// Resolved scopes.
+    pub scopes: &'a Scopes,
+    /// Sign-in facts.
+    pub auth: AuthFacts,
+    /// ID token nonce.
+    pub nonce: Option<String>,
+    /// Grant type, for the grants list.
+    pub obtained_by: &'static str,
+    /// Always issue a refresh token (OBO does).
+    pub always_refresh: bool,
+}
+
+/// Mints the access token (and ID and refresh tokens when asked) and builds the response.
+pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
+    let lt = *state.lifetimes.read().expect("lifetimes lock");
+    let now = now();
+    let tid = &i.tenant.id;
+    let world_resource;
+    let (resource, values) = match &i.scopes.resource {
+        Some(r) => {
+            world_resource = i.tenant.app(r).cloned();
+            (world_resource.as_ref(), i.scopes.values.clone())
+        }
+        None => {
+            world_resource = i.tenant.app(GRAPH_APP_ID).cloned();
+            (world_resource.as_ref(), vec!["User.Read".to_string()])
+        }
+    };
+    let resource = resource.expect("a resolved resource exists");
+    let aud_form = if i.scopes.aud_form.is_empty() {
+        GRAPH_APP_ID.to_string()
+    } else {
+        i.scopes.aud_form.clone()
+    };
+    let expires_in = lt.access();
+    let scp = values.join(" ");
+    let graph = resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID);
+    let v2 = resource.wants_v2() && !graph;
+    let u = i.user;
+    let mut at = json!({
+        "aud": if v2 { resource.app_id.clone() } else { aud_form },
+        "iss": if v2 { state.issuer_v2(tid) } else { format!("https://sts.windows.net/{tid}/") },
+        "iat": now, "nbf": now, "exp": now + expires_in as i64,
+        "aio": tokens::opaque(24),
+        "name": u.display_name,
+        "oid": u.id,
+        "rh": tokens::opaque(16),
+        "scp": scp,
+        "sub": tokens::pairwise_sub(&u.id, &resource.app_id),
+        "tid": tid,
+        "uti": tokens::opaque(16),
+        "idtyp": "user",
+        "ver": if v2 { "2.0" } else { "1.0" },
+    });
+    if v2 {
+        at["azp"] = json!(i.client.app_id);
+        at["azpacr"] = json!(i.client_acr);
+        at["preferred_username"] = json!(u.user_principal_name);
+    } else {
+        at["appid"] = json!(i.client.app_id);
+        at["appidacr"] = json!(i.client_acr);
+        at["acr"] = json!("1");
+        at["amr"] = json!(i.auth.amr);
+        at["auth_time"] = json!(i.auth.auth_time);
+        at["upn"] = json!(u.user_principal_name);
+        at["unique_name"] = json!(u.user_principal_name);
+        at["ipaddr"] = json!("127.0.0.1");
+        if let Some(g) = &u.given_name {
+            at["given_name"] = json!(g);
+        }
+        if let Some(f) = &u.surname {
+            at["family_name"] = json!(f);
+        }
+    }
+    if v2 {
+        // Optional claim `amr` is not in v2 by default; the emulator keeps it so that OBO can
+        // see whether MFA was done (documented deviation).
+        at["amr"] = json!(i.auth.amr);
+    }
+    let (access_token, mut resp);
+    {
+        let keys = state.keys.read().expect("keys lock");
+        access_token = tokens::sign(keys.current(), &at, !v2, graph);
+        resp = json!({
+            "token_type": "Bearer",
+            "scope": response_scope(resource, &values, i.scopes),
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": access_token,
+        });
+        if i.scopes.has_oidc("openid") {
+            let mut id = json!({
+                "aud": i.client.app_id,
+                "iss": state.issuer_v2(tid),
+                "iat": now, "nbf": now, "exp": now + lt.id_token_secs as i64,
+                "aio": tokens::opaque(24),
+                "name": u.display_name,
+                "oid": u.id,
+                "preferred_username": u.user_principal_name,
+                "rh": tokens::opaque(16),
+                "sid": i.auth.sid,
+                "sub": tokens::pairwise_sub(&u.id, &i.client.app_id),
+                "tid": tid,
+                "uti": tokens::opaque(16),
+                "ver": "2.0",
+                "auth_time": i.auth.auth_time,
+                "amr": i.auth.amr,
+            });
+            if let Some(n) = &i.nonce {
+                id["nonce"] = json!(n);
+            }
+            if i.scopes.has_oidc("email")
+                && let Some(m) = &u.mail
+            {
+                id["email"] = json!(m);
+            }
+            resp["id_token"] = json!(tokens::sign(keys.current(), &id, false, false));
+        }
+    }
+    resp["client_info"] = json!(tokens::client_info(&u.id, tid));
+    if i.scopes.has_oidc("offline_access") || i.always_refresh {
+        let rt = format!("1.{}", tokens::opaque(48));
+        let grant = RefreshGrant {
+            id: uuid::Uuid::new_v4().to_string(),
+            tid: tid.clone(),
+            client_id: i.client.app_id.clone(),
+            oid: u.id.clone(),
+            upn: u.user_principal_name.clone(),
+            obtained_by: i.obtained_by.to_string(),
+            scopes: values
+                .iter()
+                .map(|v| scope_uri(resource, v))
+                .chain(i.scopes.oidc.iter().cloned())
+                .collect(),
+            issued: now,
+            expires: now + lt.refresh_token_secs as i64,
+            revoked: false,
+            auth: i.auth.clone(),
+        };
+        state
+            .store
+            .lock()
+            .expect("store lock")
+            .refresh
+            .insert(rt.clone(), grant);
+        resp["refresh_token"] = json!(rt);
+        resp["refresh_token_expires_in"] = json!(lt.refresh_token_secs);
+    }
+    resp
+}
+
+/// The full scope string of a value on a resource (Graph keeps short names).
+pub fn scope_uri(resource: &Application, value: &str) -> String {
+    if resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID) {
+        value.to_string()
+    } else {
+        let prefix = resource
+            .identifier_uris
+            .first()
+            .cloned()
+            .unwrap_or_else(|| resource.app_id.clone());
+        format!("{}/{value}", prefix.trim_end_matches('/'))
+    }
+}
+
+fn response_scope(resource: &Application, values: &[String], scopes: &Scopes) -> String {
+    values
+        .iter()
+        .map(|v| scope_uri(resource, v))
+        .chain(
+            scopes
+                .oidc
+                .iter()
+                .filter(|s| s.as_str() != "offline_access")
+                .cloned(),
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{well_known as wk, world::World};
+
+    #[test]
+    fn scopes_resolve_to_one_resource() {
+        let w = World::well_known();
+        let t = w.tenant(wk::TENANT_ID).unwrap();
+        let web = t.app(wk::WEB_APP_CLIENT_ID).unwrap();
+        let s = resolve(t, web, &split("User.Read openid offline_access")).unwrap();
+        assert_eq!(s.resource.as_deref(), Some(wk::GRAPH_APP_ID));
+        assert_eq!(s.oidc, vec!["openid", "offline_access"]);
+        let s = resolve(
+            t,
+            web,
+            &split(&format!("{}/.default", wk::WEATHER_API_ID_URI)),
+        )
+        .unwrap();
+        assert_eq!(s.values, vec!["Weather.Read"]);
+        assert_eq!(s.aud_form, wk::WEATHER_API_ID_URI);
+        let e = resolve(
+            t,
+            web,
+            &split(&format!("User.Read {}", wk::WEATHER_API_SCOPE)),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 28000);
+        assert_eq!(
+            resolve(t, web, &split("api://nope/x")).unwrap_err().code,
+            500011
+        );
+        assert_eq!(
+            resolve(
+                t,
+                web,
+                &split("api://8e18057c-ba24-4625-a109-d2c3dc7b2fab/Nope")
+            )
+            .unwrap_err()
+            .code,
+            70011
+        );
+    }
+}

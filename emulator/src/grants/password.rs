@@ -1,0 +1,68 @@
+//! `grant_type=password` (ROPC). Entra keeps it for test automation; so does the emulator. It is
+//! test-only: never use it in a product (RFC 9700 forbids it).
+
+use serde_json::Value;
+
+use super::{UserIssue, check_user_access, issue_user, resolve, split};
+use crate::{
+    client_auth::ClientAcr,
+    errors::AadError,
+    keys::now,
+    params::Params,
+    state::{AuthFacts, Shared},
+    world::{Application, Tenant},
+};
+
+/// Redeems a username and password.
+///
+/// # Errors
+/// AADSTS50126 for bad credentials, plus scope, consent and MFA errors.
+pub fn grant(
+    state: &Shared,
+    tenant: &Tenant,
+    client: &Application,
+    acr: ClientAcr,
+    p: &Params,
+) -> Result<Value, AadError> {
+    let username = p.require("username")?;
+    let password = p.require("password")?;
+    let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
+    let user = tenant
+        .user_by_upn(username)
+        .filter(|u| u.password == password)
+        .ok_or_else(|| {
+            AadError::grant(
+                50126,
+                "Error validating credentials due to invalid username or password.",
+            )
+        })?;
+    let amr = vec!["pwd".to_string()];
+    if user.require_mfa {
+        return Err(super::mfa_required(
+            scopes
+                .resource
+                .as_deref()
+                .unwrap_or("00000003-0000-0000-c000-000000000000"),
+            &[],
+        ));
+    }
+    check_user_access(tenant, client, user, &scopes, &amr)?;
+    Ok(issue_user(
+        state,
+        UserIssue {
+            tenant,
+            client,
+            client_acr: acr,
+            user,
+            scopes: &scopes,
+            auth: AuthFacts {
+                auth_time: now(),
+                amr,
+                sid: uuid::Uuid::new_v4().to_string(),
+            },
+            nonce: None,
+            obtained_by: "password",
+            always_refresh: false,
+        },
+    ))
+}

@@ -1,0 +1,79 @@
+//! `grant_type=refresh_token` (reference §3.3). Each use returns a new refresh token; as in
+//! Entra, the old one is not revoked by rotation. Expired (AADSTS700082) and revoked
+//! (AADSTS50173) grants fail; use slides the expiry.
+
+use serde_json::Value;
+
+use super::{UserIssue, check_user_access, issue_user, resolve, split};
+use crate::{
+    client_auth::ClientAcr,
+    errors::AadError,
+    keys::now,
+    params::Params,
+    state::Shared,
+    world::{Application, Tenant},
+};
+
+/// Redeems a refresh token.
+///
+/// # Errors
+/// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client), plus
+/// scope, consent and MFA errors.
+pub fn grant(
+    state: &Shared,
+    tenant: &Tenant,
+    client: &Application,
+    acr: ClientAcr,
+    p: &Params,
+) -> Result<Value, AadError> {
+    let rt = p.require("refresh_token")?;
+    let grant = {
+        let store = state.store.lock().expect("store lock");
+        store.refresh.get(rt).cloned().ok_or_else(|| {
+            AadError::grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?
+    };
+    if grant.revoked {
+        return Err(AadError::grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        )
+        .with_suberror("bad_token"));
+    }
+    if grant.expires < now() {
+        return Err(AadError::grant(
+            700082,
+            "The refresh token has expired due to inactivity. The token was issued on a date and was inactive for the configured lifetime.",
+        )
+        .with_suberror("bad_token"));
+    }
+    if !grant.client_id.eq_ignore_ascii_case(&client.app_id) || grant.tid != tenant.id {
+        return Err(AadError::grant(
+            70000,
+            "Provided grant is invalid or malformed. The refresh token was issued to a different client.",
+        ));
+    }
+    let requested = p
+        .get("scope")
+        .map(split)
+        .unwrap_or_else(|| grant.scopes.clone());
+    let scopes = resolve(tenant, client, &requested)?;
+    let user = tenant
+        .user_by_oid(&grant.oid)
+        .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
+    check_user_access(tenant, client, user, &scopes, &grant.auth.amr)?;
+    Ok(issue_user(
+        state,
+        UserIssue {
+            tenant,
+            client,
+            client_acr: acr,
+            user,
+            scopes: &scopes,
+            auth: grant.auth.clone(),
+            nonce: None,
+            obtained_by: "refresh_token",
+            always_refresh: true,
+        },
+    ))
+}

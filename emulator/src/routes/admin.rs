@@ -1,0 +1,179 @@
+//! The loopback-only admin surface under `/_emulator/` for tests: statistics, key rollover,
+//! faults, lifetimes, refresh-token revocation and the list of issued grants. Peers that are
+//! not loopback addresses get 403.
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, Path, Request, State},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::PeerAddr;
+use crate::state::{AppState, Fault, Lifetimes, Shared};
+
+/// Admin routes (nested under `/_emulator`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stats", get(stats))
+        .route("/stats/reset", post(stats_reset))
+        .route("/keys/roll", post(roll))
+        .route("/users/{upn}/revoke", post(revoke))
+        .route(
+            "/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
+        .route("/lifetimes", post(lifetimes).get(get_lifetimes))
+        .route("/grants", get(grants))
+        .layer(middleware::from_fn(loopback_only))
+}
+
+async fn loopback_only(req: Request, next: Next) -> Response {
+    match req.extensions().get::<ConnectInfo<PeerAddr>>() {
+        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() => next.run(req).await,
+        _ => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "forbidden", "error_description": "The emulator's admin surface only answers loopback peers."})),
+        )
+            .into_response(),
+    }
+}
+
+/// Partial lifetime update (seconds); absent fields keep their value.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LifetimesUpdate {
+    /// Access tokens (0 = back to Entra's random 60–90 minutes).
+    pub access_token: Option<u64>,
+    /// Refresh tokens.
+    pub refresh_token: Option<u64>,
+    /// ID tokens.
+    pub id_token: Option<u64>,
+    /// Authorization codes.
+    pub code: Option<u64>,
+}
+
+/// A refresh-token grant as listed by the admin surface (no token values).
+pub type GrantInfo = crate::state::RefreshGrant;
+
+/// Admin operations, callable in-process.
+pub mod ops {
+    use super::*;
+
+    /// Rolls the signing keys; the old ones stay published for `grace`. Returns the new kid.
+    ///
+    /// # Errors
+    /// Key generation or persistence failure.
+    pub fn roll_keys(st: &Shared, grace: Duration) -> Result<String, crate::keys::KeyError> {
+        st.keys.write().expect("keys lock").roll(grace)
+    }
+
+    /// Revokes every refresh token of `upn`; returns how many.
+    pub fn revoke(st: &Shared, upn: &str) -> usize {
+        let mut store = st.store.lock().expect("store lock");
+        let mut n = 0;
+        for g in store.refresh.values_mut() {
+            if g.upn.eq_ignore_ascii_case(upn) && !g.revoked {
+                g.revoked = true;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Adds a fault.
+    pub fn set_fault(st: &Shared, f: Fault) {
+        st.faults.lock().expect("faults lock").push(f);
+    }
+
+    /// Clears all faults.
+    pub fn clear_faults(st: &Shared) {
+        st.faults.lock().expect("faults lock").clear();
+    }
+
+    /// Applies a lifetime update; returns the new lifetimes.
+    pub fn set_lifetimes(st: &Shared, u: LifetimesUpdate) -> Lifetimes {
+        let mut lt = st.lifetimes.write().expect("lifetimes lock");
+        if let Some(a) = u.access_token {
+            lt.access_token_secs = (a > 0).then_some(a);
+        }
+        if let Some(r) = u.refresh_token {
+            lt.refresh_token_secs = r;
+        }
+        if let Some(i) = u.id_token {
+            lt.id_token_secs = i;
+        }
+        if let Some(c) = u.code {
+            lt.code_secs = c;
+        }
+        *lt
+    }
+
+    /// The issued refresh-token grants, oldest first.
+    pub fn grants(st: &Shared) -> Vec<GrantInfo> {
+        let store = st.store.lock().expect("store lock");
+        let mut v: Vec<GrantInfo> = store.refresh.values().cloned().collect();
+        v.sort_by_key(|g| g.issued);
+        v
+    }
+}
+
+async fn stats(State(st): State<AppState>) -> Response {
+    Json(st.stats.snapshot()).into_response()
+}
+
+async fn stats_reset(State(st): State<AppState>) -> Response {
+    st.stats.reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct RollBody {
+    grace_secs: Option<u64>,
+}
+
+async fn roll(State(st): State<AppState>, body: Option<Json<RollBody>>) -> Response {
+    let grace = body.and_then(|b| b.0.grace_secs).unwrap_or(3600);
+    match ops::roll_keys(&st, Duration::from_secs(grace)) {
+        Ok(kid) => {
+            let kids = st.keys.read().expect("keys lock").kids();
+            Json(json!({"kid": kid, "published": kids})).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn revoke(State(st): State<AppState>, Path(upn): Path<String>) -> Response {
+    Json(json!({"revoked": ops::revoke(&st, &upn)})).into_response()
+}
+
+async fn add_fault(State(st): State<AppState>, Json(f): Json<Fault>) -> Response {
+    ops::set_fault(&st, f);
+    (StatusCode::CREATED, Json(f)).into_response()
+}
+
+async fn list_faults(State(st): State<AppState>) -> Response {
+    Json(st.faults.lock().expect("faults lock").clone()).into_response()
+}
+
+async fn clear_faults(State(st): State<AppState>) -> Response {
+    ops::clear_faults(&st);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn lifetimes(State(st): State<AppState>, Json(u): Json<LifetimesUpdate>) -> Response {
+    Json(ops::set_lifetimes(&st, u)).into_response()
+}
+
+async fn get_lifetimes(State(st): State<AppState>) -> Response {
+    Json(*st.lifetimes.read().expect("lifetimes lock")).into_response()
+}
+
+async fn grants(State(st): State<AppState>) -> Response {
+    Json(ops::grants(&st)).into_response()
+}

@@ -1,0 +1,117 @@
+//! `POST /{tenant}/oauth2/v2.0/token`: parses the form, authenticates the client and hands the
+//! request to its grant (reference §3). Errors leave in Entra's shape (see [`crate::errors`]).
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde_json::Value;
+
+use super::{TenantSeg, pick_tenant, tenant_seg, unknown_tenant};
+use crate::{
+    client_auth,
+    errors::AadError,
+    grants::{self, obo::JWT_BEARER},
+    params::Params,
+    state::AppState,
+    state::{Counters, Shared},
+};
+
+/// Token route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token))
+}
+
+async fn token(
+    State(st): State<AppState>,
+    Path(seg): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let correlation = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| params.get("client-request-id").map(str::to_string));
+    match handle(&st, &seg, &headers, &params) {
+        Ok(v) => {
+            let mut r = Json(v).into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store, no-cache"),
+            );
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(mut e) => {
+            tracing::debug!(code = e.code, error = e.error, "token request failed");
+            e.correlation_id = correlation;
+            e.into_response()
+        }
+    }
+}
+
+/// The token endpoint without HTTP: parse, count, authenticate, dispatch.
+///
+/// # Errors
+/// The [`AadError`] Entra would give.
+pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result<Value, AadError> {
+    let grant_type = p.get("grant_type");
+    let counter = match grant_type {
+        Some("authorization_code") => &st.stats.authorization_code,
+        Some("refresh_token") => &st.stats.refresh_token,
+        Some(JWT_BEARER) => &st.stats.obo,
+        Some("client_credentials") => &st.stats.client_credentials,
+        Some("password") => &st.stats.password,
+        _ => &st.stats.other_grant,
+    };
+    Counters::bump(counter);
+    let grant_type = grant_type.ok_or_else(|| AadError::missing("grant_type"))?;
+    let world = st.world.read().expect("world lock");
+    let resolved = tenant_seg(&world, seg)?;
+    let alias = matches!(resolved, TenantSeg::Alias(_));
+    let tenant = match &resolved {
+        TenantSeg::Tenant(id) => world.tenant(id),
+        TenantSeg::Alias(_) => {
+            let assertion_tid = p
+                .get("assertion")
+                .and_then(|a| crate::tokens::decode(a).ok())
+                .and_then(|d| d.claims["tid"].as_str().map(str::to_string));
+            pick_tenant(
+                &world,
+                &[
+                    assertion_tid.as_deref(),
+                    p.get("username"),
+                    p.get("client_id"),
+                ],
+            )
+        }
+    }
+    .ok_or_else(|| unknown_tenant(seg))?;
+    let token_endpoint = format!("{}/{}/oauth2/v2.0/token", st.base_url, tenant.id);
+    let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint)?;
+    match grant_type {
+        "authorization_code" => grants::code::grant(st, tenant, client, acr, p),
+        "refresh_token" => grants::refresh::grant(st, tenant, client, acr, p),
+        JWT_BEARER => grants::obo::grant(st, tenant, client, acr, p),
+        "client_credentials" => {
+            grants::client_credentials::grant(st, tenant, client, acr, p, alias)
+        }
+        "password" => grants::password::grant(st, tenant, client, acr, p),
+        other => Err(AadError::new(
+            70003,
+            "unsupported_grant_type",
+            format!("The app requested an unsupported grant type '{other}'."),
+        )),
+    }
+}

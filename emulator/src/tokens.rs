@@ -1,0 +1,184 @@
+//! Token minting and verification (reference §6): RS256 JWTs in v1 or v2 access-token format,
+//! v2 ID tokens, and Microsoft Graph tokens carrying a header `nonce`.
+//!
+//! A Graph token is signed over a header whose `nonce` was replaced by base64url(SHA-256(nonce));
+//! the published header holds the plain nonce, so a standard JWT library can't verify it (as with
+//! the real ones). Only [`verify`] with `graph = true` (the emulator's Graph slice) undoes that.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value, json};
+use sha2::Digest;
+
+use crate::keys::{KeyRing, SigningKey};
+
+/// Signs `claims` with `key`; `v1` adds `x5t`; `graph` adds the header `nonce`.
+pub fn sign(key: &SigningKey, claims: &Value, v1: bool, graph: bool) -> String {
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("alg".into(), json!("RS256"));
+    header.insert("kid".into(), json!(key.kid()));
+    if v1 {
+        header.insert("x5t".into(), json!(key.kid()));
+    }
+    let payload = b64_json(claims);
+    if graph {
+        let nonce = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let mut signing = header.clone();
+        signing.insert("nonce".into(), json!(hash_nonce(&nonce)));
+        header.insert("nonce".into(), json!(nonce));
+        let msg = format!("{}.{payload}", b64_json(&Value::Object(signing)));
+        let sig = rs256(key, msg.as_bytes());
+        format!("{}.{payload}.{sig}", b64_json(&Value::Object(header)))
+    } else {
+        let msg = format!("{}.{payload}", b64_json(&Value::Object(header)));
+        let sig = rs256(key, msg.as_bytes());
+        format!("{msg}.{sig}")
+    }
+}
+
+fn rs256(key: &SigningKey, msg: &[u8]) -> String {
+    jsonwebtoken::crypto::sign(msg, &key.encoding, Algorithm::RS256)
+        .expect("RS256 signing with a valid RSA key cannot fail")
+}
+
+fn hash_nonce(nonce: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(nonce.as_bytes()))
+}
+
+fn b64_json(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("OS random generator");
+    b
+}
+
+/// An opaque random string (base64url of `n` bytes).
+pub fn opaque(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).expect("OS random generator");
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Why a token didn't verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a compact JWT.
+    #[error("malformed token")]
+    Malformed,
+    /// No published key has this `kid`.
+    #[error("key not found: {0}")]
+    KeyNotFound(String),
+    /// The signature doesn't match.
+    #[error("signature mismatch")]
+    BadSignature,
+}
+
+/// A decoded (not yet verified) token.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// JOSE header.
+    pub header: Value,
+    /// Claims.
+    pub claims: Value,
+    parts: [String; 3],
+}
+
+/// Splits and decodes a compact JWT without checking anything.
+///
+/// # Errors
+/// [`VerifyError::Malformed`].
+pub fn decode(token: &str) -> Result<Decoded, VerifyError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(VerifyError::Malformed);
+    }
+    let json = |s: &str| -> Result<Value, VerifyError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s.trim_end_matches('='))
+            .map_err(|_| VerifyError::Malformed)?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)?;
+        v.is_object().then_some(v).ok_or(VerifyError::Malformed)
+    };
+    Ok(Decoded {
+        header: json(parts[0])?,
+        claims: json(parts[1])?,
+        parts: [parts[0].into(), parts[1].into(), parts[2].into()],
+    })
+}
+
+/// Verifies a token's RS256 signature against the published keys. With `graph`, a header
+/// `nonce` is hashed first (only Microsoft Graph does that).
+///
+/// # Errors
+/// [`VerifyError`] says why.
+pub fn verify(token: &str, keys: &KeyRing, graph: bool) -> Result<Decoded, VerifyError> {
+    let d = decode(token)?;
+    let kid = d.header["kid"].as_str().unwrap_or_default().to_string();
+    if d.header["alg"] != "RS256" {
+        return Err(VerifyError::BadSignature);
+    }
+    let key = keys.get(&kid).ok_or(VerifyError::KeyNotFound(kid))?;
+    let header_part = match (graph, d.header["nonce"].as_str()) {
+        (true, Some(nonce)) => {
+            let mut h = d.header.clone();
+            h["nonce"] = json!(hash_nonce(nonce));
+            b64_json(&h)
+        }
+        _ => d.parts[0].clone(),
+    };
+    let msg = format!("{header_part}.{}", d.parts[1]);
+    match jsonwebtoken::crypto::verify(&d.parts[2], msg.as_bytes(), &key.decoding, Algorithm::RS256)
+    {
+        Ok(true) => Ok(d),
+        _ => Err(VerifyError::BadSignature),
+    }
+}
+
+/// `client_info`: base64url of `{"uid": oid, "utid": tid}`.
+pub fn client_info(oid: &str, tid: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "uid": oid, "utid": tid }).to_string())
+}
+
+/// A pairwise `sub`: stable per (user, application), 43 characters.
+pub fn pairwise_sub(oid: &str, app_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!("{oid}|{app_id}").as_bytes()))
+}
+
+/// A deterministic GUID derived from text (service principal ids and the like).
+pub fn derived_guid(text: &str) -> String {
+    let h = sha2::Sha256::digest(text.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_tokens_verify_only_in_graph_mode() {
+        let ring = KeyRing::load_or_create(None).unwrap();
+        let claims = json!({"aud": "https://graph.microsoft.com", "exp": 1});
+        let t = sign(ring.current(), &claims, true, true);
+        let d = decode(&t).unwrap();
+        assert!(d.header["nonce"].is_string());
+        assert_eq!(d.header["x5t"], d.header["kid"]);
+        assert_eq!(
+            verify(&t, &ring, false).unwrap_err(),
+            VerifyError::BadSignature
+        );
+        assert!(verify(&t, &ring, true).is_ok());
+        let plain = sign(ring.current(), &claims, false, false);
+        assert!(verify(&plain, &ring, false).is_ok());
+        let mut tampered = plain.clone();
+        tampered.push('A');
+        assert!(verify(&tampered, &ring, false).is_err());
+        assert_eq!(pairwise_sub("a", "b").len(), 43);
+    }
+}

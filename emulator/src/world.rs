@@ -1,0 +1,729 @@
+//! The world the emulator serves: tenants, users, app registrations (in the Graph manifest's
+//! terms, reference §9), consent grants and Conditional Access policies.
+//!
+//! Load one from JSON with [`World::from_file`], or take the built-in [`World::well_known`].
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::well_known as wk;
+
+/// Everything the emulator knows about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct World {
+    /// Directories.
+    pub tenants: Vec<Tenant>,
+}
+
+/// One directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    /// Tenant GUID.
+    pub id: String,
+    /// Verified domains (the first is the primary one).
+    pub domains: Vec<String>,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// App registrations (with a service principal in this tenant).
+    #[serde(default)]
+    pub applications: Vec<Application>,
+    /// Consent grants.
+    #[serde(default)]
+    pub consents: Vec<ConsentGrant>,
+    /// Conditional Access policies.
+    #[serde(default)]
+    pub conditional_access_policies: Vec<CaPolicy>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Object id (`oid`).
+    pub id: String,
+    /// User principal name.
+    pub user_principal_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Surname.
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// Mail.
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// Job title.
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// Office location.
+    #[serde(default)]
+    pub office_location: Option<String>,
+    /// Business phones.
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+    /// Mobile phone.
+    #[serde(default)]
+    pub mobile_phone: Option<String>,
+    /// Preferred language.
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+    /// Password (test data, not a secret).
+    pub password: String,
+    /// Per-user MFA: every sign-in needs the MFA step.
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Whether `/me/photo/$value` has a picture.
+    #[serde(default)]
+    pub has_photo: bool,
+}
+
+/// An app registration, in the Microsoft Graph manifest's terms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// Client id.
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// App ID URIs.
+    #[serde(default)]
+    pub identifier_uris: Vec<String>,
+    /// The `api` section.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// App roles.
+    #[serde(default)]
+    pub app_roles: Vec<AppRole>,
+    /// Permissions this app requires.
+    #[serde(default)]
+    pub required_resource_access: Vec<RequiredResourceAccess>,
+    /// The `web` platform.
+    #[serde(default)]
+    pub web: WebSection,
+    /// Public client (no credential) if true.
+    #[serde(default)]
+    pub is_fallback_public_client: bool,
+    /// Client secrets.
+    #[serde(default)]
+    pub password_credentials: Vec<PasswordCredential>,
+    /// Certificates.
+    #[serde(default)]
+    pub key_credentials: Vec<KeyCredential>,
+}
+
+/// The `api` section of a manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSection {
+    /// `null`/1 => v1 access tokens, 2 => v2.
+    #[serde(default)]
+    pub requested_access_token_version: Option<u8>,
+    /// Client apps whose consent also covers this app (combined consent).
+    #[serde(default)]
+    pub known_client_applications: Vec<String>,
+    /// Delegated scopes.
+    #[serde(default)]
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+/// A delegated scope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionScope {
+    /// Permission id.
+    pub id: String,
+    /// Scope value, e.g. `access_as_user`.
+    pub value: String,
+    /// `User` or `Admin`.
+    #[serde(default = "user_type", rename = "type")]
+    pub kind: String,
+    /// Consent text.
+    #[serde(default)]
+    pub user_consent_display_name: Option<String>,
+}
+
+fn user_type() -> String {
+    "User".into()
+}
+
+/// An app role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    /// Role id.
+    pub id: String,
+    /// Role value (appears in `roles`).
+    pub value: String,
+    /// `User` and/or `Application`.
+    #[serde(default)]
+    pub allowed_member_types: Vec<String>,
+}
+
+/// One `requiredResourceAccess` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredResourceAccess {
+    /// The resource's appId.
+    pub resource_app_id: String,
+    /// Permissions.
+    pub resource_access: Vec<ResourceAccess>,
+}
+
+/// A permission reference.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceAccess {
+    /// Permission id (scope or role id).
+    pub id: String,
+    /// `Scope` (delegated) or `Role` (application).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// The `web` platform section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSection {
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Front-channel logout URL.
+    #[serde(default)]
+    pub logout_url: Option<String>,
+}
+
+/// A client secret.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredential {
+    /// Key id (the thing people send by mistake).
+    pub key_id: String,
+    /// The secret value.
+    pub secret_text: String,
+    /// Expiry, unix seconds.
+    #[serde(default)]
+    pub end_date_time: Option<i64>,
+}
+
+impl std::fmt::Debug for PasswordCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordCredential")
+            .field("key_id", &self.key_id)
+            .field("secret_text", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A certificate credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCredential {
+    /// Key id.
+    pub key_id: String,
+    /// Base64 (standard) DER certificate.
+    pub key: String,
+}
+
+/// A consent grant: `clientId` may call `resourceAppId` with `scopes` for `principal` (a UPN),
+/// or for every user when `principal` is absent (admin consent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentGrant {
+    /// The client app.
+    pub client_id: String,
+    /// The resource app.
+    pub resource_app_id: String,
+    /// Consented scope values.
+    pub scopes: Vec<String>,
+    /// The user (UPN), or `None` for tenant-wide admin consent.
+    #[serde(default)]
+    pub principal: Option<String>,
+}
+
+/// A Conditional Access policy (only "require MFA" is modelled).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaPolicy {
+    /// Policy id (appears in the `capolids` claims challenge).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Users (UPNs) it applies to; empty = everyone.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Resource appIds it applies to; empty = every resource.
+    #[serde(default)]
+    pub resource_app_ids: Vec<String>,
+    /// Require multi-factor authentication.
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+/// Loading a world failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The file could not be read.
+    #[error("cannot read world config {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid world.
+    #[error("invalid world config {path}: {source}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}
+
+/// The OIDC scopes: not a resource.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+impl World {
+    /// Reads a world from a JSON file.
+    ///
+    /// # Errors
+    /// [`WorldError`] when the file can't be read or parsed.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, WorldError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| WorldError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Finds a tenant by GUID or verified domain (case-insensitive).
+    pub fn tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(id_or_domain)
+                || t.domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(id_or_domain))
+        })
+    }
+
+    /// Mutable [`World::tenant`].
+    pub fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
+        self.tenants
+            .iter_mut()
+            .find(|t| t.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The built-in world (see [`crate::well_known`]).
+    pub fn well_known() -> Self {
+        let scope = |id: &str, value: &str| PermissionScope {
+            id: id.into(),
+            value: value.into(),
+            kind: "User".into(),
+            user_consent_display_name: None,
+        };
+        let user = |id: &str, upn: &str, given: &str, sur: &str, job: &str, photo: bool| User {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            display_name: format!("{given} {sur}"),
+            given_name: Some(given.into()),
+            surname: Some(sur.into()),
+            mail: Some(upn.into()),
+            job_title: Some(job.into()),
+            office_location: Some("18/2111".into()),
+            business_phones: vec!["+1 425 555 0109".into()],
+            mobile_phone: None,
+            preferred_language: Some("en-US".into()),
+            password: wk::USER_PASSWORD.into(),
+            require_mfa: false,
+            has_photo: photo,
+        };
+        let graph = Application {
+            app_id: wk::GRAPH_APP_ID.into(),
+            display_name: "Microsoft Graph".into(),
+            identifier_uris: vec![
+                wk::GRAPH_RESOURCE.into(),
+                "https://graph.microsoft.com/".into(),
+            ],
+            api: ApiSection {
+                requested_access_token_version: Some(1),
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![
+                    scope(wk::GRAPH_USER_READ_ID, "User.Read"),
+                    scope("b340eb25-3456-403f-be2f-af7a0d370277", "User.ReadBasic.All"),
+                    scope("37f7f235-527c-4136-accd-4a02d197296e", "openid"),
+                    scope("14dad69e-099b-42c9-810b-d002981feec1", "profile"),
+                    scope("64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", "email"),
+                    scope("7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "offline_access"),
+                ],
+            },
+            app_roles: vec![AppRole {
+                id: "df021288-bdef-4463-88db-98f22de89214".into(),
+                value: "User.Read.All".into(),
+                allowed_member_types: vec!["Application".into()],
+            }],
+            required_resource_access: vec![],
+            web: WebSection::default(),
+            is_fallback_public_client: false,
+            password_credentials: vec![],
+            key_credentials: vec![],
+        };
+        let weather = Application {
+            app_id: wk::WEATHER_API_CLIENT_ID.into(),
+            display_name: "Weather API".into(),
+            identifier_uris: vec![wk::WEATHER_API_ID_URI.into()],
+            api: ApiSection {
+                requested_access_token_version: Some(2),
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![scope(
+                    "f0b7c3a2-6d0e-4a43-9d6c-3a1b8e4b9c11",
+                    "Weather.Read",
+                )],
+            },
+            app_roles: vec![AppRole {
+                id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
+                value: "Weather.Read.All".into(),
+                allowed_member_types: vec!["Application".into()],
+            }],
+            required_resource_access: vec![],
+            web: WebSection::default(),
+            is_fallback_public_client: false,
+            password_credentials: vec![],
+            key_credentials: vec![],
+        };
+        let web_app = Application {
+            app_id: wk::WEB_APP_CLIENT_ID.into(),
+            display_name: "Entra BFF (web app)".into(),
+            identifier_uris: vec![wk::WEB_APP_ID_URI.into()],
+            api: ApiSection {
+                requested_access_token_version: Some(2),
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![scope(
+                    "7c2e7f4a-1d3b-4c5e-9f8a-0b1c2d3e4f50",
+                    "access_as_user",
+                )],
+            },
+            app_roles: vec![],
+            required_resource_access: vec![
+                RequiredResourceAccess {
+                    resource_app_id: wk::GRAPH_APP_ID.into(),
+                    resource_access: vec![ResourceAccess {
+                        id: wk::GRAPH_USER_READ_ID.into(),
+                        kind: "Scope".into(),
+                    }],
+                },
+                RequiredResourceAccess {
+                    resource_app_id: wk::WEATHER_API_CLIENT_ID.into(),
+                    resource_access: vec![
+                        ResourceAccess {
+                            id: "f0b7c3a2-6d0e-4a43-9d6c-3a1b8e4b9c11".into(),
+                            kind: "Scope".into(),
+                        },
+                        ResourceAccess {
+                            id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
+                            kind: "Role".into(),
+                        },
+                    ],
+                },
+            ],
+            web: WebSection {
+                redirect_uris: vec![
+                    "http://localhost:3000/auth/callback".into(),
+                    "http://127.0.0.1:3000/auth/callback".into(),
+                ],
+                logout_url: None,
+            },
+            is_fallback_public_client: false,
+            password_credentials: vec![PasswordCredential {
+                key_id: wk::WEB_APP_SECRET_ID.into(),
+                secret_text: wk::WEB_APP_SECRET.into(),
+                end_date_time: None,
+            }],
+            key_credentials: vec![],
+        };
+        let admin = |resource: &str, scopes: &[&str]| ConsentGrant {
+            client_id: wk::WEB_APP_CLIENT_ID.into(),
+            resource_app_id: resource.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            principal: None,
+        };
+        let mut consents = vec![
+            admin(wk::GRAPH_APP_ID, &["User.Read"]),
+            admin(wk::WEB_APP_CLIENT_ID, &["access_as_user"]),
+        ];
+        for upn in [wk::ADELE, wk::MEGAN] {
+            consents.push(ConsentGrant {
+                principal: Some(upn.into()),
+                ..admin(wk::WEATHER_API_CLIENT_ID, &["Weather.Read"])
+            });
+        }
+        World {
+            tenants: vec![Tenant {
+                id: wk::TENANT_ID.into(),
+                domains: vec![wk::TENANT_DOMAIN.into()],
+                users: vec![
+                    user(
+                        wk::ADELE_OID,
+                        wk::ADELE,
+                        "Adele",
+                        "Vance",
+                        "Retail Manager",
+                        true,
+                    ),
+                    user(
+                        wk::MEGAN_OID,
+                        wk::MEGAN,
+                        "Megan",
+                        "Bowen",
+                        "Marketing Manager",
+                        false,
+                    ),
+                    user(
+                        wk::ALEX_OID,
+                        wk::ALEX,
+                        "Alex",
+                        "Wilber",
+                        "Marketing Assistant",
+                        false,
+                    ),
+                ],
+                applications: vec![web_app, weather, graph],
+                consents,
+                conditional_access_policies: vec![CaPolicy {
+                    id: wk::MFA_POLICY_ID.into(),
+                    display_name: "Require MFA for the Weather API".into(),
+                    users: vec![wk::MEGAN.into()],
+                    resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
+                    require_mfa: true,
+                }],
+            }],
+        }
+    }
+}
+
+impl Tenant {
+    /// The primary verified domain.
+    pub fn domain(&self) -> &str {
+        self.domains.first().map(String::as_str).unwrap_or(&self.id)
+    }
+
+    /// A user by UPN (case-insensitive).
+    pub fn user_by_upn(&self, upn: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+    }
+
+    /// A user by object id.
+    pub fn user_by_oid(&self, oid: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id.eq_ignore_ascii_case(oid))
+    }
+
+    /// An application by client id.
+    pub fn app(&self, app_id: &str) -> Option<&Application> {
+        self.applications
+            .iter()
+            .find(|a| a.app_id.eq_ignore_ascii_case(app_id))
+    }
+
+    /// The application whose appId or one of whose identifier URIs is `id`.
+    pub fn resource(&self, id: &str) -> Option<&Application> {
+        let id_trim = id.trim_end_matches('/');
+        self.applications.iter().find(|a| {
+            a.app_id.eq_ignore_ascii_case(id_trim)
+                || a.identifier_uris
+                    .iter()
+                    .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(id_trim))
+        })
+    }
+
+    /// Whether `user` (or an admin for everyone) consented to `client` calling `resource` with
+    /// every scope in `scopes`. Returns the missing scopes.
+    pub fn missing_consent(
+        &self,
+        user: Option<&User>,
+        client: &str,
+        resource: &str,
+        scopes: &[String],
+    ) -> Vec<String> {
+        scopes
+            .iter()
+            .filter(|s| !OIDC_SCOPES.contains(&s.as_str()))
+            .filter(|s| {
+                !self.consents.iter().any(|c| {
+                    c.client_id.eq_ignore_ascii_case(client)
+                        && c.resource_app_id.eq_ignore_ascii_case(resource)
+                        && c.scopes.iter().any(|x| x == *s)
+                        && match (&c.principal, user) {
+                            (None, _) => true,
+                            (Some(p), Some(u)) => p.eq_ignore_ascii_case(&u.user_principal_name),
+                            (Some(_), None) => false,
+                        }
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The MFA policies that apply to `user` for `resource`.
+    pub fn mfa_policies(&self, user: &User, resource: &str) -> Vec<&CaPolicy> {
+        self.conditional_access_policies
+            .iter()
+            .filter(|p| p.require_mfa)
+            .filter(|p| {
+                p.users.is_empty()
+                    || p.users
+                        .iter()
+                        .any(|u| u.eq_ignore_ascii_case(&user.user_principal_name))
+            })
+            .filter(|p| {
+                p.resource_app_ids.is_empty()
+                    || p.resource_app_ids
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(resource))
+            })
+            .collect()
+    }
+}
+
+impl Application {
+    /// Whether this app must authenticate (has a secret or certificate and isn't public).
+    pub fn is_confidential(&self) -> bool {
+        !self.is_fallback_public_client
+            && (!self.password_credentials.is_empty() || !self.key_credentials.is_empty())
+    }
+
+    /// v2 access tokens?
+    pub fn wants_v2(&self) -> bool {
+        self.api.requested_access_token_version == Some(2)
+    }
+
+    /// Whether `aud` names this app (client id or an App ID URI).
+    pub fn is_audience(&self, aud: &str) -> bool {
+        self.app_id.eq_ignore_ascii_case(aud)
+            || self
+                .identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/') == aud.trim_end_matches('/'))
+    }
+
+    /// Delegated scope values this app statically requires on `resource` (for `.default`).
+    pub fn required_scopes(&self, resource: &Application) -> Vec<String> {
+        self.required_for(resource, "Scope", |id| {
+            resource
+                .api
+                .oauth2_permission_scopes
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.value.clone())
+        })
+    }
+
+    /// App roles this app requires on `resource` (granted to it as application permissions).
+    pub fn required_roles(&self, resource: &Application) -> Vec<String> {
+        self.required_for(resource, "Role", |id| {
+            resource
+                .app_roles
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.value.clone())
+        })
+    }
+
+    fn required_for(
+        &self,
+        resource: &Application,
+        kind: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Vec<String> {
+        self.required_resource_access
+            .iter()
+            .filter(|r| r.resource_app_id.eq_ignore_ascii_case(&resource.app_id))
+            .flat_map(|r| r.resource_access.iter())
+            .filter(|a| a.kind == kind)
+            .filter_map(|a| lookup(&a.id))
+            .collect()
+    }
+
+    /// Whether `uri` matches a registered redirect URI. For loopback URIs
+    /// (`http://localhost`, `http://127.0.0.1`) the port is ignored, as Entra documents.
+    pub fn redirect_uri_allowed(&self, uri: &str) -> bool {
+        self.web
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, uri))
+    }
+}
+
+/// Exact match, except that for a registered loopback redirect URI the port is ignored.
+pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+    };
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirect_ignores_port_only() {
+        let r = "http://localhost:3000/auth/callback";
+        assert!(redirect_uri_matches(
+            r,
+            "http://localhost:4123/auth/callback"
+        ));
+        assert!(!redirect_uri_matches(r, "http://localhost:4123/auth/other"));
+        assert!(!redirect_uri_matches(
+            r,
+            "http://127.0.0.1:3000/auth/callback"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://app.example/cb",
+            "https://app.example:444/cb"
+        ));
+    }
+
+    #[test]
+    fn well_known_world_round_trips_through_json() {
+        let w = World::well_known();
+        let json = serde_json::to_string(&w).unwrap();
+        let back: World = serde_json::from_str(&json).unwrap();
+        let t = back.tenant(wk::TENANT_DOMAIN).unwrap();
+        assert_eq!(t.id, wk::TENANT_ID);
+        let web = t.app(wk::WEB_APP_CLIENT_ID).unwrap();
+        let weather = t.app(wk::WEATHER_API_CLIENT_ID).unwrap();
+        assert_eq!(web.required_scopes(weather), vec!["Weather.Read"]);
+        let alex = t.user_by_upn(wk::ALEX);
+        assert_eq!(
+            t.missing_consent(
+                alex,
+                wk::WEB_APP_CLIENT_ID,
+                wk::WEATHER_API_CLIENT_ID,
+                &["Weather.Read".into()]
+            ),
+            vec!["Weather.Read"]
+        );
+    }
+}
