@@ -1,0 +1,514 @@
+//! The authorization-code flow with PKCE, driven over HTTP with a cookie jar and no redirect
+//! following: sign-in pages, SSO, consent, MFA, response modes, logout, and each error case.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use emulator::{LifetimesUpdate, RunningEmulator, well_known as wk};
+use reqwest::{Client, Response};
+
+const REDIRECT: &str = "http://localhost:3000/auth/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn challenge(v: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(v.as_bytes()))
+}
+
+fn authorize_url(emu: &RunningEmulator, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    let defaults = [
+        ("client_id", wk::WEB_APP_CLIENT_ID),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+        ("code_challenge_method", "S256"),
+        ("client_info", "1"),
+    ];
+    for (k, v) in defaults {
+        if !extra.iter().any(|(ek, _)| *ek == k) {
+            q.append_pair(k, v);
+        }
+    }
+    if !extra.iter().any(|(k, _)| *k == "scope") {
+        q.append_pair(
+            "scope",
+            &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
+        );
+    }
+    if !extra.iter().any(|(k, _)| *k == "code_challenge") {
+        q.append_pair("code_challenge", &challenge(VERIFIER));
+    }
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!(
+        "{}/oauth2/v2.0/authorize?{}",
+        emu.authority(wk::TENANT_ID),
+        q.finish()
+    )
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+async fn step(
+    c: &Client,
+    emu: &RunningEmulator,
+    txn: &str,
+    step: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let mut form = vec![("_txn", txn), ("_step", step)];
+    form.extend_from_slice(fields);
+    c.post(format!(
+        "{}/oauth2/v2.0/authorize",
+        emu.authority(wk::TENANT_ID)
+    ))
+    .form(&form)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Username then password; returns the final response (redirect, MFA or consent page).
+async fn sign_in(c: &Client, emu: &RunningEmulator, upn: &str, extra: &[(&str, &str)]) -> Response {
+    let page = c.get(authorize_url(emu, extra)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<label for=\"username\">"), "{html}");
+    let txn = hidden(&html, "_txn");
+    let html = step(c, emu, &txn, "username", &[("username", upn)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<label for=\"password\">Password</label>"),
+        "{html}"
+    );
+    step(
+        c,
+        emu,
+        &txn,
+        "password",
+        &[("username", upn), ("password", wk::USER_PASSWORD)],
+    )
+    .await
+}
+
+fn location_params(r: &Response) -> std::collections::HashMap<String, String> {
+    assert_eq!(r.status(), 302, "expected a redirect");
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(loc.starts_with("http://localhost:"), "{loc}");
+    let u = url::Url::parse(loc).unwrap();
+    u.query_pairs().into_owned().collect()
+}
+
+async fn redeem(
+    emu: &RunningEmulator,
+    code: &str,
+    verifier: &str,
+    redirect: &str,
+) -> (u16, serde_json::Value) {
+    token(
+        emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("client_secret", wk::WEB_APP_SECRET),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+            (
+                "scope",
+                &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
+            ),
+            ("client_info", "1"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_then_single_sign_on() {
+    let emu = start().await;
+    let c = client();
+    let r = sign_in(&c, &emu, wk::ADELE, &[]).await;
+    assert!(
+        r.headers().get("set-cookie").is_some(),
+        "session cookie set"
+    );
+    let q = location_params(&r);
+    assert_eq!(q["state"], "st-123");
+    assert!(q.contains_key("client_info"));
+    let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200, "{b}");
+    let id = verify(
+        &emu,
+        b["id_token"].as_str().unwrap(),
+        wk::WEB_APP_CLIENT_ID,
+        &v2_issuer(&emu),
+    )
+    .await
+    .unwrap();
+    assert_eq!(id["nonce"], "n-456");
+    assert_eq!(id["preferred_username"], wk::ADELE);
+    // The access token is the right OBO assertion.
+    let (s, o) = obo(
+        &emu,
+        b["access_token"].as_str().unwrap(),
+        wk::WEATHER_API_SCOPE,
+    )
+    .await;
+    assert_eq!(s, 200, "{o}");
+    // Single use.
+    let (s, e) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 54005);
+    // SSO: prompt=none goes straight back with a code.
+    let r = c
+        .get(authorize_url(&emu, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    let q = location_params(&r);
+    assert!(q.contains_key("code"), "{q:?}");
+    // prompt=login shows the sign-in page again.
+    let r = c
+        .get(authorize_url(&emu, &[("prompt", "login")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("id=\"username\""));
+    // login_hint for another user needs a sign-in too.
+    let r = c
+        .get(authorize_url(&emu, &[("login_hint", wk::ALEX)]))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("value=\"{}\"", wk::ALEX)),
+        "prefilled: {html}"
+    );
+    assert!(emu.stats().authorize >= 6);
+    assert_eq!(emu.stats().authorization_code, 2);
+}
+
+#[tokio::test]
+async fn code_redemption_errors() {
+    let emu = start().await;
+    let c = client();
+    // PKCE mismatch, then the code is spent.
+    let q = location_params(&sign_in(&c, &emu, wk::ADELE, &[]).await);
+    let (s, e) = redeem(
+        &emu,
+        &q["code"],
+        "wrong-verifier-wrong-verifier-wrong-verifier",
+        REDIRECT,
+    )
+    .await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 501481);
+    let (s, e) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 54005);
+    // Redirect URI differs from the one at /authorize.
+    let r = c
+        .get(authorize_url(&emu, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    let q = location_params(&r);
+    let (s, e) = redeem(
+        &emu,
+        &q["code"],
+        VERIFIER,
+        "http://127.0.0.1:3000/auth/callback",
+    )
+    .await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 500112);
+    // Expired.
+    emu.set_lifetimes(LifetimesUpdate {
+        code: Some(1),
+        ..Default::default()
+    });
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (s, e) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 70008);
+    // Unknown code.
+    let (s, e) = redeem(&emu, "1.nope", VERIFIER, REDIRECT).await;
+    assert_aadsts(s, &e, 400, "invalid_grant", 9002313);
+    // Missing verifier.
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let (s, e) = token(
+        &emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("client_secret", wk::WEB_APP_SECRET),
+            ("code", &q["code"]),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_aadsts(s, &e, 400, "invalid_request", 900144);
+}
+
+#[tokio::test]
+async fn authorize_errors_show_a_page_or_redirect_back() {
+    let emu = start().await;
+    let c = client();
+    let r = c
+        .get(authorize_url(
+            &emu,
+            &[("redirect_uri", "https://evil.example/cb")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("AADSTS50011"));
+    let r = c
+        .get(authorize_url(
+            &emu,
+            &[("client_id", "11111111-2222-3333-4444-555555555555")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("AADSTS700016"));
+    // No session + prompt=none.
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "login_required");
+    assert_eq!(q["state"], "st-123");
+    assert!(q["error_description"].starts_with("AADSTS50058: "));
+    assert!(q["error_uri"].ends_with("code=50058"));
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("response_type", "token")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "unsupported_response_type");
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("scope", "api://nope/x")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "invalid_resource");
+    // Wrong username, then wrong password: shown inline.
+    let html = c
+        .get(authorize_url(&emu, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let txn = hidden(&html, "_txn");
+    let html = step(
+        &c,
+        &emu,
+        &txn,
+        "username",
+        &[("username", "nobody@contoso.onmicrosoft.com")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(html.contains("role=\"alert\"") && html.contains("This username may be incorrect"));
+    let html = step(
+        &c,
+        &emu,
+        &txn,
+        "password",
+        &[("username", wk::ADELE), ("password", "nope")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(html.contains("Your account or password is incorrect"));
+}
+
+#[tokio::test]
+async fn loopback_redirect_uris_ignore_the_port_and_form_post_works() {
+    let emu = start().await;
+    let c = client();
+    let other = "http://localhost:4567/auth/callback";
+    let r = sign_in(&c, &emu, wk::ADELE, &[("redirect_uri", other)]).await;
+    let q = location_params(&r);
+    let (s, _) = redeem(&emu, &q["code"], VERIFIER, other).await;
+    assert_eq!(s, 200);
+    let r = c
+        .get(authorize_url(
+            &emu,
+            &[("prompt", "none"), ("response_mode", "form_post")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")));
+    assert_eq!(hidden(&html, "state"), "st-123");
+    let (s, _) = redeem(&emu, &hidden(&html, "code"), VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200);
+    let r = c
+        .get(authorize_url(
+            &emu,
+            &[("prompt", "none"), ("response_mode", "fragment")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("#code="));
+}
+
+#[tokio::test]
+async fn consent_page_records_consent_and_decline_is_65004() {
+    let emu = start().await;
+    let scope = format!("{} openid profile offline_access", wk::WEATHER_API_SCOPE);
+    // Decline.
+    let c = client();
+    let r = sign_in(&c, &emu, wk::ALEX, &[("scope", &scope)]).await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Permissions requested") && html.contains(wk::WEATHER_API_SCOPE),
+        "{html}"
+    );
+    let txn = hidden(&html, "_txn");
+    let q = location_params(&step(&c, &emu, &txn, "consent", &[("consent", "decline")]).await);
+    assert_eq!(q["error"], "access_denied");
+    assert!(q["error_description"].starts_with("AADSTS65004"));
+    // prompt=none now says consent_required.
+    let q = location_params(
+        &c.get(authorize_url(
+            &emu,
+            &[("scope", &scope), ("prompt", "none")],
+        ))
+        .send()
+        .await
+        .unwrap(),
+    );
+    assert_eq!(q["error"], "consent_required");
+    // Accept: OBO to the Weather API now works for Alex.
+    let html = c
+        .get(authorize_url(&emu, &[("scope", &scope)]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let txn = hidden(&html, "_txn");
+    let q = location_params(&step(&c, &emu, &txn, "consent", &[("consent", "accept")]).await);
+    assert!(q.contains_key("code"));
+    let alex = user_token(&emu, wk::ALEX).await;
+    let (s, b) = obo(&emu, &alex, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn mfa_page_satisfies_the_claims_challenge() {
+    let emu = start().await;
+    // Megan's OBO fails with a claims challenge...
+    let megan = user_token(&emu, wk::MEGAN).await;
+    let (_, e) = obo(&emu, &megan, wk::WEATHER_API_SCOPE).await;
+    let claims_challenge = e["claims"].as_str().unwrap().to_string();
+    // ...which the app sends back to /authorize: the MFA page appears.
+    let c = client();
+    let r = sign_in(&c, &emu, wk::MEGAN, &[("claims", &claims_challenge)]).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<label for=\"otc\">"), "{html}");
+    let txn = hidden(&html, "_txn");
+    let html = step(&c, &emu, &txn, "mfa", &[("otc", "000000")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("role=\"alert\""));
+    let q = location_params(&step(&c, &emu, &txn, "mfa", &[("otc", wk::MFA_CODE)]).await);
+    let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200, "{b}");
+    let at = b["access_token"].as_str().unwrap();
+    assert!(
+        claims(at)["amr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "mfa")
+    );
+    let (s, b) = obo(&emu, at, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+    // Asking for the Weather API at /authorize requires MFA straight away.
+    let c = client();
+    let r = sign_in(&c, &emu, wk::MEGAN, &[("scope", wk::WEATHER_API_SCOPE)]).await;
+    assert!(r.text().await.unwrap().contains("id=\"otc\""));
+}
+
+#[tokio::test]
+async fn logout_checks_post_logout_redirect_uri_and_ends_the_session() {
+    let emu = start().await;
+    let c = client();
+    location_params(&sign_in(&c, &emu, wk::ADELE, &[]).await);
+    let logout = format!("{}/oauth2/v2.0/logout", emu.authority(wk::TENANT_ID));
+    let r = c
+        .get(&logout)
+        .query(&[
+            ("post_logout_redirect_uri", "https://evil.example/"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = c
+        .get(&logout)
+        .query(&[
+            ("post_logout_redirect_uri", REDIRECT),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("state", "bye"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], format!("{REDIRECT}?state=bye"));
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "login_required");
+    let r = c.get(&logout).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("You signed out"));
+    assert_eq!(emu.stats().logout, 3);
+}
