@@ -4,6 +4,10 @@
 //! `hydrate` into the browser's WASM (making that HTML interactive). Server-only code stays
 //! behind `#[cfg(feature = "ssr")]`; nothing in this crate ever holds a token or a secret.
 
+pub mod api;
+mod components;
+pub mod error;
+pub mod model;
 mod pages;
 
 use leptos::prelude::*;
@@ -13,7 +17,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
-use crate::pages::{home::HomePage, not_found::NotFound};
+use crate::pages::{home::HomePage, not_found::NotFound, tokens::TokensPage};
 
 /// The document around every page, rendered by the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -45,10 +49,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"Entra BFF"</a>
+                <nav>
+                    <a href="/">"Home"</a>
+                    <a href="/tokens">"Tokens"</a>
+                </nav>
             </header>
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("tokens") view=TokensPage/>
                 </Routes>
             </main>
         </Router>

@@ -1,21 +1,26 @@
-//! The BFF server. Run it with `cargo leptos watch` (see the README).
+//! The BFF server. Run it with `scripts/dev.sh` (`cargo leptos watch`); see the README.
 
 use server::startup::Application;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     server::telemetry::init();
-    match Application::build().await {
-        Ok(app) => {
-            tracing::info!("listening on http://{}", app.local_addr());
-            if let Err(err) = app.run_until_stopped().await {
-                tracing::error!("server stopped: {err}");
-                return std::process::ExitCode::FAILURE;
-            }
-            std::process::ExitCode::SUCCESS
-        }
+    let app = match Application::from_env().await {
+        Ok(app) => app,
         Err(err) => {
             eprintln!("{err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        "serving {} (listening on {})",
+        app.config().public_url,
+        app.local_addr()
+    );
+    match app.run_until_stopped().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("server stopped: {err}");
             std::process::ExitCode::FAILURE
         }
     }

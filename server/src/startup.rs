@@ -1,40 +1,178 @@
-//! Builds the axum application and binds its listener.
+//! Builds the application: configuration, the identity provider (embedded emulator or a
+//! tenant), sessions, tokens, and the axum router with Leptos. Tests call
+//! [`Application::build`] with their own variables and a listener on port 0.
 
-use std::net::SocketAddr;
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
-use app::{App, shell};
-use axum::{Router, serve::ListenerExt};
+use app::{App, api::port::Bff, shell};
+use axum::{Router, middleware, serve::ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower_sessions::{
+    Expiry, MemoryStore, SessionManagerLayer, SessionStore, cookie::SameSite,
+    session_store::ExpiredDeletion,
+};
+use tower_sessions_sqlx_store::{SqliteStore, sqlx::sqlite::SqliteConnectOptions};
+use url::Url;
+
+use crate::{
+    bff::BffService,
+    config::{Config, ConfigError, IdentityProvider, SessionStoreKind},
+    csrf,
+    entra::{EntraClient, IdpError, client::http_client},
+    routes::auth::{self, AuthState},
+    tokens::TokenService,
+};
+
+/// The OBO token cache's default bound: 64 MiB of keys and tokens (tens of thousands of
+/// users).
+const TOKEN_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "cannot listen on {addr}: {source}. Is another server running there? Set LEPTOS_SITE_ADDR to use another address."
+    )]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the embedded Entra ID emulator did not start: {0}. Set EMULATOR_ADDR to a free loopback address, or set AZURE_AD_TENANT_ID to use a real tenant."
+    )]
+    Emulator(String),
+    #[error(
+        "the identity provider's discovery document could not be read: {0}. Check AZURE_AD_AUTHORITY_HOST and AZURE_AD_TENANT_ID."
+    )]
+    Discovery(IdpError),
+    #[error(
+        "the session store could not be opened: {0}. Check DATA_DIR / SESSION_STORE / REDIS_URL."
+    )]
+    SessionStore(String),
+    #[error("the Leptos options could not be read: {0}")]
+    Leptos(String),
+}
 
 /// A bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    config: Arc<Config>,
+    tokens: Arc<TokenService>,
+    #[cfg(feature = "embedded-emulator")]
+    emulator: Option<emulator::RunningEmulator>,
 }
 
 impl Application {
-    /// Reads the Leptos options (from `LEPTOS_*` variables or Cargo.toml) and binds the
-    /// listener.
-    pub async fn build() -> Result<Self, std::io::Error> {
-        let conf = get_configuration(None).map_err(std::io::Error::other)?;
-        let options = conf.leptos_options;
-        let listener = TcpListener::bind(&options.site_addr).await.map_err(|err| {
-            std::io::Error::new(
-                err.kind(),
-                format!(
-                    "cannot listen on {}: {err}. Is another server running there? \
-                     Set LEPTOS_SITE_ADDR to use another address.",
-                    options.site_addr
-                ),
-            )
-        })?;
-        Ok(Self { listener, router: router(options) })
+    /// Builds from the process environment (and `.env`), on `LEPTOS_SITE_ADDR`.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let conf = get_configuration(None).map_err(|e| StartError::Leptos(e.to_string()))?;
+        let addr = conf.leptos_options.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        Self::build(&vars, conf.leptos_options, listener).await
+    }
+
+    /// Builds from explicit variables and an already bound listener.
+    pub async fn build(
+        vars: &HashMap<String, String>,
+        leptos_options: LeptosOptions,
+        listener: TcpListener,
+    ) -> Result<Self, StartError> {
+        let mut config = Config::from_vars(vars)?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(3000);
+        if !vars.contains_key("APP_URL") {
+            config.public_url = Url::parse(&format!("http://localhost:{port}")).expect("valid");
+        }
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+
+        #[cfg(feature = "embedded-emulator")]
+        let mut running_emulator = None;
+        let (authority_host, graph_base_url) = match &config.idp {
+            IdentityProvider::Remote { authority_host } => (
+                authority_host.clone(),
+                config
+                    .graph_base_url
+                    .clone()
+                    .expect("set for remote providers"),
+            ),
+            IdentityProvider::Embedded { addr } => {
+                #[cfg(feature = "embedded-emulator")]
+                {
+                    let running = start_emulator(*addr, &config).await?;
+                    let base = Url::parse(running.base_url()).expect("the emulator's URL is valid");
+                    let graph = match &config.graph_base_url {
+                        Some(url) => url.clone(),
+                        None => Url::parse(&running.graph_base_url()).expect("valid"),
+                    };
+                    running_emulator = Some(running);
+                    (base, graph)
+                }
+                #[cfg(not(feature = "embedded-emulator"))]
+                {
+                    let _ = addr;
+                    return Err(StartError::Emulator(
+                        "this build has no embedded emulator (feature embedded-emulator)".into(),
+                    ));
+                }
+            }
+        };
+
+        let config = Arc::new(config);
+        let entra = EntraClient::discover(config.clone(), http_client(), &authority_host)
+            .await
+            .map_err(StartError::Discovery)?;
+        tracing::info!(
+            authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
+            redirect_uri = %config.redirect_uri(), "identity provider ready"
+        );
+        let tokens = Arc::new(TokenService::new(Arc::new(entra), TOKEN_CACHE_MAX_BYTES));
+        let bff: Arc<dyn Bff> = Arc::new(BffService {
+            config: config.clone(),
+            tokens: tokens.clone(),
+            graph_base_url,
+        });
+        let router = router(leptos_options, config.clone(), tokens.clone(), bff);
+        let router = with_sessions(router, &config).await?;
+        Ok(Self {
+            listener,
+            router,
+            config,
+            tokens,
+            #[cfg(feature = "embedded-emulator")]
+            emulator: running_emulator,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn tokens(&self) -> &Arc<TokenService> {
+        &self.tokens
+    }
+
+    /// The embedded emulator, when this server runs one.
+    #[cfg(feature = "embedded-emulator")]
+    pub fn emulator(&self) -> Option<&emulator::RunningEmulator> {
+        self.emulator.as_ref()
     }
 
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
@@ -42,22 +180,109 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        #[cfg(feature = "embedded-emulator")]
+        let _emulator = self.emulator;
         axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
 }
 
-/// The routes: Leptos pages and server functions, then static files.
-pub fn router(options: LeptosOptions) -> Router {
+#[cfg(feature = "embedded-emulator")]
+async fn start_emulator(
+    addr: SocketAddr,
+    config: &Config,
+) -> Result<emulator::RunningEmulator, StartError> {
+    let running = emulator::Emulator::builder()
+        .world(emulator::World::well_known())
+        .data_dir(Some(config.data_dir.join("emulator")))
+        .start(addr)
+        .await
+        .map_err(|e| StartError::Emulator(e.to_string()))?;
+    tracing::info!(
+        "embedded Entra ID emulator at {} (users AdeleV, MeganB, AlexW @contoso.onmicrosoft.com, password Passw0rd!)",
+        running.base_url()
+    );
+    Ok(running)
+}
+
+/// The routes: auth, Leptos pages and server functions (with the BFF port in context),
+/// static files; the anti-CSRF check in front of server functions.
+fn router(
+    options: LeptosOptions,
+    config: Arc<Config>,
+    tokens: Arc<TokenService>,
+    bff: Arc<dyn Bff>,
+) -> Router {
     let routes = generate_route_list(App);
-    Router::new()
-        .leptos_routes(&options, routes, {
+    let public_url = config.public_url.clone();
+    let leptos = Router::new()
+        .leptos_routes_with_context(&options, routes, move || provide_context(bff.clone()), {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .layer(middleware::from_fn_with_state(
+            public_url,
+            csrf::require_api_proof,
+        ));
+    auth::router(AuthState { config, tokens }).merge(leptos)
+}
+
+/// Adds the session layer with the configured store. The cookie carries only the session
+/// id: HttpOnly always; `Secure` and the `__Host-` prefix over HTTPS.
+async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartError> {
+    match &config.session.store {
+        SessionStoreKind::Memory => Ok(router.layer(session_layer(MemoryStore::default(), config))),
+        SessionStoreKind::Sqlite(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StartError::SessionStore(format!("{}: {e}", dir.display())))?;
+            }
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true);
+            let pool = tower_sessions_sqlx_store::sqlx::SqlitePool::connect_with(options)
+                .await
+                .map_err(|e| StartError::SessionStore(format!("{}: {e}", path.display())))?;
+            let store = SqliteStore::new(pool);
+            store
+                .migrate()
+                .await
+                .map_err(|e| StartError::SessionStore(e.to_string()))?;
+            tokio::spawn(
+                store
+                    .clone()
+                    .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
+            );
+            Ok(router.layer(session_layer(store, config)))
+        }
+        SessionStoreKind::Redis(url) => Err(StartError::SessionStore(format!(
+            "SESSION_STORE=redis ({url}) is not available in this build yet; use sqlite or memory"
+        ))),
+    }
+}
+
+fn session_layer<S: SessionStore + Clone>(store: S, config: &Config) -> SessionManagerLayer<S> {
+    let idle = tower_sessions::cookie::time::Duration::seconds(
+        config.session.idle_timeout.as_secs() as i64,
+    );
+    SessionManagerLayer::new(store)
+        .with_name(if config.is_https() {
+            "__Host-bff-session"
+        } else {
+            "bff-session"
+        })
+        .with_http_only(true)
+        .with_secure(config.is_https())
+        .with_path("/")
+        // Lax, not Strict: the identity provider's redirect back to /auth/callback is a
+        // cross-site navigation, and a Strict cookie would not be sent with it, so the
+        // callback would find no sign-in transaction. Lax still withholds the cookie from
+        // cross-site POSTs, and state-changing requests are CSRF-checked on top.
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(idle))
 }
 
 async fn shutdown_signal() {

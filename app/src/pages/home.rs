@@ -1,11 +1,46 @@
-//! The home page.
+//! The home page: "Sign in" when signed out; the Graph profile and "Sign out" when in.
 
 use leptos::prelude::*;
 
+use crate::{
+    api::{get_profile, get_session},
+    components::problem::ErrorCard,
+    model::{Profile, SessionInfo},
+};
+
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let (explained, set_explained) = signal(false);
+    let session = Resource::new(|| (), |_| get_session());
 
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(SessionInfo { user: Some(user), .. }) => {
+                        view! {
+                            <p data-testid="signed-in-as">
+                                "Signed in as " <strong>{user.name}</strong> " (" {user.username} ")"
+                            </p>
+                            <ProfileSection/>
+                            <form method="post" action="/auth/logout">
+                                <button type="submit" class="secondary" data-testid="sign-out">
+                                    "Sign out"
+                                </button>
+                            </form>
+                        }
+                            .into_any()
+                    }
+                    Ok(SessionInfo { user: None, .. }) => view! { <SignedOut/> }.into_any(),
+                    Err(error) => view! { <ErrorCard error/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <HowItWorks/>
+    }
+}
+
+#[component]
+fn SignedOut() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Sign in with Microsoft Entra ID"</h1>
@@ -13,8 +48,65 @@ pub fn HomePage() -> impl IntoView {
                 "This app keeps every token on the server. Your browser only ever sees what is "
                 "shown on the page."
             </p>
+            <a class="button" href="/auth/login?return_to=/" rel="external" data-testid="sign-in">
+                "Sign in"
+            </a>
+        </section>
+    }
+}
+
+#[component]
+fn ProfileSection() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| get_profile());
+    view! {
+        <Transition fallback=|| {
+            view! { <p class="loading">"Loading your profile from Microsoft Graph…"</p> }
+        }>
+            {move || Suspend::new(async move {
+                match profile.await {
+                    Ok(profile) => view! { <ProfileCard profile/> }.into_any(),
+                    Err(error) => view! { <ErrorCard error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ProfileCard(profile: Profile) -> impl IntoView {
+    let field = |label: &'static str, value: Option<String>, id: &'static str| {
+        view! {
+            <dt>{label}</dt>
+            <dd data-testid=id>{value.unwrap_or_else(|| "—".to_owned())}</dd>
+        }
+    };
+    view! {
+        <section class="card profile" data-testid="profile">
+            <h1 data-testid="profile-name">
+                {profile.display_name.clone().unwrap_or_else(|| "(no name)".into())}
+            </h1>
+            <dl>
+                {field("Email", profile.mail, "profile-mail")}
+                {field("User principal name", profile.user_principal_name, "profile-upn")}
+                {field("Job title", profile.job_title, "profile-job")}
+                {field("Office", profile.office_location, "profile-office")}
+            </dl>
+            <p class="muted">
+                "From Microsoft Graph /me, with a token the server obtained On-Behalf-Of you"
+                {if profile.token_from_cache { " (cached)." } else { "." }}
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn HowItWorks() -> impl IntoView {
+    let (explained, set_explained) = signal(false);
+    view! {
+        <section class="card">
             <button
                 type="button"
+                class="secondary"
                 data-testid="how-it-works"
                 aria-expanded=move || explained.get().to_string()
                 on:click=move |_| set_explained.update(|open| *open = !*open)

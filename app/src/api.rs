@@ -1,0 +1,124 @@
+//! Server functions: the only way the browser gets data. Each one is thin: it finds the
+//! server's [`port::Bff`] in context and calls it with the request.
+//!
+//! Every call carries the anti-CSRF header [`CSRF_HEADER`] (added by [`CsrfClient`]); the
+//! server refuses server-function requests without it, or from another origin, with a 403.
+
+use leptos::prelude::*;
+
+use crate::{
+    error::AppError,
+    model::{Profile, SessionInfo, TokenReport},
+};
+
+/// The static header every server-function request carries. A cross-site form cannot set
+/// a custom header, and a cross-site `fetch` that sets one needs a CORS preflight this
+/// server never grants (OAuth 2.0 for Browser-Based Applications, BFF section).
+pub const CSRF_HEADER: (&str, &str) = ("x-csrf", "1");
+
+/// Where server functions are served.
+pub const API_PREFIX: &str = "/api";
+
+#[server(prefix = "/api", endpoint = "session", client = CsrfClient)]
+pub async fn get_session() -> Result<SessionInfo, AppError> {
+    let (bff, request) = ssr::context()?;
+    bff.session_info(&request).await
+}
+
+#[server(prefix = "/api", endpoint = "profile", client = CsrfClient)]
+pub async fn get_profile() -> Result<Profile, AppError> {
+    let (bff, request) = ssr::context()?;
+    bff.profile(&request).await
+}
+
+#[server(prefix = "/api", endpoint = "tokens", client = CsrfClient)]
+pub async fn get_tokens() -> Result<TokenReport, AppError> {
+    let (bff, request) = ssr::context()?;
+    bff.tokens(&request).await
+}
+
+/// The browser's server-function client, plus the anti-CSRF header.
+pub struct CsrfClient;
+
+mod client {
+    use leptos::server_fn::{
+        client::{Client, browser::BrowserClient},
+        error::FromServerFnError,
+        request::browser::BrowserRequest,
+        response::browser::BrowserResponse,
+    };
+
+    use super::{CSRF_HEADER, CsrfClient};
+
+    impl<E, IS, OS> Client<E, IS, OS> for CsrfClient
+    where
+        E: FromServerFnError + Send,
+        IS: FromServerFnError,
+        OS: FromServerFnError,
+    {
+        type Request = BrowserRequest;
+        type Response = BrowserResponse;
+
+        fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+            req.headers().set(CSRF_HEADER.0, CSRF_HEADER.1);
+            <BrowserClient as Client<E, IS, OS>>::send(req)
+        }
+
+        fn open_websocket(
+            path: &str,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    impl futures::Stream<Item = Result<bytes::Bytes, bytes::Bytes>> + Send + 'static,
+                    impl futures::Sink<bytes::Bytes> + Send + 'static,
+                ),
+                E,
+            >,
+        > + Send {
+            <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+        }
+
+        fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+            <BrowserClient as Client<E, IS, OS>>::spawn(future)
+        }
+    }
+}
+
+/// The server side of the port: what the server crate implements and provides as context.
+#[cfg(feature = "ssr")]
+pub mod port {
+    use http::request::Parts;
+
+    use crate::{
+        error::AppError,
+        model::{Profile, SessionInfo, TokenReport},
+    };
+
+    /// The BFF's services, as server functions need them. The server crate implements this
+    /// (sessions, tokens, On-Behalf-Of, Graph) so that this crate holds no OAuth code.
+    #[async_trait::async_trait]
+    pub trait Bff: Send + Sync + 'static {
+        async fn session_info(&self, request: &Parts) -> Result<SessionInfo, AppError>;
+        async fn profile(&self, request: &Parts) -> Result<Profile, AppError>;
+        async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError>;
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use std::sync::Arc;
+
+    use http::request::Parts;
+    use leptos::prelude::use_context;
+
+    use super::port::Bff;
+    use crate::error::AppError;
+
+    pub fn context() -> Result<(Arc<dyn Bff>, Parts), AppError> {
+        let bff = use_context::<Arc<dyn Bff>>()
+            .ok_or_else(|| AppError::Internal("the BFF service is not in context".into()))?;
+        let parts = use_context::<Parts>()
+            .ok_or_else(|| AppError::Internal("the request is not in context".into()))?;
+        Ok((bff, parts))
+    }
+}

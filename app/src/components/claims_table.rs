@@ -1,0 +1,75 @@
+//! A decoded token: its header and claims, one row each, with what each claim means.
+
+use leptos::prelude::*;
+
+use super::time::{format_utc, relative};
+use crate::model::{ClaimRow, DecodedToken};
+
+#[component]
+pub fn TokenCard(token: DecodedToken, now: ReadSignal<i64>) -> impl IntoView {
+    let DecodedToken {
+        kind,
+        title,
+        purpose,
+        header,
+        claims,
+        verification,
+    } = token;
+    view! {
+        <section class="card token" data-testid=format!("token-{kind:?}")>
+            <h2>{title}</h2>
+            <p>{purpose}</p>
+            <p class="verification" data-testid="verification">{verification}</p>
+            <h3>"Header"</h3>
+            <ClaimsTable rows=header now/>
+            <h3>"Claims"</h3>
+            <ClaimsTable rows=claims now/>
+        </section>
+    }
+}
+
+#[component]
+fn ClaimsTable(rows: Vec<ClaimRow>, now: ReadSignal<i64>) -> impl IntoView {
+    view! {
+        <table class="claims">
+            <thead>
+                <tr>
+                    <th scope="col">"Claim"</th>
+                    <th scope="col">"Value"</th>
+                    <th scope="col">"Meaning"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| {
+                        let time = row.unix_time;
+                        let name = row.name.clone();
+                        view! {
+                            <tr data-claim=name>
+                                <th scope="row">
+                                    <code>{row.name}</code>
+                                </th>
+                                <td class="value">
+                                    <code>{row.value}</code>
+                                    {time
+                                        .map(|t| {
+                                            view! {
+                                                <div class="time">
+                                                    {format_utc(t)} " ("
+                                                    <span class="countdown">
+                                                        {move || relative(t, now.get())}
+                                                    </span> ")"
+                                                </div>
+                                            }
+                                        })}
+                                </td>
+                                <td>{row.explanation}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

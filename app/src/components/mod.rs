@@ -1,0 +1,5 @@
+//! Reusable pieces of the pages.
+
+pub mod claims_table;
+pub mod problem;
+pub mod time;

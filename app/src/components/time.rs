@@ -1,0 +1,100 @@
+//! Times for people: a UTC date from Unix seconds, and "in 4 min 10 s" countdowns.
+
+use leptos::prelude::*;
+
+/// The current Unix time, ticking every second in the browser (fixed during server
+/// rendering).
+pub fn use_now() -> ReadSignal<i64> {
+    let (now, set_now) = signal(unix_now());
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || set_now.set(unix_now()),
+            std::time::Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    now
+}
+
+#[cfg(feature = "hydrate")]
+fn unix_now() -> i64 {
+    (js_sys_now() / 1000.0) as i64
+}
+
+#[cfg(feature = "hydrate")]
+fn js_sys_now() -> f64 {
+    leptos::prelude::window()
+        .performance()
+        .map(|p| p.time_origin() + p.now())
+        .unwrap_or(0.0)
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `2026-11-29 07:45:00 UTC`.
+pub fn format_utc(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant), proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// "in 4 min 10 s" / "5 min 2 s ago".
+pub fn relative(target: i64, now: i64) -> String {
+    let delta = target - now;
+    let abs = delta.unsigned_abs();
+    let text = match abs {
+        0..=59 => format!("{abs} s"),
+        60..=3599 => format!("{} min {} s", abs / 60, abs % 60),
+        3600..=86_399 => format!("{} h {} min", abs / 3600, abs % 3600 / 60),
+        _ => format!("{} d {} h", abs / 86_400, abs % 86_400 / 3600),
+    };
+    if delta >= 0 {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_are_right_across_leap_years() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+
+    #[test]
+    fn countdowns_read_naturally() {
+        assert_eq!(relative(1_000, 1_000), "in 0 s");
+        assert_eq!(relative(1_250, 1_000), "in 4 min 10 s");
+        assert_eq!(relative(1_000, 1_302), "5 min 2 s ago");
+        assert_eq!(relative(10_000, 1_000), "in 2 h 30 min");
+    }
+}

@@ -1,0 +1,41 @@
+//! The one error type of every server function, and how it crosses the network.
+
+use serde::{Deserialize, Serialize};
+use server_fn_error::{FromServerFnError, ServerFnErrorErr, codec::JsonEncoding};
+
+use crate::model::Problem;
+
+mod server_fn_error {
+    pub use leptos::server_fn::codec;
+    pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Nobody is signed in: the page offers "Sign in".
+    #[error("you are not signed in")]
+    NotSignedIn,
+    /// The identity provider (or a downstream API) failed; the problem says why and what
+    /// to do, including "sign in again" when the session has expired.
+    #[error("{}", .0.title)]
+    Problem(Problem),
+    /// The request lacked the anti-CSRF proof.
+    #[error("request refused: {0}")]
+    Forbidden(String),
+    /// Anything else. The detail is logged on the server, not shown.
+    #[error("something went wrong on the server ({0}); try again")]
+    Internal(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(detail) => {
+                Self::Internal(format!("the server could not be reached: {detail}"))
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

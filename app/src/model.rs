@@ -1,0 +1,99 @@
+//! What the server sends the browser: display data only. No type here can hold a token,
+//! a secret or a compact JWT; claims travel decoded, as rows of text.
+
+use serde::{Deserialize, Serialize};
+
+/// Who is signed in, and configuration warnings the page should show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: Option<UserSummary>,
+    /// Mistakes the server was allowed to start with (e.g. a Graph `API_SCOPE`).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub username: String,
+}
+
+/// The user's profile from Microsoft Graph `/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub mail: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub job_title: Option<String>,
+    pub office_location: Option<String>,
+    /// Whether the token came from the server's cache (no call to the identity provider).
+    pub token_from_cache: bool,
+}
+
+/// The decoded tokens of this session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenReport {
+    pub tokens: Vec<DecodedToken>,
+    /// Why a token is missing (e.g. the On-Behalf-Of exchange failed).
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenKind {
+    IdToken,
+    SignIn,
+    Graph,
+    Downstream,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecodedToken {
+    pub kind: TokenKind,
+    pub title: String,
+    /// What this token is for, in a sentence.
+    pub purpose: String,
+    pub header: Vec<ClaimRow>,
+    pub claims: Vec<ClaimRow>,
+    /// Why this token can or cannot be verified by this app.
+    pub verification: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimRow {
+    pub name: String,
+    pub value: String,
+    pub explanation: String,
+    /// For `iat`/`nbf`/`exp`/`auth_time`: the Unix time, shown as a date and a countdown.
+    pub unix_time: Option<i64>,
+}
+
+/// A failure explained: what happened, why in this configuration, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub title: String,
+    /// The AADSTS code, when the identity provider gave one.
+    pub code: Option<u32>,
+    /// The OAuth error (`invalid_grant`, ...).
+    pub error: Option<String>,
+    /// The provider's own message, first line.
+    pub message: Option<String>,
+    pub meaning: String,
+    pub cause: String,
+    pub fix: String,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub timestamp: Option<String>,
+    /// A link to Microsoft's error lookup, for codes this app does not know.
+    pub lookup_url: Option<String>,
+    pub action: ProblemAction,
+}
+
+/// What the user can do about a problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProblemAction {
+    /// Sign in (again), landing back on `url`'s `return_to`.
+    SignIn { url: String, label: String },
+    /// Try the same thing again later.
+    Retry,
+    /// Nothing the user can do; an administrator must change the configuration.
+    None,
+}

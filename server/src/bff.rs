@@ -1,0 +1,234 @@
+//! The server side of the app's port: what server functions call. Reads the session,
+//! obtains tokens, calls Graph, and turns every failure into a `Problem` the page explains.
+
+use std::sync::Arc;
+
+use app::{
+    api::port::Bff,
+    error::AppError,
+    model::{Problem, ProblemAction, Profile, SessionInfo, TokenKind, TokenReport, UserSummary},
+};
+use http::request::Parts;
+use tower_sessions::Session;
+use url::Url;
+
+use crate::{
+    config::Config,
+    diagnostics::{self, Operation},
+    domain::{ReturnTo, ScopeSet, Secret},
+    entra::decode_unverified,
+    graph::{self, GraphCallError},
+    inspect,
+    session::{SignedInUser, UserSession, now},
+    tokens::{TokenError, TokenService},
+};
+
+pub struct BffService {
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenService>,
+    pub graph_base_url: Url,
+}
+
+impl BffService {
+    fn session(request: &Parts) -> Result<UserSession, AppError> {
+        request
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .map(UserSession)
+            .ok_or_else(|| AppError::Internal("no session layer on this route".into()))
+    }
+
+    /// The signed-in user, or `NotSignedIn`; a session past its absolute lifetime ends here.
+    async fn user(&self, session: &UserSession) -> Result<SignedInUser, AppError> {
+        let user = session
+            .user()
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotSignedIn)?;
+        if now() - user.signed_in_at > self.config.session.absolute_timeout.as_secs() as i64 {
+            session.destroy().await.map_err(internal)?;
+            return Err(AppError::NotSignedIn);
+        }
+        Ok(user)
+    }
+
+    /// Sign-in URL that returns to the page the user is on.
+    fn sign_in_url(request: &Parts) -> String {
+        let page = if request.uri.path().starts_with(app::api::API_PREFIX) {
+            request
+                .headers
+                .get(http::header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| Url::parse(r).ok())
+                .map(|u| match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                })
+        } else {
+            Some(request.uri.to_string())
+        };
+        let return_to = page.and_then(|p| ReturnTo::parse(&p)).unwrap_or_default();
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(return_to.as_str().as_bytes()).collect();
+        format!("/auth/login?return_to={encoded}")
+    }
+
+    async fn obo_problem(
+        &self,
+        err: TokenError,
+        request: &Parts,
+        session: &UserSession,
+        scopes: &ScopeSet,
+        user: &SignedInUser,
+    ) -> AppError {
+        let sign_in = Self::sign_in_url(request);
+        match err {
+            TokenError::NotSignedIn => AppError::NotSignedIn,
+            TokenError::Session(e) => internal(e),
+            TokenError::Refresh(e) => AppError::Problem(diagnostics::explain(
+                &e,
+                &Operation::Refresh,
+                &self.config,
+                &sign_in,
+            )),
+            TokenError::OnBehalfOf(e) => {
+                if let Some(claims) = e.entra_body().and_then(|b| b.claims.as_deref()) {
+                    if let Err(err) = session.set_claims_challenge(claims).await {
+                        return internal(err);
+                    }
+                }
+                let audience =
+                    decode_unverified(user.api_token.expose()).and_then(|(_, claims)| {
+                        claims
+                            .get("aud")
+                            .and_then(|a| a.as_str())
+                            .map(str::to_owned)
+                    });
+                let scopes = scopes.to_wire();
+                let op = Operation::OnBehalfOf {
+                    scopes: &scopes,
+                    assertion_audience: audience.as_deref(),
+                };
+                tracing::warn!(code = ?e.entra_body().and_then(|b| b.code()), "On-Behalf-Of failed: {e}");
+                AppError::Problem(diagnostics::explain(&e, &op, &self.config, &sign_in))
+            }
+        }
+    }
+
+    async fn graph_token(&self, request: &Parts) -> Result<(Secret, bool, SignedInUser), AppError> {
+        let session = Self::session(request)?;
+        let user = self.user(&session).await?;
+        let scopes = &self.config.graph_scope;
+        match self.tokens.on_behalf_of(&session, scopes).await {
+            Ok((token, cached)) => Ok((token, cached, user)),
+            Err(err) => Err(self
+                .obo_problem(err, request, &session, scopes, &user)
+                .await),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Bff for BffService {
+    async fn session_info(&self, request: &Parts) -> Result<SessionInfo, AppError> {
+        let session = Self::session(request)?;
+        let user = match self.user(&session).await {
+            Ok(user) => Some(UserSummary {
+                name: user.name,
+                username: user.username,
+            }),
+            Err(AppError::NotSignedIn) => None,
+            Err(other) => return Err(other),
+        };
+        Ok(SessionInfo {
+            user,
+            warnings: self.config.warnings.clone(),
+        })
+    }
+
+    async fn profile(&self, request: &Parts) -> Result<Profile, AppError> {
+        let (token, cached, _) = self.graph_token(request).await?;
+        let me = graph::me(self.tokens.entra().http(), &self.graph_base_url, &token)
+            .await
+            .map_err(graph_problem)?;
+        Ok(Profile {
+            display_name: me.display_name,
+            mail: me.mail,
+            user_principal_name: me.user_principal_name,
+            job_title: me.job_title,
+            office_location: me.office_location,
+            token_from_cache: cached,
+        })
+    }
+
+    async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError> {
+        let session = Self::session(request)?;
+        let user = self.user(&session).await?;
+        let mut report = TokenReport {
+            tokens: Vec::new(),
+            problems: Vec::new(),
+        };
+        report.tokens.push(inspect::decoded(
+            TokenKind::IdToken,
+            &user.id_token_header,
+            &user.id_token_claims,
+        ));
+        if let Some((header, claims)) = decode_unverified(user.api_token.expose()) {
+            report
+                .tokens
+                .push(inspect::decoded(TokenKind::SignIn, &header, &claims));
+        }
+        match self.graph_token(request).await {
+            Ok((token, _, _)) => {
+                if let Some((header, claims)) = decode_unverified(token.expose()) {
+                    report
+                        .tokens
+                        .push(inspect::decoded(TokenKind::Graph, &header, &claims));
+                }
+            }
+            Err(AppError::Problem(problem)) => report.problems.push(problem),
+            Err(other) => return Err(other),
+        }
+        Ok(report)
+    }
+}
+
+fn internal(err: impl std::fmt::Display) -> AppError {
+    tracing::error!("{err}");
+    AppError::Internal("the session store failed".into())
+}
+
+fn graph_problem(err: GraphCallError) -> AppError {
+    let (message, retry) = match &err {
+        GraphCallError::Api { status, .. } => (err.to_string(), *status >= 500 || *status == 429),
+        GraphCallError::Unreachable(_) => (err.to_string(), true),
+    };
+    AppError::Problem(Problem {
+        title: "Microsoft Graph refused the request".into(),
+        code: None,
+        error: None,
+        message: Some(message),
+        meaning: "The profile could not be read from Microsoft Graph.".into(),
+        cause: if retry {
+            "Graph is unavailable or throttling.".into()
+        } else {
+            "The token lacks a permission Graph requires (GRAPH_SCOPE), or Graph rejected it."
+                .into()
+        },
+        fix: if retry {
+            "Try again in a moment.".into()
+        } else {
+            "Check that GRAPH_SCOPE includes User.Read and that it is consented.".into()
+        },
+        trace_id: None,
+        correlation_id: None,
+        timestamp: None,
+        lookup_url: None,
+        action: if retry {
+            ProblemAction::Retry
+        } else {
+            ProblemAction::None
+        },
+    })
+}

@@ -1,0 +1,525 @@
+//! Configuration from environment variables (a `.env` file is honoured).
+//!
+//! The names are those users of the Next.js + next-auth + MSAL Node stack already know
+//! (`AZURE_AD_*`, `API_SCOPE`, `GRAPH_SCOPE`). With no `AZURE_AD_TENANT_ID` the server runs
+//! on the embedded Entra ID emulator and its well-known world. Every problem is collected
+//! and reported at once, each with its fix, so a bad start takes one round trip to mend.
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use url::Url;
+
+use crate::domain::{Resource, ScopeSet, Secret};
+
+/// Well-known values of the embedded emulator's world (see emulator/README.md).
+pub mod embedded {
+    pub const TENANT_ID: &str = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
+    pub const CLIENT_ID: &str = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
+    pub const CLIENT_SECRET: &str = "dev-web-app-secret";
+    pub const ADDR: &str = "127.0.0.1:3100";
+}
+
+const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
+const DEFAULT_GRAPH_SCOPE: &str = "https://graph.microsoft.com/User.Read";
+
+/// The whole configuration of the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub idp: IdentityProvider,
+    pub tenant: String,
+    pub client_id: String,
+    pub credential: ClientCredential,
+    /// The scope of this app's own API, requested at sign-in; its token is the OBO assertion.
+    pub api_scope: ScopeSet,
+    /// The scope of the Microsoft Graph token obtained On-Behalf-Of the user.
+    pub graph_scope: ScopeSet,
+    /// `None`: Microsoft Graph, or the emulator's Graph slice when embedded.
+    pub graph_base_url: Option<Url>,
+    /// The origin the browser uses for this app, e.g. `http://localhost:3000`.
+    pub public_url: Url,
+    pub session: SessionConfig,
+    pub data_dir: PathBuf,
+    /// Mistakes that are allowed to start, so the UI can explain them.
+    pub warnings: Vec<String>,
+}
+
+/// Where the identity provider is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityProvider {
+    /// The emulator runs inside this process, listening on `addr`.
+    Embedded { addr: SocketAddr },
+    /// A real (or separately run) identity provider, e.g. `https://login.microsoftonline.com`.
+    Remote { authority_host: Url },
+}
+
+#[derive(Clone)]
+pub enum ClientCredential {
+    /// `client_secret_post`.
+    Secret(Secret),
+    /// `private_key_jwt`: a client assertion signed with this key, its certificate named by
+    /// thumbprint.
+    Certificate {
+        certificate_pem: String,
+        private_key_pem: Secret,
+    },
+}
+
+impl fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secret(_) => f.write_str("Secret([redacted])"),
+            Self::Certificate { .. } => f.write_str("Certificate([redacted key])"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// A SQLite file in the data directory: a restart signs no one out.
+    Sqlite(PathBuf),
+    /// In memory: lost at restart. For tests and throw-away runs.
+    Memory,
+    /// A Redis server shared by several instances behind a load balancer.
+    Redis(Url),
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub store: SessionStoreKind,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+}
+
+/// Every problem found in the configuration, each with how to fix it.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "The server cannot start: {} configuration problem{} (see README.md, \"Configuration\"):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
+        for (i, problem) in self.0.iter().enumerate() {
+            writeln!(f, "  {}. {problem}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Builds the configuration from a set of variables (the environment, or a test's map).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+
+        let tenant = get("AZURE_AD_TENANT_ID");
+        let embedded = tenant.is_none();
+
+        let idp = match get("AZURE_AD_AUTHORITY_HOST") {
+            Some(raw) => match parse_authority_host(&raw) {
+                Ok(authority_host) => IdentityProvider::Remote { authority_host },
+                Err(problem) => {
+                    problems.push(problem);
+                    IdentityProvider::Remote {
+                        authority_host: Url::parse(DEFAULT_AUTHORITY_HOST).expect("valid"),
+                    }
+                }
+            },
+            None if embedded => {
+                let raw = get("EMULATOR_ADDR").unwrap_or_else(|| embedded::ADDR.to_owned());
+                match raw.parse::<SocketAddr>() {
+                    Ok(addr) if addr.ip().is_loopback() => IdentityProvider::Embedded { addr },
+                    Ok(_) => {
+                        problems.push(format!(
+                            "EMULATOR_ADDR={raw} is not a loopback address: the embedded \
+                             emulator only listens on 127.0.0.1 or [::1]. Use e.g. 127.0.0.1:3100."
+                        ));
+                        IdentityProvider::Embedded {
+                            addr: embedded::ADDR.parse().expect("valid"),
+                        }
+                    }
+                    Err(_) => {
+                        problems.push(format!(
+                            "EMULATOR_ADDR={raw:?} is not an address: write it as host:port, \
+                             e.g. 127.0.0.1:3100."
+                        ));
+                        IdentityProvider::Embedded {
+                            addr: embedded::ADDR.parse().expect("valid"),
+                        }
+                    }
+                }
+            }
+            None => IdentityProvider::Remote {
+                authority_host: Url::parse(DEFAULT_AUTHORITY_HOST).expect("valid"),
+            },
+        };
+
+        let client_id = match get("AZURE_AD_CLIENT_ID") {
+            Some(id) => id,
+            None if embedded => embedded::CLIENT_ID.to_owned(),
+            None => {
+                problems.push(
+                    "AZURE_AD_CLIENT_ID is not set: set it to the Application (client) ID on \
+                     the app registration's Overview page in the Azure portal."
+                        .to_owned(),
+                );
+                String::new()
+            }
+        };
+
+        let credential = read_credential(&get, embedded, &mut problems);
+
+        let api_scope_raw = get("API_SCOPE").unwrap_or_else(|| {
+            if client_id.is_empty() {
+                "api://unknown/access_as_user".to_owned()
+            } else {
+                format!("api://{client_id}/access_as_user")
+            }
+        });
+        let api_scope = match ScopeSet::parse(&api_scope_raw) {
+            Ok(scope) => {
+                match scope.resource() {
+                    Ok(Resource::Graph) => warnings.push(format!(
+                        "API_SCOPE={api_scope_raw} is a Microsoft Graph scope. The token \
+                         issued at sign-in is then a Graph token, and On-Behalf-Of will fail \
+                         with AADSTS50013 (Graph tokens cannot be used as an assertion). Set \
+                         API_SCOPE=api://{client_id}/access_as_user (this app's own exposed \
+                         scope). Starting anyway so that the app can show the failure."
+                    )),
+                    Ok(resource) if !resource.is_app(&client_id) => warnings.push(format!(
+                        "API_SCOPE={api_scope_raw} names the API {resource}, not this app \
+                         ({client_id}). Unless {resource} is an App ID URI of this app, \
+                         On-Behalf-Of will fail with AADSTS500131 (assertion audience does \
+                         not match). The usual value is api://{client_id}/access_as_user."
+                    )),
+                    _ => {}
+                }
+                Some(scope)
+            }
+            Err(err) => {
+                problems.push(format!(
+                    "API_SCOPE={api_scope_raw:?} is not usable: {err}. Set it to this app's \
+                     exposed scope, e.g. api://{client_id}/access_as_user."
+                ));
+                None
+            }
+        };
+
+        let graph_scope_raw = get("GRAPH_SCOPE").unwrap_or_else(|| DEFAULT_GRAPH_SCOPE.into());
+        let graph_scope = ScopeSet::parse(&graph_scope_raw)
+            .map_err(|err| {
+                problems.push(format!(
+                    "GRAPH_SCOPE={graph_scope_raw:?} is not usable: {err}. The default is \
+                     {DEFAULT_GRAPH_SCOPE}."
+                ))
+            })
+            .ok();
+
+        let graph_base_url = get("GRAPH_BASE_URL")
+            .and_then(|raw| parse_http_url("GRAPH_BASE_URL", &raw, &mut problems));
+        let graph_base_url = match (&graph_base_url, embedded) {
+            (None, false) => Some(Url::parse(DEFAULT_GRAPH_BASE_URL).expect("valid")),
+            _ => graph_base_url,
+        };
+
+        let public_url = match get("APP_URL") {
+            Some(raw) => parse_http_url("APP_URL", &raw, &mut problems),
+            None => {
+                let site = get("LEPTOS_SITE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+                let port = site.rsplit(':').next().unwrap_or("3000");
+                // localhost, not 127.0.0.1: the emulator lives on 127.0.0.1, and sign-in
+                // should cross sites as it does with the real login host.
+                Url::parse(&format!("http://localhost:{port}")).ok()
+            }
+        }
+        .unwrap_or_else(|| Url::parse("http://localhost:3000").expect("valid"));
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let session = read_session(&get, &data_dir, &mut problems);
+
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        Ok(Self {
+            idp,
+            tenant: tenant.unwrap_or_else(|| embedded::TENANT_ID.to_owned()),
+            client_id,
+            credential: credential.expect("no problems means a credential"),
+            api_scope: api_scope.expect("no problems means a scope"),
+            graph_scope: graph_scope.expect("no problems means a scope"),
+            graph_base_url,
+            public_url,
+            session,
+            data_dir,
+            warnings,
+        })
+    }
+
+    /// The redirect URI registered for this app: `<public url>/auth/callback`.
+    pub fn redirect_uri(&self) -> Url {
+        self.public_url
+            .join("/auth/callback")
+            .expect("a path joins any base")
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when the app is served over HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn read_credential(
+    get: &impl Fn(&str) -> Option<String>,
+    embedded: bool,
+    problems: &mut Vec<String>,
+) -> Option<ClientCredential> {
+    let secret = get("AZURE_AD_CLIENT_SECRET");
+    let cert = get("AZURE_AD_CLIENT_CERTIFICATE_PATH");
+    let key = get("AZURE_AD_CLIENT_PRIVATE_KEY_PATH");
+    match (secret, cert, key) {
+        (Some(secret), None, None) => Some(ClientCredential::Secret(Secret::new(secret))),
+        (None, Some(cert), Some(key)) => {
+            let read = |var: &str, path: &str, problems: &mut Vec<String>| {
+                std::fs::read_to_string(path)
+                    .map_err(|err| {
+                        problems.push(format!(
+                            "{var}={path}: cannot read the file ({err}). Give the path of a \
+                             PEM file."
+                        ))
+                    })
+                    .ok()
+            };
+            let cert_pem = read("AZURE_AD_CLIENT_CERTIFICATE_PATH", &cert, problems);
+            let key_pem = read("AZURE_AD_CLIENT_PRIVATE_KEY_PATH", &key, problems);
+            Some(ClientCredential::Certificate {
+                certificate_pem: cert_pem?,
+                private_key_pem: Secret::new(key_pem?),
+            })
+        }
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            problems.push(
+                "Both AZURE_AD_CLIENT_SECRET and a certificate are set: choose one client \
+                 credential and unset the other."
+                    .to_owned(),
+            );
+            None
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            problems.push(
+                "A certificate credential needs both AZURE_AD_CLIENT_CERTIFICATE_PATH (the \
+                 PEM certificate uploaded to the app registration) and \
+                 AZURE_AD_CLIENT_PRIVATE_KEY_PATH (its PEM private key)."
+                    .to_owned(),
+            );
+            None
+        }
+        (None, None, None) if embedded => Some(ClientCredential::Secret(Secret::new(
+            embedded::CLIENT_SECRET,
+        ))),
+        (None, None, None) => {
+            problems.push(
+                "No client credential: set AZURE_AD_CLIENT_SECRET to the secret's Value (not \
+                 its Secret ID) from Certificates & secrets, or set \
+                 AZURE_AD_CLIENT_CERTIFICATE_PATH and AZURE_AD_CLIENT_PRIVATE_KEY_PATH."
+                    .to_owned(),
+            );
+            None
+        }
+    }
+}
+
+fn read_session(
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+    problems: &mut Vec<String>,
+) -> SessionConfig {
+    let store = match get("SESSION_STORE").as_deref().unwrap_or("sqlite") {
+        "sqlite" => SessionStoreKind::Sqlite(data_dir.join("sessions.sqlite3")),
+        "memory" => SessionStoreKind::Memory,
+        "redis" => match get("REDIS_URL") {
+            Some(raw) => match Url::parse(&raw) {
+                Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {
+                    SessionStoreKind::Redis(url)
+                }
+                _ => {
+                    problems.push(format!(
+                        "REDIS_URL={raw:?} is not a redis:// or rediss:// URL, e.g. \
+                         redis://127.0.0.1:6379."
+                    ));
+                    SessionStoreKind::Memory
+                }
+            },
+            None => {
+                problems.push(
+                    "SESSION_STORE=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379.".to_owned(),
+                );
+                SessionStoreKind::Memory
+            }
+        },
+        other => {
+            problems.push(format!(
+                "SESSION_STORE={other:?} is not known: use sqlite (the default), memory or redis."
+            ));
+            SessionStoreKind::Memory
+        }
+    };
+    let mut seconds = |name: &str, default: u64| match get(name) {
+        None => Duration::from_secs(default),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if n > 0 => Duration::from_secs(n),
+            _ => {
+                problems.push(format!(
+                    "{name}={raw:?} is not a positive number of seconds (default {default})."
+                ));
+                Duration::from_secs(default)
+            }
+        },
+    };
+    SessionConfig {
+        store,
+        idle_timeout: seconds("SESSION_IDLE_TIMEOUT_SECS", 8 * 3600),
+        absolute_timeout: seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", 7 * 24 * 3600),
+    }
+}
+
+fn parse_http_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<Url> {
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        _ => {
+            problems.push(format!(
+                "{name}={raw:?} is not an http(s) URL such as https://example.com."
+            ));
+            None
+        }
+    }
+}
+
+/// An `http://` authority is only allowed on loopback: real tenants are always HTTPS, and
+/// tokens must not cross a network in clear text.
+fn parse_authority_host(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim_end_matches('/')).map_err(|_| {
+        format!(
+            "AZURE_AD_AUTHORITY_HOST={raw:?} is not a URL; the default is \
+             {DEFAULT_AUTHORITY_HOST}."
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!(
+            "AZURE_AD_AUTHORITY_HOST={raw} uses http:// on a host that is not loopback: tokens \
+             would cross the network unencrypted. Use https:// (real tenants always do)."
+        )),
+        _ => Err(format!(
+            "AZURE_AD_AUTHORITY_HOST={raw:?} must be an https:// URL, e.g. \
+             {DEFAULT_AUTHORITY_HOST}."
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_tenant_means_the_embedded_world() {
+        let config = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.tenant, embedded::TENANT_ID);
+        assert_eq!(config.client_id, embedded::CLIENT_ID);
+        assert!(matches!(config.idp, IdentityProvider::Embedded { .. }));
+        assert_eq!(
+            config.api_scope.to_wire(),
+            format!("api://{}/access_as_user", embedded::CLIENT_ID)
+        );
+        assert!(config.warnings.is_empty());
+        assert_eq!(
+            config.redirect_uri().as_str(),
+            "http://localhost:3000/auth/callback"
+        );
+    }
+
+    #[test]
+    fn a_real_tenant_without_client_settings_names_every_problem() {
+        let err = Config::from_vars(&vars(&[
+            ("AZURE_AD_TENANT_ID", "contoso.onmicrosoft.com"),
+            ("AZURE_AD_AUTHORITY_HOST", "http://login.example.com"),
+            ("SESSION_STORE", "mongo"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 4, "{text}");
+        assert!(text.contains("AZURE_AD_CLIENT_ID is not set"));
+        assert!(text.contains("No client credential"));
+        assert!(text.contains("unencrypted"));
+        assert!(text.contains("SESSION_STORE=\"mongo\""));
+    }
+
+    #[test]
+    fn a_graph_api_scope_starts_with_the_aadsts50013_warning() {
+        let config = Config::from_vars(&vars(&[(
+            "API_SCOPE",
+            "https://graph.microsoft.com/User.Read",
+        )]))
+        .unwrap();
+        assert_eq!(config.warnings.len(), 1);
+        assert!(config.warnings[0].contains("AADSTS50013"));
+        assert!(
+            config.warnings[0].contains(&format!("api://{}/access_as_user", embedded::CLIENT_ID))
+        );
+    }
+
+    #[test]
+    fn an_api_scope_spanning_two_resources_is_refused() {
+        let err = Config::from_vars(&vars(&[("API_SCOPE", "api://a/x User.Read")])).unwrap_err();
+        assert!(err.to_string().contains("AADSTS28000"));
+    }
+
+    #[test]
+    fn http_authority_is_allowed_on_loopback_only() {
+        assert!(parse_authority_host("http://127.0.0.1:3100").is_ok());
+        assert!(parse_authority_host("http://localhost:3100").is_ok());
+        assert!(parse_authority_host("https://login.microsoftonline.com").is_ok());
+        assert!(parse_authority_host("http://10.0.0.1").is_err());
+        assert!(parse_authority_host("ftp://x").is_err());
+    }
+
+    #[test]
+    fn https_app_url_is_detected_for_secure_cookies() {
+        let config = Config::from_vars(&vars(&[("APP_URL", "https://bff.example.com")])).unwrap();
+        assert!(config.is_https());
+        assert_eq!(
+            config.redirect_uri().as_str(),
+            "https://bff.example.com/auth/callback"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Cross-site request forgery defence for state-changing requests.
+//!
+//! Server functions must carry the static header `x-csrf: 1` (a cross-site page cannot
+//! send it without a CORS preflight this server never grants) and must not come from
+//! another site by `Sec-Fetch-Site` or `Origin`. The sign-out form (a plain HTML form, so no
+//! custom header) is checked by `Sec-Fetch-Site` / `Origin` alone. Refusals are a 403 that
+//! says what was missing.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use url::Url;
+
+/// Checks that a request comes from this site: `Sec-Fetch-Site` (sent by every current
+/// browser) must be `same-origin`, and `Origin`, when present, must be this app's.
+pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), String> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site != "same-origin" {
+            return Err(format!(
+                "the request came from another site (Sec-Fetch-Site: {site})"
+            ));
+        }
+    }
+    if let Some(origin) = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        let expected = public_url.origin().ascii_serialization();
+        if origin != expected {
+            return Err(format!(
+                "the request's Origin {origin} is not this app's ({expected})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Middleware for the server-function routes.
+pub async fn require_api_proof(
+    State(public_url): State<Url>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        // Leptos server functions are POST; GET ones must not change state.
+        return next.run(request).await;
+    }
+    let (name, value) = app::api::CSRF_HEADER;
+    let has_header = request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == value);
+    let verdict = if has_header {
+        check_same_origin(request.headers(), &public_url)
+    } else {
+        Err(format!("the anti-CSRF header `{name}: {value}` is missing"))
+    };
+    match verdict {
+        Ok(()) => next.run(request).await,
+        Err(reason) => {
+            tracing::warn!(path = %request.uri().path(), "refused: {reason}");
+            (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "403 Forbidden: {reason}. Server functions are called by this app's own \
+                     pages only."
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_requests_pass_and_cross_site_ones_do_not() {
+        let url = Url::parse("http://localhost:3000").unwrap();
+        assert!(check_same_origin(&headers(&[]), &url).is_ok());
+        assert!(
+            check_same_origin(
+                &headers(&[
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "http://localhost:3000")
+                ]),
+                &url
+            )
+            .is_ok()
+        );
+        assert!(check_same_origin(&headers(&[("sec-fetch-site", "cross-site")]), &url).is_err());
+        assert!(check_same_origin(&headers(&[("sec-fetch-site", "same-site")]), &url).is_err());
+        assert!(check_same_origin(&headers(&[("origin", "http://evil.example")]), &url).is_err());
+    }
+}

@@ -1,0 +1,380 @@
+//! The Entra client of this app: the authorization code flow with PKCE (via the `oauth2`
+//! crate), code redemption, refresh, and the client credential (secret or certificate).
+
+use std::sync::Arc;
+
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    TokenResponse as _, TokenUrl,
+    basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType},
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{
+    EntraErrorBody, IdpError, JwksCache, ProviderMetadata,
+    error::retry_after,
+    id_token::{Expectations, IdTokenError, VerifiedIdToken},
+};
+use crate::{
+    config::{ClientCredential, Config},
+    domain::{ScopeSet, Secret},
+};
+
+/// Entra's token response: the standard fields plus the ID token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntraFields {
+    #[serde(default)]
+    id_token: Option<String>,
+}
+impl oauth2::ExtraTokenFields for EntraFields {}
+type EntraTokenResponse = oauth2::StandardTokenResponse<EntraFields, BasicTokenType>;
+
+/// The concrete `oauth2` client: authorization and token endpoints set.
+type OAuthClient = oauth2::Client<
+    EntraErrorBody,
+    EntraTokenResponse,
+    BasicTokenIntrospectionResponse,
+    oauth2::StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Tokens from a code redemption or a refresh.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub id_token: Option<String>,
+}
+
+/// What the login route needs: where to send the browser, and what to remember until the
+/// callback (the verifier is single use and not `Clone`, as in `oauth2`).
+pub struct AuthorizationStart {
+    pub url: Url,
+    pub state: CsrfToken,
+    pub pkce_verifier: PkceCodeVerifier,
+    pub nonce: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodeRedemptionError {
+    #[error(transparent)]
+    Idp(#[from] IdpError),
+    #[error("the identity provider returned no ID token (was the `openid` scope removed?)")]
+    NoIdToken,
+    #[error(transparent)]
+    IdToken(#[from] IdTokenError),
+}
+
+pub struct EntraClient {
+    config: Arc<Config>,
+    http: reqwest::Client,
+    oauth: OAuthClient,
+    metadata: ProviderMetadata,
+    jwks: JwksCache,
+}
+
+impl EntraClient {
+    /// Discovers the provider's endpoints and builds the client.
+    pub async fn discover(
+        config: Arc<Config>,
+        http: reqwest::Client,
+        authority_host: &Url,
+    ) -> Result<Self, IdpError> {
+        let metadata = ProviderMetadata::discover(&http, authority_host, &config.tenant).await?;
+        let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
+            .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri()))
+            // client_secret_post, as MSAL does: Entra accepts it everywhere.
+            .set_auth_type(oauth2::AuthType::RequestBody);
+        if let ClientCredential::Secret(secret) = &config.credential {
+            oauth = oauth.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        let jwks = JwksCache::new(http.clone(), metadata.jwks_uri.clone());
+        Ok(Self {
+            config,
+            http,
+            oauth,
+            metadata,
+            jwks,
+        })
+    }
+
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts a sign-in: PKCE S256, `state`, `nonce`, the sign-in scopes, and a claims
+    /// challenge when Conditional Access asked for one.
+    pub fn start_authorization(
+        &self,
+        claims: Option<&str>,
+        extra_scopes: Option<&ScopeSet>,
+    ) -> AuthorizationStart {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random().into_secret();
+        let mut request = self
+            .oauth
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("nonce", nonce.clone())
+            .add_extra_param("response_mode", "query");
+        for scope in sign_in_scopes(&self.config.api_scope) {
+            request = request.add_scope(oauth2::Scope::new(scope));
+        }
+        if let Some(claims) = claims {
+            request = request.add_extra_param("claims", claims.to_owned());
+        }
+        // Incremental consent: name the other API's scopes so the consent page lists them;
+        // the token still comes for the sign-in scope (the first resource).
+        if let Some(extra) = extra_scopes {
+            for scope in extra.iter() {
+                request = request.add_scope(oauth2::Scope::new(scope.to_string()));
+            }
+        }
+        let (url, state) = request.url();
+        AuthorizationStart {
+            url,
+            state,
+            pkce_verifier: verifier,
+            nonce,
+        }
+    }
+
+    /// Redeems the authorization code and verifies the ID token against this sign-in.
+    pub async fn redeem_code(
+        &self,
+        code: String,
+        verifier: PkceCodeVerifier,
+        nonce: &str,
+    ) -> Result<(VerifiedIdToken, TokenGrant), CodeRedemptionError> {
+        let mut request = self
+            .oauth
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier);
+        for (name, value) in self.client_assertion_params()? {
+            request = request.add_extra_param(name, value);
+        }
+        // Microsoft's extension: name the resource again at redemption, as MSAL does.
+        let scope = sign_in_scopes(&self.config.api_scope)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let response = request
+            .add_extra_param("scope", scope)
+            .request_async(&self.http_fn())
+            .await
+            .map_err(|err| map_token_error(err, "token (authorization_code)"))?;
+        let grant = into_grant(response);
+        let raw_id_token = grant
+            .id_token
+            .as_deref()
+            .ok_or(CodeRedemptionError::NoIdToken)?;
+        let tenant_is_specific = !matches!(
+            self.config.tenant.as_str(),
+            "common" | "organizations" | "consumers"
+        );
+        let tenant_id = self
+            .metadata
+            .issuer
+            .split('/')
+            .find(|seg| seg.len() == 36 && seg.contains('-'));
+        let expectations = Expectations {
+            issuer: &self.metadata.issuer,
+            client_id: &self.config.client_id,
+            nonce,
+            tenant_id: if tenant_is_specific { tenant_id } else { None },
+        };
+        let verified = VerifiedIdToken::verify(raw_id_token, &expectations, &self.jwks).await?;
+        Ok((verified, grant))
+    }
+
+    /// Redeems a refresh token for a new sign-in token (the refresh token rotates).
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, IdpError> {
+        let token = RefreshToken::new(refresh_token.expose().to_owned());
+        let mut request = self.oauth.exchange_refresh_token(&token);
+        for (name, value) in self.client_assertion_params()? {
+            request = request.add_extra_param(name, value);
+        }
+        for scope in sign_in_scopes(&self.config.api_scope) {
+            request = request.add_scope(oauth2::Scope::new(scope));
+        }
+        let response = request
+            .request_async(&self.http_fn())
+            .await
+            .map_err(|err| map_token_error(err, "token (refresh_token)"))?;
+        Ok(into_grant(response))
+    }
+
+    /// The end-session URL that signs the user out at the identity provider too.
+    pub fn logout_url(&self, login_hint: Option<&str>) -> Option<Url> {
+        let mut url = self.metadata.end_session_endpoint.clone()?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("post_logout_redirect_uri", self.config.public_url.as_str());
+            if let Some(hint) = login_hint {
+                query.append_pair("logout_hint", hint);
+            }
+        }
+        Some(url)
+    }
+
+    /// The body fields that authenticate this client with a certificate (`private_key_jwt`);
+    /// empty for a secret, which `oauth2` sends itself.
+    pub(crate) fn client_assertion_params(&self) -> Result<Vec<(&'static str, String)>, IdpError> {
+        match &self.config.credential {
+            ClientCredential::Secret(_) => Ok(Vec::new()),
+            ClientCredential::Certificate {
+                certificate_pem,
+                private_key_pem,
+            } => {
+                let assertion = super::obo::client_assertion(
+                    &self.config.client_id,
+                    self.metadata.token_endpoint.as_str(),
+                    certificate_pem,
+                    private_key_pem,
+                )?;
+                Ok(vec![
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                    ),
+                    ("client_assertion", assertion),
+                ])
+            }
+        }
+    }
+
+    /// The secret for the hand-built OBO request.
+    pub(crate) fn client_secret(&self) -> Option<&Secret> {
+        match &self.config.credential {
+            ClientCredential::Secret(secret) => Some(secret),
+            ClientCredential::Certificate { .. } => None,
+        }
+    }
+
+    /// `oauth2`'s HTTP hook: reqwest without redirects (see `http_client`), and 429/5xx
+    /// turned into `IdpError` here, where the status and `Retry-After` are still known.
+    fn http_fn(
+        &self,
+    ) -> impl Fn(
+        oauth2::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<oauth2::HttpResponse, IdpError>> + Send>,
+    > + use<> {
+        let http = self.http.clone();
+        move |request: oauth2::HttpRequest| {
+            let http = http.clone();
+            Box::pin(async move {
+                let request = reqwest::Request::try_from(request).map_err(|err| {
+                    IdpError::InvalidResponse {
+                        endpoint: "token",
+                        detail: err.to_string(),
+                    }
+                })?;
+                let response = http
+                    .execute(request)
+                    .await
+                    .map_err(|err| IdpError::transport("token", err))?;
+                let status = response.status();
+                if status.as_u16() == 429 || status.is_server_error() {
+                    let wait = retry_after(response.headers());
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Err(IdpError::from_status("token", status.as_u16(), wait, &body));
+                }
+                let mut builder = http::Response::builder().status(status);
+                for (name, value) in response.headers() {
+                    builder = builder.header(name, value);
+                }
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|err| IdpError::transport("token", err))?;
+                builder
+                    .body(body.to_vec())
+                    .map_err(|err| IdpError::InvalidResponse {
+                        endpoint: "token",
+                        detail: err.to_string(),
+                    })
+            })
+        }
+    }
+}
+
+/// The scopes of a sign-in: OpenID Connect (`openid` for the ID token, `offline_access` for
+/// the refresh token, `profile` for names) plus this app's own API scope, whose token is
+/// the On-Behalf-Of assertion.
+fn sign_in_scopes(api_scope: &ScopeSet) -> impl Iterator<Item = String> + '_ {
+    ["openid", "profile", "offline_access"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(api_scope.iter().map(|s| s.to_string()))
+}
+
+fn into_grant(response: EntraTokenResponse) -> TokenGrant {
+    let lifetime = response.expires_in().map_or(3600, |d| d.as_secs() as i64);
+    TokenGrant {
+        access_token: Secret::new(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|rt| Secret::new(rt.secret().clone())),
+        expires_at: jsonwebtoken::get_current_timestamp() as i64 + lifetime,
+        id_token: response.extra_fields().id_token.clone(),
+    }
+}
+
+fn map_token_error(
+    err: RequestTokenError<IdpError, EntraErrorBody>,
+    endpoint: &'static str,
+) -> IdpError {
+    match err {
+        RequestTokenError::ServerResponse(body) => IdpError::Rejected {
+            endpoint,
+            status: if body.error == "invalid_client" {
+                401
+            } else {
+                400
+            },
+            body,
+        },
+        RequestTokenError::Request(err) => err,
+        RequestTokenError::Parse(err, _body) => IdpError::InvalidResponse {
+            endpoint,
+            detail: err.to_string(),
+        },
+        RequestTokenError::Other(detail) => IdpError::InvalidResponse { endpoint, detail },
+    }
+}
+
+/// The HTTP client for every call to the identity provider and Graph: rustls, timeouts on
+/// every call, and no redirects (a redirect from a token endpoint is never legitimate and
+/// would be an SSRF vector, as oauth2-rs warns).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(15))
+        .user_agent(concat!("entra-bff/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a TLS backend is compiled in")
+}

@@ -1,0 +1,273 @@
+//! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the authorization code
+//! flow with PKCE, and sign-out at the identity provider.
+
+use std::sync::Arc;
+
+use axum::{Router, routing::get, routing::post};
+
+use crate::{config::Config, tokens::TokenService};
+
+#[derive(Clone)]
+pub struct AuthState {
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenService>,
+}
+
+pub fn router(state: AuthState) -> Router {
+    Router::new()
+        .route("/auth/login", get(get::login))
+        .route("/auth/callback", get(get::callback))
+        .route("/auth/logout", post(post::logout))
+        .with_state(state)
+}
+
+mod get {
+    use axum::{
+        extract::{Query, State},
+        http::StatusCode,
+        response::{IntoResponse, Redirect, Response},
+    };
+    use serde::Deserialize;
+    use tower_sessions::Session;
+
+    use super::{super::page::error_page, AuthState};
+    use crate::{
+        diagnostics::{self, Operation},
+        domain::{ReturnTo, Secret},
+        entra::decode_unverified,
+        session::{AuthTransaction, SignedInUser, UserSession, now},
+    };
+
+    #[derive(Deserialize)]
+    pub struct LoginQuery {
+        return_to: Option<String>,
+    }
+
+    pub async fn login(
+        State(state): State<AuthState>,
+        session: Session,
+        Query(query): Query<LoginQuery>,
+    ) -> Response {
+        let return_to = query
+            .return_to
+            .as_deref()
+            .and_then(ReturnTo::parse)
+            .unwrap_or_default();
+        let session = UserSession(session);
+        let claims = match session.claims_challenge().await {
+            Ok(claims) => claims,
+            Err(err) => return store_failed(err),
+        };
+        let start = state
+            .tokens
+            .entra()
+            .start_authorization(claims.as_deref(), None);
+        let transaction = AuthTransaction {
+            state: start.state.secret().clone(),
+            pkce_verifier: start.pkce_verifier,
+            nonce: Secret::new(start.nonce),
+            return_to,
+            started_at: now(),
+        };
+        if let Err(err) = session.push_transaction(transaction).await {
+            return store_failed(err);
+        }
+        Redirect::to(start.url.as_str()).into_response()
+    }
+
+    #[derive(Deserialize)]
+    pub struct CallbackQuery {
+        code: Option<String>,
+        state: Option<String>,
+        error: Option<String>,
+        error_description: Option<String>,
+    }
+
+    pub async fn callback(
+        State(state): State<AuthState>,
+        session: Session,
+        Query(query): Query<CallbackQuery>,
+    ) -> Response {
+        let session = UserSession(session);
+        let transaction = match query.state.as_deref() {
+            Some(s) => match session.take_transaction(s).await {
+                Ok(t) => t,
+                Err(err) => return store_failed(err),
+            },
+            None => None,
+        };
+        let retry = |return_to: &ReturnTo| {
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(return_to.as_str().as_bytes()).collect();
+            format!("/auth/login?return_to={encoded}")
+        };
+
+        if let Some(error) = query.error {
+            let return_to = transaction.map(|t| t.return_to).unwrap_or_default();
+            let description = query.error_description.unwrap_or_default();
+            let body = crate::entra::EntraErrorBody {
+                error: error.clone(),
+                error_description: Some(description),
+                ..Default::default()
+            };
+            let problem = diagnostics::explain(
+                &crate::entra::IdpError::Rejected {
+                    endpoint: "authorize",
+                    status: 400,
+                    body,
+                },
+                &Operation::SignIn,
+                &state.config,
+                &retry(&return_to),
+            );
+            let title = match problem.code {
+                Some(code) => format!("Sign-in failed: AADSTS{code}: {}", problem.title),
+                None => format!("Sign-in failed: {}", problem.title),
+            };
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &title,
+                &[problem.meaning, problem.cause, problem.fix],
+                (&retry(&return_to), "Sign in again"),
+            );
+        }
+
+        let (Some(code), Some(transaction)) = (query.code, transaction) else {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is no longer valid",
+                &[
+                    "It was already used, it is older than 15 minutes, or it was started in \
+                   another browser. Nothing was lost: sign in again."
+                        .to_owned(),
+                ],
+                (&retry(&ReturnTo::default()), "Sign in again"),
+            );
+        };
+
+        let entra = state.tokens.entra();
+        let (id_token, grant) = match entra
+            .redeem_code(code, transaction.pkce_verifier, transaction.nonce.expose())
+            .await
+        {
+            Ok(ok) => ok,
+            Err(crate::entra::CodeRedemptionError::Idp(err)) => {
+                let problem = diagnostics::explain(
+                    &err,
+                    &Operation::SignIn,
+                    &state.config,
+                    &retry(&transaction.return_to),
+                );
+                tracing::warn!("code redemption failed: {err}");
+                return error_page(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("Sign-in failed: {}", problem.title),
+                    &[problem.meaning, problem.cause, problem.fix],
+                    (&retry(&transaction.return_to), "Sign in again"),
+                );
+            }
+            Err(err) => {
+                tracing::warn!("sign-in rejected: {err}");
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in rejected: the ID token did not pass validation",
+                    &[
+                        err.to_string(),
+                        "The server refused this sign-in to protect your account. Sign in \
+                         again; if this repeats, the identity provider configuration \
+                         (AZURE_AD_TENANT_ID, AZURE_AD_AUTHORITY_HOST) may be wrong."
+                            .to_owned(),
+                    ],
+                    (&retry(&transaction.return_to), "Sign in again"),
+                );
+            }
+        };
+
+        let claims = &id_token.claims;
+        let lifetime = grant.expires_at - now();
+        let user = SignedInUser {
+            tenant_id: claims.tid.clone(),
+            object_id: claims.oid.clone(),
+            name: claims.name.clone().unwrap_or_else(|| claims.oid.clone()),
+            username: claims.preferred_username.clone().unwrap_or_default(),
+            login_hint: claims.login_hint.clone(),
+            id_token_header: id_token.header_json.clone(),
+            id_token_claims: id_token.claims_json.clone(),
+            refresh_token: grant.refresh_token,
+            api_token: grant.access_token,
+            api_token_expires_at: grant.expires_at,
+            api_token_lifetime: lifetime,
+            signed_in_at: now(),
+        };
+        if decode_unverified(user.api_token.expose()).is_none() {
+            tracing::warn!("the sign-in access token is not a JWT; the token view will omit it");
+        }
+        // Tokens minted with an old claims challenge are replaced: drop cached OBO tokens.
+        state
+            .tokens
+            .purge_user(&user.tenant_id, &user.object_id)
+            .await;
+        if let Err(err) = session.sign_in(&user).await {
+            return store_failed(err);
+        }
+        tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
+        Redirect::to(transaction.return_to.as_str()).into_response()
+    }
+
+    pub(super) fn store_failed(err: impl std::fmt::Display) -> Response {
+        tracing::error!("session store: {err}");
+        error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The session store is unavailable",
+            &["The server could not read or save your session. Try again in a moment.".into()],
+            ("/", "Back to the home page"),
+        )
+    }
+}
+
+mod post {
+    use axum::{
+        extract::State,
+        http::{HeaderMap, StatusCode},
+        response::{IntoResponse, Redirect, Response},
+    };
+    use tower_sessions::Session;
+
+    use super::{super::page::error_page, AuthState, get::store_failed};
+    use crate::{csrf::check_same_origin, session::UserSession};
+
+    /// Destroys the session and its cached tokens, then signs out at the identity provider.
+    pub async fn logout(
+        State(state): State<AuthState>,
+        headers: HeaderMap,
+        session: Session,
+    ) -> Response {
+        if let Err(reason) = check_same_origin(&headers, &state.config.public_url) {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Sign-out refused",
+                &[format!("{reason}. Use the Sign out button of this app.")],
+                ("/", "Back to the home page"),
+            );
+        }
+        let session = UserSession(session);
+        let user = match session.user().await {
+            Ok(user) => user,
+            Err(err) => return store_failed(err),
+        };
+        if let Some(user) = &user {
+            state
+                .tokens
+                .purge_user(&user.tenant_id, &user.object_id)
+                .await;
+        }
+        if let Err(err) = session.destroy().await {
+            return store_failed(err);
+        }
+        let hint = user.as_ref().and_then(|u| u.login_hint.as_deref());
+        match state.tokens.entra().logout_url(hint) {
+            Some(url) => Redirect::to(url.as_str()).into_response(),
+            None => Redirect::to("/").into_response(),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! HTTP routes outside Leptos: sign-in, callback and sign-out.
+
+pub mod auth;
+mod page;

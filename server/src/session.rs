@@ -1,0 +1,135 @@
+//! The typed contents of a session: pending sign-ins and the signed-in user's tokens.
+//!
+//! Everything here lives only in the session store (SQLite, Redis or memory); the cookie
+//! holds nothing but the opaque session id. Keys are namespaced constants.
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::domain::{ReturnTo, Secret};
+
+const TRANSACTIONS_KEY: &str = "auth.transactions";
+const USER_KEY: &str = "auth.user";
+const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
+/// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
+const MAX_PENDING_SIGN_INS: usize = 5;
+/// A sign-in must come back from the identity provider within this time.
+const SIGN_IN_TIMEOUT_SECS: i64 = 15 * 60;
+
+/// A sign-in in progress: what the callback needs to finish it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AuthTransaction {
+    pub state: String,
+    pub pkce_verifier: oauth2::PkceCodeVerifier,
+    pub nonce: Secret,
+    pub return_to: ReturnTo,
+    pub started_at: i64,
+}
+
+/// The signed-in user and their tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub tenant_id: String,
+    pub object_id: String,
+    pub name: String,
+    pub username: String,
+    pub login_hint: Option<String>,
+    /// The ID token, decoded (its signature was checked at sign-in; the raw token is not
+    /// kept).
+    pub id_token_header: serde_json::Value,
+    pub id_token_claims: serde_json::Value,
+    pub refresh_token: Option<Secret>,
+    /// The token for this app's own API (`API_SCOPE`): the On-Behalf-Of assertion.
+    pub api_token: Secret,
+    pub api_token_expires_at: i64,
+    /// Seconds the sign-in token was issued for, to renew it at a tenth of its life.
+    pub api_token_lifetime: i64,
+    pub signed_in_at: i64,
+}
+
+/// A problem reading or writing the session store.
+#[derive(Debug, thiserror::Error)]
+#[error("the session store failed: {0}")]
+pub struct SessionError(#[from] tower_sessions::session::Error);
+
+/// Typed access to one request's session.
+#[derive(Clone)]
+pub struct UserSession(pub Session);
+
+impl UserSession {
+    /// Remembers a sign-in in progress, keeping the few most recent ones (one per tab).
+    pub async fn push_transaction(&self, tx: AuthTransaction) -> Result<(), SessionError> {
+        let mut pending: Vec<AuthTransaction> =
+            self.0.get(TRANSACTIONS_KEY).await?.unwrap_or_default();
+        let now = now();
+        pending.retain(|t| now - t.started_at < SIGN_IN_TIMEOUT_SECS);
+        pending.push(tx);
+        if pending.len() > MAX_PENDING_SIGN_INS {
+            pending.remove(0);
+        }
+        self.0.insert(TRANSACTIONS_KEY, pending).await?;
+        Ok(())
+    }
+
+    /// Takes (and so consumes) the sign-in whose `state` came back; `None` when unknown,
+    /// already used or too old.
+    pub async fn take_transaction(
+        &self,
+        state: &str,
+    ) -> Result<Option<AuthTransaction>, SessionError> {
+        let mut pending: Vec<AuthTransaction> =
+            self.0.get(TRANSACTIONS_KEY).await?.unwrap_or_default();
+        let position = pending.iter().position(|t| {
+            use subtle::ConstantTimeEq as _;
+            t.state.len() == state.len() && bool::from(t.state.as_bytes().ct_eq(state.as_bytes()))
+        });
+        let found = position.map(|i| pending.remove(i));
+        self.0.insert(TRANSACTIONS_KEY, pending).await?;
+        Ok(found.filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS))
+    }
+
+    pub async fn user(&self) -> Result<Option<SignedInUser>, SessionError> {
+        Ok(self.0.get(USER_KEY).await?)
+    }
+
+    /// Stores the user after sign-in, under a new session id (session fixation defence).
+    pub async fn sign_in(&self, user: &SignedInUser) -> Result<(), SessionError> {
+        self.0.cycle_id().await?;
+        self.0.remove_value(TRANSACTIONS_KEY).await?;
+        self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
+        self.0.insert(USER_KEY, user).await?;
+        Ok(())
+    }
+
+    /// Replaces the stored tokens and saves at once, so that concurrent requests of this
+    /// session see them without waiting for this response.
+    pub async fn update_user(&self, user: &SignedInUser) -> Result<(), SessionError> {
+        self.0.insert(USER_KEY, user).await?;
+        self.0.save().await?;
+        Ok(())
+    }
+
+    /// A claims challenge (Conditional Access) to send with the next sign-in.
+    pub async fn set_claims_challenge(&self, claims: &str) -> Result<(), SessionError> {
+        self.0.insert(CLAIMS_CHALLENGE_KEY, claims).await?;
+        Ok(())
+    }
+
+    pub async fn claims_challenge(&self) -> Result<Option<String>, SessionError> {
+        Ok(self.0.get(CLAIMS_CHALLENGE_KEY).await?)
+    }
+
+    /// Deletes the session and everything in it.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        self.0.flush().await?;
+        Ok(())
+    }
+
+    pub fn id(&self) -> Option<String> {
+        self.0.id().map(|id| id.to_string())
+    }
+}
+
+pub fn now() -> i64 {
+    jsonwebtoken::get_current_timestamp() as i64
+}
