@@ -10,7 +10,7 @@ mod obo;
 
 pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, TokenGrant};
 pub use error::{EntraErrorBody, IdpError};
-pub use id_token::{IdTokenError, VerifiedIdToken};
+pub use id_token::{Expectations, IdTokenClaims, IdTokenError, VerifiedIdToken};
 pub use jwks::JwksCache;
 pub use metadata::ProviderMetadata;
 pub use obo::OboToken;

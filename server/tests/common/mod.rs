@@ -1,0 +1,172 @@
+//! A test harness: the whole server (with the embedded emulator) on free loopback ports,
+//! and a browser-like client that keeps cookies and does not follow redirects.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use leptos::prelude::LeptosOptions;
+use reqwest::{Client, Response, StatusCode, header::LOCATION};
+use server::startup::Application;
+
+pub const ADELE: &str = "AdeleV@contoso.onmicrosoft.com";
+pub const MEGAN: &str = "MeganB@contoso.onmicrosoft.com";
+pub const ALEX: &str = "AlexW@contoso.onmicrosoft.com";
+pub const PASSWORD: &str = "Passw0rd!";
+
+pub struct TestApp {
+    /// `http://localhost:PORT`: a different site from the emulator on 127.0.0.1.
+    pub base: String,
+    pub emulator: String,
+    pub client: Client,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Starts the server on a free port with the embedded emulator on another, a fresh data
+/// directory, and `vars` on top.
+pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
+    let data_dir = std::env::temp_dir().join(format!("bff-test-{}", uuid::Uuid::new_v4()));
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATA_DIR".into(), data_dir.display().to_string()),
+    ]);
+    for (k, v) in vars {
+        env.insert((*k).into(), (*v).into());
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("entra-bff")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let app = Application::build(&env, options, listener)
+        .await
+        .expect("the server starts");
+    let emulator = app
+        .emulator()
+        .expect("embedded emulator")
+        .base_url()
+        .to_owned();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://localhost:{}", addr.port()),
+        emulator,
+        client: browser(),
+        data_dir,
+    }
+}
+
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn location(response: &Response) -> String {
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect, got {}",
+        response.status()
+    );
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// Every body a browser received in this test, to scan for leaked tokens.
+#[derive(Default)]
+pub struct Seen(pub Vec<String>);
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Signs `upn` in through the emulator's pages; returns the callback's response.
+    pub async fn sign_in(&self, upn: &str, return_to: &str, seen: &mut Seen) -> Response {
+        let login = self
+            .client
+            .get(self.url(&format!("/auth/login?return_to={return_to}")))
+            .send()
+            .await
+            .unwrap();
+        let authorize = location(&login);
+        assert!(authorize.starts_with(&self.emulator), "{authorize}");
+        let page = self.client.get(&authorize).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        seen.0.push(html.clone());
+        let txn = hidden(&html, "_txn");
+        let action = authorize.split('?').next().unwrap().to_owned();
+        let step = |form: Vec<(&'static str, String)>| {
+            let client = self.client.clone();
+            let action = action.clone();
+            async move { client.post(action).form(&form).send().await.unwrap() }
+        };
+        let _ = step(vec![
+            ("_txn", txn.clone()),
+            ("_step", "username".into()),
+            ("username", upn.into()),
+        ])
+        .await
+        .text()
+        .await;
+        let done = step(vec![
+            ("_txn", txn.clone()),
+            ("_step", "password".into()),
+            ("username", upn.into()),
+            ("password", PASSWORD.into()),
+        ])
+        .await;
+        let callback = location(&done);
+        assert!(callback.starts_with(&self.base), "{callback}");
+        self.client.get(callback).send().await.unwrap()
+    }
+
+    /// Calls a server function as the hydrated page does (POST, anti-CSRF header).
+    pub async fn server_fn(&self, name: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/api/{name}")))
+            .header("x-csrf", "1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn emulator_stats(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/_emulator/stats", self.emulator))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn reset_emulator_stats(&self) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/stats/reset", self.emulator))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// A compact JWT: three base64url parts, the first two starting with `eyJ` (`{"`).
+pub fn contains_jwt(text: &str) -> bool {
+    let re = regex_lite::Regex::new(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+        .unwrap();
+    re.is_match(text)
+}

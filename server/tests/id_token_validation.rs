@@ -1,0 +1,199 @@
+//! ID-token validation against a JWKS served on loopback: every rejection the callback
+//! relies on (bad signature, wrong audience, nonce, issuer, tenant, expiry, unknown key).
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
+use server::entra::{Expectations, IdTokenError, JwksCache, VerifiedIdToken};
+
+const TENANT: &str = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
+const CLIENT: &str = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
+const NONCE: &str = "n-0S6_WzA2Mj";
+
+struct Keys {
+    signing: EncodingKey,
+    other: EncodingKey,
+    jwks: JwksCache,
+}
+
+fn keypair() -> (EncodingKey, serde_json::Value) {
+    let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwk = serde_json::json!({
+        "kty": "RSA", "use": "sig", "kid": "test-kid",
+        "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be()),
+    });
+    let pem = key.to_pkcs1_pem(Default::default()).unwrap();
+    (EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(), jwk)
+}
+
+async fn keys() -> Keys {
+    let (signing, jwk) = keypair();
+    let (other, _) = keypair();
+    let body = serde_json::json!({ "keys": [jwk] }).to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let uri = url::Url::parse(&format!("http://{addr}/keys")).unwrap();
+    Keys {
+        signing,
+        other,
+        jwks: JwksCache::new(reqwest::Client::new(), uri),
+    }
+}
+
+fn issuer() -> String {
+    format!("https://login.microsoftonline.com/{TENANT}/v2.0")
+}
+
+fn claims() -> serde_json::Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    serde_json::json!({
+        "iss": issuer(), "aud": CLIENT, "tid": TENANT, "oid": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
+        "iat": now, "nbf": now, "exp": now + 3600, "nonce": NONCE, "name": "Adele Vance",
+        "preferred_username": "AdeleV@contoso.onmicrosoft.com", "ver": "2.0",
+    })
+}
+
+fn sign(key: &EncodingKey, claims: &serde_json::Value, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn expectations() -> Expectations<'static> {
+    Expectations {
+        issuer: Box::leak(issuer().into_boxed_str()),
+        client_id: CLIENT,
+        nonce: NONCE,
+        tenant_id: Some(TENANT),
+    }
+}
+
+async fn verify(keys: &Keys, token: &str) -> Result<VerifiedIdToken, IdTokenError> {
+    VerifiedIdToken::verify(token, &expectations(), &keys.jwks).await
+}
+
+fn with(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    let mut c = claims();
+    change(&mut c);
+    c
+}
+
+#[tokio::test]
+async fn a_valid_id_token_is_verified() {
+    let keys = keys().await;
+    let token = verify(&keys, &sign(&keys.signing, &claims(), "test-kid"))
+        .await
+        .unwrap();
+    assert_eq!(token.claims.name.as_deref(), Some("Adele Vance"));
+    assert_eq!(token.claims_json["tid"], TENANT);
+}
+
+#[tokio::test]
+async fn each_invalid_id_token_is_rejected_for_its_reason() {
+    let keys = keys().await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let cases: Vec<(&str, String, fn(&IdTokenError) -> bool)> = vec![
+        (
+            "bad signature",
+            sign(&keys.other, &claims(), "test-kid"),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("InvalidSignature")),
+        ),
+        (
+            "wrong audience",
+            sign(
+                &keys.signing,
+                &with(|c| c["aud"] = "another-app".into()),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("InvalidAudience")),
+        ),
+        (
+            "wrong nonce",
+            sign(
+                &keys.signing,
+                &with(|c| c["nonce"] = "replayed".into()),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::NonceMismatch),
+        ),
+        (
+            "no nonce",
+            sign(
+                &keys.signing,
+                &with(|c| {
+                    c.as_object_mut().unwrap().remove("nonce");
+                }),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::NonceMismatch),
+        ),
+        (
+            "expired",
+            sign(
+                &keys.signing,
+                &with(|c| {
+                    c["exp"] = (now - 600).into();
+                    c["iat"] = (now - 4000).into();
+                    c["nbf"] = (now - 4000).into();
+                }),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("ExpiredSignature")),
+        ),
+        (
+            "issued in the future",
+            sign(
+                &keys.signing,
+                &with(|c| {
+                    c["iat"] = (now + 3000).into();
+                }),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("future")),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                &keys.signing,
+                &with(|c| c["iss"] = "https://evil.example/v2.0".into()),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("issuer")),
+        ),
+        (
+            "wrong tenant",
+            sign(
+                &keys.signing,
+                &with(|c| c["tid"] = "00000000-0000-0000-0000-000000000001".into()),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::WrongTenant { .. }),
+        ),
+        (
+            "unknown key",
+            sign(&keys.signing, &claims(), "unknown-kid"),
+            |e| matches!(e, IdTokenError::Key(_)),
+        ),
+        ("not a JWT", "not.a.jwt".to_owned(), |e| {
+            matches!(e, IdTokenError::Malformed)
+        }),
+    ];
+    for (name, token, expected) in cases {
+        match verify(&keys, &token).await {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(err) => assert!(
+                expected(&err),
+                "{name}: rejected for the wrong reason: {err}"
+            ),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The whole code flow against the in-process emulator: sign-in, the profile by OBO and
+//! its cache, refresh, replayed state, anti-CSRF, sign-out, and no token in any response.
+
+mod common;
+
+use common::{ADELE, Seen, contains_jwt, location, spawn_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_provider() {
+    let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
+    let mut seen = Seen::default();
+
+    let callback = app.sign_in(ADELE, "/tokens", &mut seen).await;
+    assert_eq!(location(&callback), "/tokens");
+    let cookie = callback.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!contains_jwt(&cookie));
+
+    app.reset_emulator_stats().await;
+    let first = app.server_fn("profile").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let profile: Value = first.json().await.unwrap();
+    assert_eq!(profile["display_name"], "Adele Vance");
+    assert_eq!(profile["user_principal_name"], ADELE);
+    assert_eq!(profile["token_from_cache"], false);
+
+    for _ in 0..5 {
+        let again: Value = app.server_fn("profile").await.json().await.unwrap();
+        assert_eq!(again["token_from_cache"], true);
+    }
+    let stats = app.emulator_stats().await;
+    assert_eq!(
+        stats["obo"], 1,
+        "one OBO exchange for six page views: {stats}"
+    );
+    assert_eq!(stats["refresh_token"], 0);
+    assert_eq!(stats["token_total"], 1);
+
+    // The token view: decoded claims, never a compact token.
+    let tokens = app.server_fn("tokens").await.text().await.unwrap();
+    assert!(tokens.contains("access_as_user"), "{tokens}");
+    assert!(tokens.contains("https://graph.microsoft.com"), "{tokens}");
+    seen.0.push(tokens);
+    let page = app
+        .client
+        .get(app.url("/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign-in access token"), "{page}");
+    seen.0.push(page);
+    for body in &seen.0 {
+        assert!(
+            !contains_jwt(body),
+            "a compact JWT reached the browser: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expiring_sign_in_token_is_refreshed_once_and_the_session_survives() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    // Tokens that are always inside the renewal margin: every use must renew first.
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/lifetimes", app.emulator))
+        .json(&serde_json::json!({ "access_token": 4 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app.reset_emulator_stats().await;
+
+    let profile = app.server_fn("profile").await;
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "{}",
+        profile.text().await.unwrap()
+    );
+    let stats = app.emulator_stats().await;
+    assert_eq!(stats["refresh_token"], 1, "{stats}");
+    assert_eq!(stats["obo"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let authorize = location(&login);
+    let state = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // A callback for a state this browser never started (or already used).
+    let forged = app
+        .client
+        .get(app.url(&format!("/auth/callback?code=abc&state={state}x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let html = forged.text().await.unwrap();
+    assert!(html.contains("no longer valid"), "{html}");
+    assert!(html.contains("/auth/login"));
+
+    // A real callback works once; replaying it is refused.
+    let mut seen = Seen::default();
+    let app2 = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app2
+        .client
+        .get(app2.url("/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    drop(login);
+    let first = app2.sign_in(ADELE, "/", &mut seen).await;
+    assert_eq!(location(&first), "/");
+    let url = first.url().to_string();
+    let replay = app2.client.get(url).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_idp_error_at_the_callback_is_explained() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let state = url::Url::parse(&location(&login))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/auth/callback?error=access_denied&error_description=AADSTS65004%3A+User+declined&state={state}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("AADSTS65004"), "{html}");
+    assert!(html.contains("Sign in again"));
+}
+
+#[tokio::test]
+async fn server_functions_without_the_anti_csrf_proof_get_a_clear_403() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let no_header = app
+        .client
+        .post(app.url("/api/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_header.status(), StatusCode::FORBIDDEN);
+    assert!(no_header.text().await.unwrap().contains("x-csrf"));
+
+    let cross_site = app
+        .client
+        .post(app.url("/api/session"))
+        .header("x-csrf", "1")
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert!(cross_site.text().await.unwrap().contains("Origin"));
+
+    let ok = app.server_fn("session").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["user"], Value::Null);
+}
+
+#[tokio::test]
+async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let before: Value = app.server_fn("session").await.json().await.unwrap();
+    assert_eq!(before["user"]["name"], "Adele Vance");
+
+    let cross_site = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", &app.base)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    let target = location(&out);
+    assert!(target.starts_with(&app.emulator), "{target}");
+    assert!(target.contains("/oauth2/v2.0/logout"), "{target}");
+    assert!(target.contains("post_logout_redirect_uri="), "{target}");
+
+    let after: Value = app.server_fn("session").await.json().await.unwrap();
+    assert_eq!(after["user"], Value::Null);
+    let profile: Value = app.server_fn("profile").await.json().await.unwrap();
+    assert_eq!(profile, serde_json::json!("NotSignedIn"));
+}
