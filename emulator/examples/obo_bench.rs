@@ -11,13 +11,18 @@ use emulator::{Emulator, well_known as wk};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let count = args.first().copied().unwrap_or(2000);
     let concurrency = args.get(1).copied().unwrap_or(8).max(1);
     let max = Duration::from_secs(args.get(2).copied().unwrap_or(30));
     let emu = Emulator::builder().start("127.0.0.1:0".parse()?).await?;
     let token_url = format!("{}/oauth2/v2.0/token", emu.authority(wk::TENANT_ID));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let user: serde_json::Value = client
         .post(&token_url)
         .form(&[
@@ -32,14 +37,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .json()
         .await?;
-    let assertion = user["access_token"].as_str().ok_or("no user token")?.to_string();
+    let assertion = user["access_token"]
+        .as_str()
+        .ok_or("no user token")?
+        .to_string();
     let scope = format!("{} openid profile offline_access", wk::WEATHER_API_SCOPE);
     let started = Instant::now();
     let per_task = count.div_ceil(concurrency);
     let mut tasks = vec![];
     for _ in 0..concurrency {
-        let (client, url, assertion, scope) =
-            (client.clone(), token_url.clone(), assertion.clone(), scope.clone());
+        let (client, url, assertion, scope) = (
+            client.clone(),
+            token_url.clone(),
+            assertion.clone(),
+            scope.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_task as usize);
             for _ in 0..per_task {
@@ -85,7 +97,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
-        all.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or_default()
+        all.last()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or_default()
     );
     println!("emulator counted {} OBO requests", emu.stats().obo);
     emu.shutdown().await;

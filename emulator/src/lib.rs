@@ -22,6 +22,7 @@ pub mod errors;
 pub mod grants;
 pub mod keys;
 pub mod params;
+pub mod persist;
 pub mod routes;
 pub mod state;
 pub mod tls;
@@ -127,12 +128,16 @@ impl EmulatorBuilder {
             tls: self.tls.is_some(),
             world: RwLock::new(self.world.unwrap_or_else(World::well_known)),
             keys: RwLock::new(keys),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store {
+                refresh: persist::load(self.data_dir.as_deref()),
+                ..Store::default()
+            }),
             stats: Counters::default(),
             faults: Mutex::new(vec![]),
             lifetimes: RwLock::new(self.lifetimes),
             data_dir: self.data_dir,
             shutdown: rx,
+            grants_dirty: Default::default(),
         };
         Ok((Arc::new(shared), tx))
     }
@@ -175,6 +180,7 @@ impl EmulatorBuilder {
                     .await;
             }),
         };
+        let flusher = tokio::spawn(persist::run(state.clone()));
         tracing::info!(%base_url, "Entra ID emulator listening");
         Ok(RunningEmulator {
             base_url,
@@ -182,6 +188,7 @@ impl EmulatorBuilder {
             state,
             shutdown: tx,
             task: Some(task),
+            flusher: Some(flusher),
             tls,
         })
     }
@@ -195,6 +202,7 @@ pub struct RunningEmulator {
     state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    flusher: Option<tokio::task::JoinHandle<()>>,
     tls: Option<TlsConfig>,
 }
 
@@ -289,6 +297,9 @@ impl RunningEmulator {
                 abort.abort();
             }
         }
+        if let Some(f) = self.flusher.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), f).await;
+        }
     }
 }
 
@@ -298,5 +309,7 @@ impl Drop for RunningEmulator {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        // A last save without waiting for the background task.
+        persist::flush(&self.state);
     }
 }

@@ -40,9 +40,17 @@ pub struct Shared {
     pub data_dir: Option<PathBuf>,
     /// Flips to true on shutdown (ends injected timeouts).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Refresh grants changed since the last save.
+    pub grants_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
+    /// Notes that refresh grants changed (persisted by the background flush).
+    pub fn grants_changed(&self) {
+        self.grants_dirty
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// The v2 issuer of a tenant.
     pub fn issuer_v2(&self, tid: &str) -> String {
         format!("{}/{tid}/v2.0", self.base_url)
@@ -109,7 +117,7 @@ pub struct CodeGrant {
 }
 
 /// Facts about how the user signed in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthFacts {
     /// Unix time of sign-in.
     pub auth_time: i64,
@@ -120,7 +128,7 @@ pub struct AuthFacts {
 }
 
 /// An issued refresh token's grant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshGrant {
     /// Grant id (not the token).
     pub id: String,

@@ -512,3 +512,53 @@ async fn logout_checks_post_logout_redirect_uri_and_ends_the_session() {
     assert!(r.text().await.unwrap().contains("You signed out"));
     assert_eq!(emu.stats().logout, 3);
 }
+
+#[tokio::test]
+async fn combined_consent_through_known_client_applications() {
+    use emulator::world::{Application, RequiredResourceAccess, ResourceAccess};
+    const SPA: &str = "5a9c1f7e-0c1d-4f2a-8b3c-9d8e7f6a5b4c";
+    let mut world = emulator::World::well_known();
+    let t = &mut world.tenants[0];
+    let web = t
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == wk::WEB_APP_CLIENT_ID)
+        .unwrap();
+    web.api.known_client_applications.push(SPA.into());
+    let scope_id = web.api.oauth2_permission_scopes[0].id.clone();
+    let mut spa: Application = serde_json::from_value(serde_json::json!({
+        "appId": SPA, "displayName": "SPA", "isFallbackPublicClient": true,
+        "web": {"redirectUris": ["http://localhost:5173/"]}
+    }))
+    .unwrap();
+    spa.required_resource_access.push(RequiredResourceAccess {
+        resource_app_id: wk::WEB_APP_CLIENT_ID.into(),
+        resource_access: vec![ResourceAccess {
+            id: scope_id,
+            kind: "Scope".into(),
+        }],
+    });
+    t.applications.push(spa);
+    let emu = start_with(world).await;
+    let c = client();
+    let r = sign_in(
+        &c,
+        &emu,
+        wk::ALEX,
+        &[
+            ("client_id", SPA),
+            ("redirect_uri", "http://localhost:5173/"),
+            ("scope", &format!("{}/.default openid", wk::WEB_APP_ID_URI)),
+        ],
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Permissions requested"), "{html}");
+    let txn = hidden(&html, "_txn");
+    let r = step(&c, &emu, &txn, "consent", &[("consent", "accept")]).await;
+    assert_eq!(r.status(), 302);
+    // The middle tier now has Alex's consent for its own permissions, the Weather API included.
+    let alex = user_token(&emu, wk::ALEX).await;
+    let (s, b) = obo(&emu, &alex, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+}

@@ -304,9 +304,42 @@ async fn https_with_generated_certificate_and_keys_persist_in_the_data_dir() {
             .starts_with("https://127.0.0.1:")
     );
     let kids = emu.kids();
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", wk::WEB_APP_CLIENT_ID),
+        ("client_secret", wk::WEB_APP_SECRET),
+        ("username", wk::ADELE),
+        ("password", wk::USER_PASSWORD),
+        ("scope", "User.Read offline_access"),
+    ];
+    let b: Value = c
+        .post(format!(
+            "{}/oauth2/v2.0/token",
+            emu.authority(wk::TENANT_ID)
+        ))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rt = b["refresh_token"].as_str().unwrap().to_string();
     emu.shutdown().await;
     let again = start(None).await.unwrap();
     assert_eq!(again.kids(), kids, "signing keys survive a restart");
+    let (s, b) = token(
+        &again,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("client_secret", wk::WEB_APP_SECRET),
+            ("refresh_token", &rt),
+            ("scope", "User.Read"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "refresh tokens survive a restart: {b}");
     again.shutdown().await;
     let refused = Emulator::builder()
         .start("0.0.0.0:0".parse().unwrap())

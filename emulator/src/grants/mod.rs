@@ -347,6 +347,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
             .expect("store lock")
             .refresh
             .insert(rt.clone(), grant);
+        state.grants_changed();
         resp["refresh_token"] = json!(rt);
         resp["refresh_token_expires_in"] = json!(lt.refresh_token_secs);
     }

@@ -83,6 +83,8 @@ pub mod ops {
                 n += 1;
             }
         }
+        drop(store);
+        st.grants_changed();
         n
     }
 

@@ -732,6 +732,27 @@ fn record_consent(st: &Shared, headers: &HeaderMap, seg: &str, p: &Params) {
         if let Ok(r) = grants::resolve(t, &app, &[s])
             && let Some(res) = r.resource
         {
+            // Combined consent: a known client asking for the middle tier's `.default` also
+            // consents to the middle tier's own static permissions (reference §5).
+            if r.default
+                && let Some(middle) = t.app(&res)
+                && middle
+                    .api
+                    .known_client_applications
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(&app.app_id))
+            {
+                for rra in &middle.required_resource_access {
+                    if let Some(downstream) = t.app(&rra.resource_app_id) {
+                        grants_to_add.push(ConsentGrant {
+                            client_id: middle.app_id.clone(),
+                            resource_app_id: downstream.app_id.clone(),
+                            scopes: middle.required_scopes(downstream),
+                            principal: Some(upn.clone()),
+                        });
+                    }
+                }
+            }
             grants_to_add.push(ConsentGrant {
                 client_id: app.app_id.clone(),
                 resource_app_id: res,
