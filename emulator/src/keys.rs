@@ -61,6 +61,10 @@ pub struct SigningKey {
     pub encoding: EncodingKey,
     /// For verifying.
     pub decoding: DecodingKey,
+    /// ring's key pair: RS256 signing is several times faster than the pure-Rust path.
+    pub ring: std::sync::Arc<ring::signature::RsaKeyPair>,
+    /// The public key for ring's verifier.
+    pub public: ring::signature::RsaPublicKeyComponents<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -83,10 +87,29 @@ impl SigningKey {
             .map_err(|e| KeyError::Rsa(e.to_string()))?;
         let decoding = DecodingKey::from_rsa_components(&stored.n, &stored.e)
             .map_err(|e| KeyError::Rsa(e.to_string()))?;
+        let der = {
+            use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+            rsa::PrivateKey::from_pkcs8_pem(&stored.private_pem)
+                .and_then(|k| k.to_pkcs8_der())
+                .map_err(|e| KeyError::Rsa(e.to_string()))?
+        };
+        let ring = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+            .map_err(|e| KeyError::Rsa(e.to_string()))?;
+        let b64 = |s: &str| {
+            URL_SAFE_NO_PAD
+                .decode(s)
+                .map_err(|e| KeyError::Rsa(e.to_string()))
+        };
+        let public = ring::signature::RsaPublicKeyComponents {
+            n: b64(&stored.n)?,
+            e: b64(&stored.e)?,
+        };
         Ok(Self {
             stored,
             encoding,
             decoding,
+            ring: std::sync::Arc::new(ring),
+            public,
         })
     }
 

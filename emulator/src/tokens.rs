@@ -38,8 +38,17 @@ pub fn sign(key: &SigningKey, claims: &Value, v1: bool, graph: bool) -> String {
 }
 
 fn rs256(key: &SigningKey, msg: &[u8]) -> String {
-    jsonwebtoken::crypto::sign(msg, &key.encoding, Algorithm::RS256)
-        .expect("RS256 signing with a valid RSA key cannot fail")
+    let mut sig = vec![0u8; key.ring.public().modulus_len()];
+    match key.ring.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        msg,
+        &mut sig,
+    ) {
+        Ok(()) => URL_SAFE_NO_PAD.encode(sig),
+        Err(_) => jsonwebtoken::crypto::sign(msg, &key.encoding, Algorithm::RS256)
+            .expect("RS256 signing with a valid RSA key cannot fail"),
+    }
 }
 
 fn hash_nonce(nonce: &str) -> String {
@@ -132,11 +141,17 @@ pub fn verify(token: &str, keys: &KeyRing, graph: bool) -> Result<Decoded, Verif
         _ => d.parts[0].clone(),
     };
     let msg = format!("{header_part}.{}", d.parts[1]);
-    match jsonwebtoken::crypto::verify(&d.parts[2], msg.as_bytes(), &key.decoding, Algorithm::RS256)
-    {
-        Ok(true) => Ok(d),
-        _ => Err(VerifyError::BadSignature),
-    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(d.parts[2].trim_end_matches('='))
+        .map_err(|_| VerifyError::BadSignature)?;
+    key.public
+        .verify(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            msg.as_bytes(),
+            &sig,
+        )
+        .map(|()| d)
+        .map_err(|_| VerifyError::BadSignature)
 }
 
 /// `client_info`: base64url of `{"uid": oid, "utid": tid}`.
