@@ -26,10 +26,24 @@ struct Args {
     /// Allow binding a non-loopback address.
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Print the world (the built-in one, or --config's) as JSON and exit: a starting point for
+    /// your own config file.
+    #[arg(long)]
+    dump_world: bool,
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("entra-emulator: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -40,6 +54,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => World::from_file(p)?,
         None => World::well_known(),
     };
+    if args.dump_world {
+        println!("{}", serde_json::to_string_pretty(&world)?);
+        return Ok(());
+    }
     let tls = match &args.tls_cert_out {
         Some(path) => {
             let t = TlsConfig::generate()?;

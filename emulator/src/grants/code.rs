@@ -104,6 +104,7 @@ pub fn grant(
             nonce: grant.nonce.clone(),
             obtained_by: "authorization_code",
             always_refresh: false,
+            client_info: p.get("client_info") == Some("1"),
         },
     ))
 }

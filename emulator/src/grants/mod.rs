@@ -212,6 +212,8 @@ pub struct UserIssue<'a> {
     pub obtained_by: &'static str,
     /// Always issue a refresh token (OBO does).
     pub always_refresh: bool,
+    /// The request carried `client_info=1`.
+    pub client_info: bool,
 }
 
 /// Mints the access token (and ID and refresh tokens when asked) and builds the response.
@@ -321,7 +323,9 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
             resp["id_token"] = json!(tokens::sign(keys.current(), &id, false, false));
         }
     }
-    resp["client_info"] = json!(tokens::client_info(&u.id, tid));
+    if i.client_info {
+        resp["client_info"] = json!(tokens::client_info(&u.id, tid));
+    }
     if i.scopes.has_oidc("offline_access") || i.always_refresh {
         let rt = format!("1.{}", tokens::opaque(48));
         let grant = RefreshGrant {

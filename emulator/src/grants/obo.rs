@@ -179,6 +179,7 @@ pub fn grant(
             nonce: None,
             obtained_by: "on_behalf_of",
             always_refresh: true,
+            client_info: p.get("client_info") == Some("1"),
         },
     ))
 }

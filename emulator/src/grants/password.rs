@@ -63,6 +63,7 @@ pub fn grant(
             nonce: None,
             obtained_by: "password",
             always_refresh: false,
+            client_info: p.get("client_info") == Some("1"),
         },
     ))
 }

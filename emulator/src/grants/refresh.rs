@@ -74,6 +74,7 @@ pub fn grant(
             nonce: None,
             obtained_by: "refresh_token",
             always_refresh: true,
+            client_info: p.get("client_info") == Some("1"),
         },
     ))
 }
