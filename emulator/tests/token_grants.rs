@@ -615,3 +615,66 @@ async fn private_key_jwt_client_authentication() {
     let (s, e) = form(sign(&x5t, "someone-else")).await;
     assert_aadsts(s, &e, 401, "invalid_client", 50048);
 }
+
+#[tokio::test]
+async fn obo_accepts_v1_assertions_addressed_by_app_id_uri() {
+    let mut world = emulator::World::well_known();
+    let web = world.tenants[0]
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == wk::WEB_APP_CLIENT_ID)
+        .unwrap();
+    web.api.requested_access_token_version = None;
+    let emu = start_with(world).await;
+    let assertion = user_token(&emu, wk::ADELE).await;
+    let c = claims(&assertion);
+    assert_eq!(c["aud"], wk::WEB_APP_ID_URI);
+    assert_eq!(c["iss"], V1_ISSUER);
+    assert_eq!(header(&assertion)["x5t"], header(&assertion)["kid"]);
+    verify(&emu, &assertion, wk::WEB_APP_ID_URI, V1_ISSUER)
+        .await
+        .unwrap();
+    let (s, b) = obo(&emu, &assertion, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn token_endpoint_accepts_domain_and_alias_tenant_segments() {
+    let emu = start().await;
+    for seg in [wk::TENANT_DOMAIN, "organizations", "common"] {
+        let r = client()
+            .post(format!(
+                "{}/{seg}/oauth2/v2.0/token?x-client-SKU=msal.js.node",
+                emu.base_url()
+            ))
+            .header("client-request-id", "6b1e3c2a-0000-4000-8000-000000000001")
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", wk::WEB_APP_CLIENT_ID),
+                ("client_secret", wk::WEB_APP_SECRET),
+                ("username", wk::ADELE),
+                ("password", wk::USER_PASSWORD),
+                ("scope", "User.Read"),
+                ("x-client-VER", "1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{seg}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            claims(b["access_token"].as_str().unwrap())["tid"],
+            wk::TENANT_ID
+        );
+    }
+    // The correlation id echoes client-request-id.
+    let r = client()
+        .post(token_url(&emu))
+        .header("client-request-id", "6b1e3c2a-0000-4000-8000-000000000002")
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["correlation_id"], "6b1e3c2a-0000-4000-8000-000000000002");
+}
