@@ -240,6 +240,13 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The session of a sign-in step: this transaction's own sign-in first, else the cookie.
+fn txn_session(headers: &HeaderMap, p: &Params) -> Option<String> {
+    p.get("_sid")
+        .map(str::to_string)
+        .or_else(|| session_id(headers))
+}
+
 fn load_txn(st: &Shared, txn: &str) -> Option<Params> {
     let store = st.store.lock().expect("store lock");
     store
@@ -296,7 +303,7 @@ fn advance(
         state: p.get("state").map(str::to_string),
     };
     let prompt = p.get("prompt").unwrap_or_default();
-    let sid = new_session.clone().or_else(|| session_id(headers));
+    let sid = new_session.clone().or_else(|| txn_session(headers, &p));
     let session = sid.as_ref().and_then(|s| {
         st.store
             .lock()
@@ -645,6 +652,8 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                 },
             );
             p.0.insert("_authed".into(), "1".into());
+            // The session also rides on the transaction, for clients that drop cookies.
+            p.0.insert("_sid".into(), sid.clone());
             save_txn(st, &txn, &p);
             advance(st, headers, &txn, Some(sid), None)
         }
@@ -656,7 +665,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                     Some("You didn't enter the expected verification code. Please try again."),
                 );
             }
-            if let Some(sid) = session_id(headers)
+            if let Some(sid) = txn_session(headers, &p)
                 && let Some(s) = st.store.lock().expect("store lock").sessions.get_mut(&sid)
                 && !s.auth.amr.iter().any(|a| a == "mfa")
             {
@@ -701,7 +710,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
 }
 
 fn record_consent(st: &Shared, headers: &HeaderMap, seg: &str, p: &Params) {
-    let Some(session) = session_id(headers).and_then(|s| {
+    let Some(session) = txn_session(headers, p).and_then(|s| {
         st.store
             .lock()
             .expect("store lock")
