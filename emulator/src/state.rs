@@ -178,6 +178,29 @@ pub struct Store {
     pub txns: HashMap<String, Vec<(String, String)>>,
 }
 
+impl Store {
+    /// Drops expired codes (spent ones stay until then, to answer 54005), expired refresh grants, and sign-in transactions older
+    /// than an hour. Cheap enough to call every few hundred inserts.
+    pub fn housekeeping(&mut self, now: i64) {
+        self.codes.retain(|_, c| c.expires > now);
+        self.refresh.retain(|_, g| g.expires > now);
+        self.txns.retain(|_, t| {
+            t.iter()
+                .find(|(k, _)| k == "_created")
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+                .is_some_and(|c| c + 3600 > now)
+        });
+    }
+
+    /// Runs [`Store::housekeeping`] every 512 inserts or so.
+    pub fn maybe_housekeeping(&mut self, now: i64) {
+        let n = self.codes.len() + self.refresh.len() + self.txns.len();
+        if n > 0 && n.is_multiple_of(512) {
+            self.housekeeping(now);
+        }
+    }
+}
+
 /// Request counters.
 #[derive(Debug, Default)]
 pub struct Counters {

@@ -345,12 +345,11 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
             revoked: false,
             auth: i.auth.clone(),
         };
-        state
-            .store
-            .lock()
-            .expect("store lock")
-            .refresh
-            .insert(rt.clone(), grant);
+        {
+            let mut store = state.store.lock().expect("store lock");
+            store.maybe_housekeeping(now);
+            store.refresh.insert(rt.clone(), grant);
+        }
         state.grants_changed();
         resp["refresh_token"] = json!(rt);
         resp["refresh_token_expires_in"] = json!(lt.refresh_token_secs);

@@ -98,6 +98,7 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     let mut p = p;
     p.0.retain(|k, _| !k.starts_with('_'));
     p.0.insert("_seg".into(), seg.into());
+    p.0.insert("_created".into(), now().to_string());
     {
         let world = st.world.read().expect("world lock");
         if let Err(r) = validate(st, &world, seg, &p) {
@@ -417,6 +418,7 @@ fn advance(
     let sid_value = session.auth.sid.clone();
     {
         let mut store = st.store.lock().expect("store lock");
+        store.maybe_housekeeping(now());
         store.codes.insert(
             code.clone(),
             CodeGrant {
