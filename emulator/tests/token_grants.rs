@@ -614,6 +614,33 @@ async fn private_key_jwt_client_authentication() {
     assert_aadsts(s, &e, 401, "invalid_client", 700027);
     let (s, e) = form(sign(&x5t, "someone-else")).await;
     assert_aadsts(s, &e, 401, "invalid_client", 50048);
+    // PS256 with x5t#S256, as current docs recommend.
+    let x5t256 = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(&der));
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    h.x5t_s256 = Some(x5t256);
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let ps = jsonwebtoken::encode(
+        &h,
+        &json!({"aud": aud, "iss": wk::WEB_APP_CLIENT_ID, "sub": wk::WEB_APP_CLIENT_ID,
+        "jti": "j2", "nbf": now, "exp": now + 600}),
+        &key,
+    )
+    .unwrap();
+    let (s, b) = form(ps).await;
+    assert_eq!(s, 200, "{b}");
+    // Expired assertion.
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.x5t = Some(x5t.clone());
+    let old = jsonwebtoken::encode(
+        &h,
+        &json!({"aud": aud, "iss": wk::WEB_APP_CLIENT_ID, "sub": wk::WEB_APP_CLIENT_ID,
+        "jti": "j3", "nbf": now - 4000, "exp": now - 3000}),
+        &key,
+    )
+    .unwrap();
+    let (s, e) = form(old).await;
+    assert_aadsts(s, &e, 401, "invalid_client", 700024);
 }
 
 #[tokio::test]
