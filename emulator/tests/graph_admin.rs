@@ -90,6 +90,21 @@ async fn graph_rejects_tokens_it_should() {
     .await;
     let (s, _) = graph_get(&emu, "/v1.0/me", cc["access_token"].as_str()).await;
     assert_eq!(s, 400);
+    // Expired.
+    emu.set_lifetimes(emulator::LifetimesUpdate {
+        access_token: Some(1),
+        ..Default::default()
+    });
+    let (_, g) = password(&emu, wk::ADELE, "User.Read").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (s, r) = graph_get(&emu, "/v1.0/me", g["access_token"].as_str()).await;
+    assert_eq!(s, 401);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Lifetime validation failed, the token is expired.")
+    );
 }
 
 #[tokio::test]
