@@ -1,10 +1,11 @@
 import { defineConfig } from "@playwright/test";
 
-// The server is started by `cargo leptos end-to-end`, which sets LEPTOS_SITE_ADDR;
+// The server is started by `cargo leptos end-to-end`, which sets LEPTOS_SITE_ADDR.
+// The browser uses `localhost` (the app's public origin and registered redirect URI), not
+// the bind address: cookies set during sign-in belong to that host.
 // E2E_BASE_URL lets the tests run against a server started some other way.
-const baseURL =
-  process.env.E2E_BASE_URL ??
-  `http://${process.env.LEPTOS_SITE_ADDR ?? "127.0.0.1:3000"}`;
+const port = (process.env.LEPTOS_SITE_ADDR ?? "127.0.0.1:3000").split(":").pop();
+const baseURL = process.env.E2E_BASE_URL ?? `http://localhost:${port}`;
 
 export default defineConfig({
   testDir: "./tests",

@@ -26,8 +26,13 @@ stage "unit and integration tests"
 cargo test --workspace --exclude frontend --locked
 
 stage "release build + browser tests (Playwright, chromium)"
+# Free ports for the app and its embedded emulator, and a fresh data directory, so a
+# developer's running `scripts/dev.sh` is never hit by the tests.
 LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
-export LEPTOS_SITE_ADDR
+EMULATOR_ADDR="127.0.0.1:$(free_port)"
+DATA_DIR=$(mktemp -d)
+trap 'rm -rf "$DATA_DIR"' EXIT
+export LEPTOS_SITE_ADDR EMULATOR_ADDR DATA_DIR
 cargo leptos end-to-end --release
 
 stage "release bundle sizes"

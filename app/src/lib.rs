@@ -4,6 +4,7 @@
 //! `hydrate` into the browser's WASM (making that HTML interactive). Server-only code stays
 //! behind `#[cfg(feature = "ssr")]`; nothing in this crate ever holds a token or a secret.
 
+#![recursion_limit = "256"]
 pub mod api;
 mod components;
 pub mod error;
@@ -27,6 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -22,15 +22,7 @@ pub fn use_now() -> ReadSignal<i64> {
 
 #[cfg(feature = "hydrate")]
 fn unix_now() -> i64 {
-    (js_sys_now() / 1000.0) as i64
-}
-
-#[cfg(feature = "hydrate")]
-fn js_sys_now() -> f64 {
-    leptos::prelude::window()
-        .performance()
-        .map(|p| p.time_origin() + p.now())
-        .unwrap_or(0.0)
+    (js_sys::Date::now() / 1000.0) as i64
 }
 
 #[cfg(not(feature = "hydrate"))]

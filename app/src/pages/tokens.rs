@@ -29,12 +29,12 @@ pub fn TokensPage() -> impl IntoView {
                             {report
                                 .problems
                                 .into_iter()
-                                .map(|problem| view! { <ProblemCard problem/> })
+                                .map(|problem| view! { <ProblemCard problem/> }.into_any())
                                 .collect_view()}
                             {report
                                 .tokens
                                 .into_iter()
-                                .map(|token| view! { <TokenCard token now/> })
+                                .map(|token| view! { <TokenCard token now/> }.into_any())
                                 .collect_view()}
                         }
                             .into_any()
