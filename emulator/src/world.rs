@@ -440,6 +440,10 @@ impl World {
                 redirect_uris: vec![
                     "http://localhost:3000/auth/callback".into(),
                     "http://127.0.0.1:3000/auth/callback".into(),
+                    // The BFF's landing page after sign-out: Entra accepts a
+                    // post_logout_redirect_uri only if it is a registered redirect URI.
+                    "http://localhost:3000/".into(),
+                    "http://127.0.0.1:3000/".into(),
                 ],
                 logout_url: None,
             },

@@ -79,13 +79,27 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
 pub fn ErrorCard(error: AppError) -> impl IntoView {
     match error {
         AppError::Problem(problem) => view! { <ProblemCard problem/> }.into_any(),
-        AppError::NotSignedIn => view! {
-            <section class="card" data-testid="signed-out">
-                <p>"You are not signed in."</p>
-                <a class="button" href="/auth/login" rel="external">"Sign in"</a>
-            </section>
+        AppError::NotSignedIn => {
+            // Sign in, then come back to this page.
+            let location = leptos_router::hooks::use_location();
+            let href = move || {
+                let search = location.search.get();
+                let search = search.trim_start_matches('?');
+                let here = if search.is_empty() {
+                    location.pathname.get()
+                } else {
+                    format!("{}?{search}", location.pathname.get())
+                };
+                format!("/auth/login?return_to={}", urlencode(&here))
+            };
+            view! {
+                <section class="card" data-testid="signed-out">
+                    <p>"You are not signed in."</p>
+                    <a class="button" href=href rel="external">"Sign in"</a>
+                </section>
+            }
+            .into_any()
         }
-        .into_any(),
         other => view! {
             <section class="card problem" role="alert" data-testid="error">
                 <p>{other.to_string()}</p>
@@ -94,6 +108,19 @@ pub fn ErrorCard(error: AppError) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 fn reload() {

@@ -61,7 +61,7 @@ pub fn relative(target: i64, now: i64) -> String {
     let text = match abs {
         0..=59 => format!("{abs} s"),
         60..=3599 => format!("{} min {} s", abs / 60, abs % 60),
-        3600..=86_399 => format!("{} h {} min", abs / 3600, abs % 3600 / 60),
+        3600..=86_399 => format!("{} h {} min {} s", abs / 3600, abs % 3600 / 60, abs % 60),
         _ => format!("{} d {} h", abs / 86_400, abs % 86_400 / 3600),
     };
     if delta >= 0 {
@@ -87,6 +87,6 @@ mod tests {
         assert_eq!(relative(1_000, 1_000), "in 0 s");
         assert_eq!(relative(1_250, 1_000), "in 4 min 10 s");
         assert_eq!(relative(1_000, 1_302), "5 min 2 s ago");
-        assert_eq!(relative(10_000, 1_000), "in 2 h 30 min");
+        assert_eq!(relative(10_000, 1_000), "in 2 h 30 min 0 s");
     }
 }
