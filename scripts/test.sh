@@ -2,8 +2,8 @@
 # The test command: installs what is missing, then runs every check CI runs, in order of
 # cost, stopping at the first failure:
 #   formatting, clippy (server-side and browser-side builds, warnings denied),
-#   unit and integration tests of every crate, and the browser tests against a
-#   release build (the build users ship, with wasm-opt) served on a free port.
+#   unit and integration tests of every crate, MSAL Node against the emulator, and the
+#   browser tests against a release build (the build users ship, with wasm-opt) served on a free port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -24,6 +24,10 @@ cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
 
 stage "unit and integration tests"
 cargo test --workspace --exclude frontend --locked
+
+stage "emulator conformance: Microsoft's MSAL Node against entra-emulator over HTTPS"
+# cargo test built the binary for the emulator's CLI tests.
+emulator/msal-conformance/run.sh target/debug/entra-emulator
 
 stage "release build + browser tests (Playwright, chromium)"
 # Free ports for the app and its embedded emulator, and a fresh data directory, so a

@@ -18,7 +18,7 @@ pub enum AppError {
     /// The identity provider (or a downstream API) failed; the problem says why and what
     /// to do, including "sign in again" when the session has expired.
     #[error("{}", .0.title)]
-    Problem(Problem),
+    Problem(Box<Problem>),
     /// The request lacked the anti-CSRF proof.
     #[error("request refused: {0}")]
     Forbidden(String),

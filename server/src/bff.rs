@@ -86,17 +86,17 @@ impl BffService {
         match err {
             TokenError::NotSignedIn => AppError::NotSignedIn,
             TokenError::Session(e) => internal(e),
-            TokenError::Refresh(e) => AppError::Problem(diagnostics::explain(
+            TokenError::Refresh(e) => AppError::Problem(Box::new(diagnostics::explain(
                 &e,
                 &Operation::Refresh,
                 &self.config,
                 &sign_in,
-            )),
+            ))),
             TokenError::OnBehalfOf(e) => {
-                if let Some(claims) = e.entra_body().and_then(|b| b.claims.as_deref()) {
-                    if let Err(err) = session.set_claims_challenge(claims).await {
-                        return internal(err);
-                    }
+                if let Some(claims) = e.entra_body().and_then(|b| b.claims.as_deref())
+                    && let Err(err) = session.set_claims_challenge(claims).await
+                {
+                    return internal(err);
                 }
                 let audience =
                     decode_unverified(user.api_token.expose()).and_then(|(_, claims)| {
@@ -111,7 +111,12 @@ impl BffService {
                     assertion_audience: audience.as_deref(),
                 };
                 tracing::warn!(code = ?e.entra_body().and_then(|b| b.code()), "On-Behalf-Of failed: {e}");
-                AppError::Problem(diagnostics::explain(&e, &op, &self.config, &sign_in))
+                AppError::Problem(Box::new(diagnostics::explain(
+                    &e,
+                    &op,
+                    &self.config,
+                    &sign_in,
+                )))
             }
         }
     }
@@ -187,7 +192,7 @@ impl Bff for BffService {
                         .push(inspect::decoded(TokenKind::Graph, &header, &claims));
                 }
             }
-            Err(AppError::Problem(problem)) => report.problems.push(problem),
+            Err(AppError::Problem(problem)) => report.problems.push(*problem),
             Err(other) => return Err(other),
         }
         Ok(report)
@@ -204,7 +209,7 @@ fn graph_problem(err: GraphCallError) -> AppError {
         GraphCallError::Api { status, .. } => (err.to_string(), *status >= 500 || *status == 429),
         GraphCallError::Unreachable(_) => (err.to_string(), true),
     };
-    AppError::Problem(Problem {
+    AppError::Problem(Box::new(Problem {
         title: "Microsoft Graph refused the request".into(),
         code: None,
         error: None,
@@ -230,5 +235,5 @@ fn graph_problem(err: GraphCallError) -> AppError {
         } else {
             ProblemAction::None
         },
-    })
+    }))
 }

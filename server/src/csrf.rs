@@ -17,23 +17,22 @@ use url::Url;
 /// Checks that a request comes from this site: `Sec-Fetch-Site` (sent by every current
 /// browser) must be `same-origin`, and `Origin`, when present, must be this app's.
 pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), String> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site != "same-origin" {
-            return Err(format!(
-                "the request came from another site (Sec-Fetch-Site: {site})"
-            ));
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site != "same-origin"
+    {
+        return Err(format!(
+            "the request came from another site (Sec-Fetch-Site: {site})"
+        ));
     }
+    let expected = public_url.origin().ascii_serialization();
     if let Some(origin) = headers
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
+        && origin != expected
     {
-        let expected = public_url.origin().ascii_serialization();
-        if origin != expected {
-            return Err(format!(
-                "the request's Origin {origin} is not this app's ({expected})"
-            ));
-        }
+        return Err(format!(
+            "the request's Origin {origin} is not this app's ({expected})"
+        ));
     }
     Ok(())
 }

@@ -479,13 +479,13 @@ mod tests {
         IdpError::Rejected {
             endpoint: "token",
             status: 400,
-            body: EntraErrorBody {
+            body: Box::new(EntraErrorBody {
                 error: error.into(),
                 error_description: Some(format!("AADSTS{code}: something\r\nTrace ID: t")),
                 error_codes: vec![code],
                 trace_id: Some("t".into()),
                 ..Default::default()
-            },
+            }),
         }
     }
 

@@ -97,11 +97,14 @@ async fn a_valid_id_token_is_verified() {
     assert_eq!(token.claims_json["tid"], TENANT);
 }
 
+/// Whether a rejection is the one a case expects.
+type IsExpected = fn(&IdTokenError) -> bool;
+
 #[tokio::test]
 async fn each_invalid_id_token_is_rejected_for_its_reason() {
     let keys = keys().await;
     let now = jsonwebtoken::get_current_timestamp();
-    let cases: Vec<(&str, String, fn(&IdTokenError) -> bool)> = vec![
+    let cases: Vec<(&str, String, IsExpected)> = vec![
         (
             "bad signature",
             sign(&keys.other, &claims(), "test-kid"),

@@ -221,3 +221,29 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
     let profile: Value = app.server_fn("profile").await.json().await.unwrap();
     assert_eq!(profile, serde_json::json!("NotSignedIn"));
 }
+
+#[tokio::test]
+async fn concurrent_requests_at_expiry_share_one_refresh_and_one_obo_exchange() {
+    let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
+    // 8-second tokens: renewed when 5 s or less are left.
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/lifetimes", app.emulator))
+        .json(&serde_json::json!({ "access_token": 8 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    // Let the sign-in token enter its renewal window.
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    app.reset_emulator_stats().await;
+
+    // Twenty server-function calls at once, as a page with many widgets would make.
+    let responses = futures::future::join_all((0..20).map(|_| app.server_fn("profile"))).await;
+    for r in responses {
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let stats = app.emulator_stats().await;
+    assert_eq!(stats["refresh_token"], 1, "{stats}");
+    assert_eq!(stats["obo"], 1, "{stats}");
+}

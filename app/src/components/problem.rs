@@ -78,7 +78,7 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
 #[component]
 pub fn ErrorCard(error: AppError) -> impl IntoView {
     match error {
-        AppError::Problem(problem) => view! { <ProblemCard problem/> }.into_any(),
+        AppError::Problem(problem) => view! { <ProblemCard problem=*problem/> }.into_any(),
         AppError::NotSignedIn => {
             // Sign in, then come back to this page.
             let location = leptos_router::hooks::use_location();

@@ -355,7 +355,7 @@ fn map_token_error(
             } else {
                 400
             },
-            body,
+            body: Box::new(body),
         },
         RequestTokenError::Request(err) => err,
         RequestTokenError::Parse(err, _body) => IdpError::InvalidResponse {

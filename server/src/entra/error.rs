@@ -68,7 +68,7 @@ pub enum IdpError {
     Rejected {
         endpoint: &'static str,
         status: u16,
-        body: EntraErrorBody,
+        body: Box<EntraErrorBody>,
     },
     /// Entra asked us to slow down.
     #[error("the identity provider is throttling requests at {endpoint} (HTTP 429)")]
@@ -134,14 +134,14 @@ impl IdpError {
                 retry_after,
             };
         }
-        if let Ok(body) = serde_json::from_slice::<EntraErrorBody>(body) {
-            if status < 500 {
-                return Self::Rejected {
-                    endpoint,
-                    status,
-                    body,
-                };
-            }
+        if status < 500
+            && let Ok(body) = serde_json::from_slice::<EntraErrorBody>(body)
+        {
+            return Self::Rejected {
+                endpoint,
+                status,
+                body: Box::new(body),
+            };
         }
         if status >= 500 {
             Self::Unavailable {

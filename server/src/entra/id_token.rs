@@ -92,13 +92,13 @@ impl VerifiedIdToken {
         if claims.iat > now + LEEWAY_SECS as i64 {
             return Err(IdTokenError::Invalid("issued in the future (iat)".into()));
         }
-        if let Some(tenant) = expected.tenant_id {
-            if !claims.tid.eq_ignore_ascii_case(tenant) {
-                return Err(IdTokenError::WrongTenant {
-                    expected: tenant.to_owned(),
-                    found: claims.tid.clone(),
-                });
-            }
+        if let Some(tenant) = expected.tenant_id
+            && !claims.tid.eq_ignore_ascii_case(tenant)
+        {
+            return Err(IdTokenError::WrongTenant {
+                expected: tenant.to_owned(),
+                found: claims.tid.clone(),
+            });
         }
         let issuer = expected.issuer.replace("{tenantid}", &claims.tid);
         if claims.iss != issuer {

@@ -114,7 +114,7 @@ mod get {
                 &crate::entra::IdpError::Rejected {
                     endpoint: "authorize",
                     status: 400,
-                    body,
+                    body: Box::new(body),
                 },
                 &Operation::SignIn,
                 &state.config,
