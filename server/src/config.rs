@@ -40,6 +40,9 @@ pub struct Config {
     pub public_url: Url,
     pub session: SessionConfig,
     pub data_dir: PathBuf,
+    /// A world file (tenants, apps, users) for the embedded emulator instead of its
+    /// well-known world.
+    pub emulator_world: Option<PathBuf>,
     /// Mistakes that are allowed to start, so the UI can explain them.
     pub warnings: Vec<String>,
 }
@@ -80,8 +83,6 @@ pub enum SessionStoreKind {
     Sqlite(PathBuf),
     /// In memory: lost at restart. For tests and throw-away runs.
     Memory,
-    /// A Redis server shared by several instances behind a load balancer.
-    Redis(Url),
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +254,7 @@ impl Config {
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
         let session = read_session(&get, &data_dir, &mut problems);
+        let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
 
         if !problems.is_empty() {
             return Err(ConfigError(problems));
@@ -268,6 +270,7 @@ impl Config {
             public_url,
             session,
             data_dir,
+            emulator_world,
             warnings,
         })
     }
@@ -353,29 +356,9 @@ fn read_session(
     let store = match get("SESSION_STORE").as_deref().unwrap_or("sqlite") {
         "sqlite" => SessionStoreKind::Sqlite(data_dir.join("sessions.sqlite3")),
         "memory" => SessionStoreKind::Memory,
-        "redis" => match get("REDIS_URL") {
-            Some(raw) => match Url::parse(&raw) {
-                Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {
-                    SessionStoreKind::Redis(url)
-                }
-                _ => {
-                    problems.push(format!(
-                        "REDIS_URL={raw:?} is not a redis:// or rediss:// URL, e.g. \
-                         redis://127.0.0.1:6379."
-                    ));
-                    SessionStoreKind::Memory
-                }
-            },
-            None => {
-                problems.push(
-                    "SESSION_STORE=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379.".to_owned(),
-                );
-                SessionStoreKind::Memory
-            }
-        },
         other => {
             problems.push(format!(
-                "SESSION_STORE={other:?} is not known: use sqlite (the default), memory or redis."
+                "SESSION_STORE={other:?} is not known: use sqlite (the default) or memory."
             ));
             SessionStoreKind::Memory
         }

@@ -1,6 +1,6 @@
 //! The typed contents of a session: pending sign-ins and the signed-in user's tokens.
 //!
-//! Everything here lives only in the session store (SQLite, Redis or memory); the cookie
+//! Everything here lives only in the session store (SQLite or memory); the cookie
 //! holds nothing but the opaque session id. Keys are namespaced constants.
 
 use serde::{Deserialize, Serialize};

@@ -48,9 +48,7 @@ pub enum StartError {
         "the identity provider's discovery document could not be read: {0}. Check AZURE_AD_AUTHORITY_HOST and AZURE_AD_TENANT_ID."
     )]
     Discovery(IdpError),
-    #[error(
-        "the session store could not be opened: {0}. Check DATA_DIR / SESSION_STORE / REDIS_URL."
-    )]
+    #[error("the session store could not be opened: {0}. Check DATA_DIR and SESSION_STORE.")]
     SessionStore(String),
     #[error("the Leptos options could not be read: {0}")]
     Leptos(String),
@@ -193,8 +191,13 @@ async fn start_emulator(
     addr: SocketAddr,
     config: &Config,
 ) -> Result<emulator::RunningEmulator, StartError> {
+    let world = match &config.emulator_world {
+        Some(path) => emulator::World::from_file(path)
+            .map_err(|e| StartError::Emulator(format!("EMULATOR_WORLD={}: {e}", path.display())))?,
+        None => emulator::World::well_known(),
+    };
     let running = emulator::Emulator::builder()
-        .world(emulator::World::well_known())
+        .world(world)
         .data_dir(Some(config.data_dir.join("emulator")))
         .start(addr)
         .await
@@ -258,9 +261,6 @@ async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartE
             );
             Ok(router.layer(session_layer(store, config)))
         }
-        SessionStoreKind::Redis(url) => Err(StartError::SessionStore(format!(
-            "SESSION_STORE=redis ({url}) is not available in this build yet; use sqlite or memory"
-        ))),
     }
 }
 

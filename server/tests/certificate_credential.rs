@@ -1,0 +1,66 @@
+//! The certificate credential (`private_key_jwt`): sign-in and On-Behalf-Of with a client
+//! assertion signed by a certificate registered on the app, no secret anywhere.
+
+mod common;
+
+use base64::Engine as _;
+use common::{ADELE, Seen, location, spawn_app};
+use reqwest::StatusCode;
+use rsa::pkcs8::EncodePrivateKey;
+
+#[tokio::test]
+async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
+    // A key pair and a self-signed certificate, registered on the well-known web app.
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+    let key_pair =
+        rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["entra-bff-test".to_owned()])
+        .unwrap()
+        .self_signed(&key_pair)
+        .unwrap();
+    let mut world = serde_json::to_value(emulator::World::well_known()).unwrap();
+    let web_app = world["tenants"][0]["applications"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["appId"] == emulator::well_known::WEB_APP_CLIENT_ID)
+        .unwrap();
+    web_app["keyCredentials"] = serde_json::json!([{
+        "keyId": "test-certificate",
+        "key": base64::engine::general_purpose::STANDARD.encode(cert.der()),
+    }]);
+    // No secret: only the certificate can authenticate the app.
+    web_app["passwordCredentials"] = serde_json::json!([]);
+
+    let dir = std::env::temp_dir().join(format!("bff-cert-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (world_path, cert_path, key_path) = (
+        dir.join("world.json"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&world_path, world.to_string()).unwrap();
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, &key_pem).unwrap();
+
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world_path.to_str().unwrap()),
+        (
+            "AZURE_AD_CLIENT_CERTIFICATE_PATH",
+            cert_path.to_str().unwrap(),
+        ),
+        (
+            "AZURE_AD_CLIENT_PRIVATE_KEY_PATH",
+            key_path.to_str().unwrap(),
+        ),
+    ])
+    .await;
+    let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    assert_eq!(location(&callback), "/");
+    let profile = app.server_fn("profile").await;
+    assert_eq!(profile.status(), StatusCode::OK);
+    let profile: serde_json::Value = profile.json().await.unwrap();
+    assert_eq!(profile["display_name"], "Adele Vance");
+}
