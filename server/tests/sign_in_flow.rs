@@ -42,6 +42,26 @@ async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_pr
     assert_eq!(stats["refresh_token"], 0);
     assert_eq!(stats["token_total"], 1);
 
+    // A server-rendered home page reads the profile once: one Graph call, no token call.
+    app.reset_emulator_stats().await;
+    let home = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Adele Vance"), "{home}");
+    seen.0.push(home);
+    let stats = app.emulator_stats().await;
+    assert_eq!(
+        (stats["graph"].as_u64(), stats["token_total"].as_u64()),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+
     // The token view: decoded claims, never a compact token.
     let tokens = app.server_fn("tokens").await.text().await.unwrap();
     assert!(tokens.contains("access_as_user"), "{tokens}");

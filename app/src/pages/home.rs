@@ -5,12 +5,16 @@ use leptos::prelude::*;
 use crate::{
     api::{get_profile, get_session},
     components::problem::ErrorCard,
+    error::AppError,
     model::{Profile, SessionInfo},
 };
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = Resource::new(|| (), |_| get_session());
+    // Created here, not in the signed-in branch: a resource created inside a `Suspend` is
+    // created again each time the branch re-renders, and each one calls the server.
+    let profile = Resource::new(|| (), |_| get_profile());
 
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
@@ -21,7 +25,7 @@ pub fn HomePage() -> impl IntoView {
                             <p data-testid="signed-in-as">
                                 "Signed in as " <strong>{user.name}</strong> " (" {user.username} ")"
                             </p>
-                            <ProfileSection/>
+                            <ProfileSection profile/>
                             <form method="post" action="/auth/logout">
                                 <button type="submit" class="secondary" data-testid="sign-out">
                                     "Sign out"
@@ -56,8 +60,7 @@ fn SignedOut() -> impl IntoView {
 }
 
 #[component]
-fn ProfileSection() -> impl IntoView {
-    let profile = Resource::new(|| (), |_| get_profile());
+fn ProfileSection(profile: Resource<Result<Profile, AppError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| {
             view! { <p class="loading">"Loading your profile from Microsoft Graph…"</p> }
