@@ -124,19 +124,24 @@ impl AadError {
 
 impl IntoResponse for AadError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status(), axum::Json(self.body())).into_response();
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store, no-cache"),
-        );
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        resp
+        token_json(self.status(), self.body())
     }
+}
+
+/// A token-endpoint answer as Entra sends it (reference §0.6): JSON in UTF-8, never cached.
+pub fn token_json(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 /// Now as Entra writes it: `yyyy-MM-dd HH:mm:ssZ`.

@@ -44,15 +44,7 @@ async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_pr
 
     // A server-rendered home page reads the profile once: one Graph call, no token call.
     app.reset_emulator_stats().await;
-    let home = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = app.page("/").await;
     assert!(home.contains("Adele Vance"), "{home}");
     seen.0.push(home);
     let stats = app.emulator_stats().await;
@@ -67,15 +59,7 @@ async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_pr
     assert!(tokens.contains("access_as_user"), "{tokens}");
     assert!(tokens.contains("https://graph.microsoft.com"), "{tokens}");
     seen.0.push(tokens);
-    let page = app
-        .client
-        .get(app.url("/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/tokens").await;
     assert!(page.contains("Sign-in access token"), "{page}");
     seen.0.push(page);
     for body in &seen.0 {

@@ -2,10 +2,10 @@
 //! request to its grant (reference §3). Errors leave in Entra's shape (see [`crate::errors`]).
 
 use axum::{
-    Json, Router,
+    Router,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -39,20 +39,7 @@ async fn token(
         .map(str::to_string)
         .or_else(|| params.get("client-request-id").map(str::to_string));
     match handle(&st, &seg, &headers, &params) {
-        Ok(v) => {
-            let mut r = Json(v).into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store, no-cache"),
-            );
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            r
-        }
+        Ok(v) => crate::errors::token_json(StatusCode::OK, v),
         Err(mut e) => {
             tracing::debug!(code = e.code, error = e.error, "token request failed");
             e.correlation_id = correlation;

@@ -134,6 +134,12 @@ impl TestApp {
         self.client.get(callback).send().await.unwrap()
     }
 
+    /// A page's server-rendered HTML, as a browser without JavaScript gets it.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Calls a server function as the hydrated page does (POST, anti-CSRF header).
     pub async fn server_fn(&self, name: &str) -> Response {
         self.client
