@@ -22,19 +22,19 @@ pub const API_PREFIX: &str = "/api";
 #[server(prefix = "/api", endpoint = "session", client = CsrfClient)]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
     let (bff, request) = ssr::context()?;
-    bff.session_info(&request).await
+    ssr::with_status(&request, bff.session_info(&request).await)
 }
 
 #[server(prefix = "/api", endpoint = "profile", client = CsrfClient)]
 pub async fn get_profile() -> Result<Profile, AppError> {
     let (bff, request) = ssr::context()?;
-    bff.profile(&request).await
+    ssr::with_status(&request, bff.profile(&request).await)
 }
 
 #[server(prefix = "/api", endpoint = "tokens", client = CsrfClient)]
 pub async fn get_tokens() -> Result<TokenReport, AppError> {
     let (bff, request) = ssr::context()?;
-    bff.tokens(&request).await
+    ssr::with_status(&request, bff.tokens(&request).await)
 }
 
 /// The browser's server-function client, plus the anti-CSRF header.
@@ -120,5 +120,18 @@ mod ssr {
         let parts = use_context::<Parts>()
             .ok_or_else(|| AppError::Internal("the request is not in context".into()))?;
         Ok((bff, parts))
+    }
+
+    /// Gives a failed server-function call an HTTP status that says what happened (401 not
+    /// signed in, 502/503 the identity provider failed, ...), rather than a bare 500. Only
+    /// for server-function requests: during server rendering the status is the page's.
+    pub fn with_status<T>(request: &Parts, result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(err) = &result
+            && request.uri.path().starts_with(super::API_PREFIX)
+            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(err.status());
+        }
+        result
     }
 }

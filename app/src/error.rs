@@ -27,6 +27,23 @@ pub enum AppError {
     Internal(String),
 }
 
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// The HTTP status of a server-function response carrying this error.
+    pub fn status(&self) -> http::StatusCode {
+        use crate::model::ProblemAction;
+        match self {
+            Self::NotSignedIn => http::StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            Self::Problem(problem) if problem.action == ProblemAction::Retry => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Problem(_) => http::StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -222,8 +222,13 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
 
     let after: Value = app.server_fn("session").await.json().await.unwrap();
     assert_eq!(after["user"], Value::Null);
-    let profile: Value = app.server_fn("profile").await.json().await.unwrap();
+    let profile = app.server_fn("profile").await;
+    assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
+    let profile: Value = profile.json().await.unwrap();
     assert_eq!(profile, serde_json::json!("NotSignedIn"));
+    // A signed-out page still renders normally (the status is the page's, not the call's).
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
 }
 
 #[tokio::test]
