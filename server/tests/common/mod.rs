@@ -58,6 +58,13 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     }
 }
 
+impl Drop for TestApp {
+    /// The data directory (SQLite sessions, emulator keys) goes with the test.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
 pub fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
