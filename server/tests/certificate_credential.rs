@@ -63,4 +63,5 @@ async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
     assert_eq!(profile.status(), StatusCode::OK);
     let profile: serde_json::Value = profile.json().await.unwrap();
     assert_eq!(profile["display_name"], "Adele Vance");
+    let _ = std::fs::remove_dir_all(&dir);
 }
