@@ -112,6 +112,19 @@ async fn admin_surface_over_http() {
     let emu = start().await;
     let c = client();
     let admin = |p: &str| format!("{}/_emulator/{p}", emu.base_url());
+    // A web page cannot drive the admin surface (cross-site request forgery).
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = c
+            .post(admin("keys/roll"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{name}: {value}");
+    }
     password(
         &emu,
         wk::ADELE,

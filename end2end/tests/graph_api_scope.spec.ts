@@ -17,6 +17,8 @@ test.afterAll(async () => {
 
 test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS50013", async ({ page }) => {
   await page.goto(server.url);
+  // The server started on purpose with this mistake, and says so on the page.
+  await expect(page.getByTestId("config-warning")).toContainText("AADSTS50013");
   await page.getByTestId("sign-in").click();
   await signInAtEmulator(page, ADELE);
   await expect(page).toHaveURL(`${server.url}/`);

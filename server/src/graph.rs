@@ -56,9 +56,10 @@ pub async fn me(http: &reqwest::Client, base: &Url, token: &Secret) -> Result<Me
     let body = response.bytes().await.unwrap_or_default();
     let (code, message) = match serde_json::from_slice::<GraphErrorBody>(&body) {
         Ok(b) => (b.error.code, b.error.message),
+        // Not Graph's error shape: say so, without passing an unknown body to the browser.
         Err(_) => (
-            "unknown".into(),
-            String::from_utf8_lossy(&body).chars().take(200).collect(),
+            "unreadable".into(),
+            format!("an answer that is not a Graph error ({} bytes)", body.len()),
         ),
     };
     Err(GraphCallError::Api {

@@ -239,10 +239,8 @@ async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartE
     match &config.session.store {
         SessionStoreKind::Memory => Ok(router.layer(session_layer(MemoryStore::default(), config))),
         SessionStoreKind::Sqlite(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StartError::SessionStore(format!("{}: {e}", dir.display())))?;
-            }
+            private_file(path)
+                .map_err(|e| StartError::SessionStore(format!("{}: {e}", path.display())))?;
             let options = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true);
@@ -262,6 +260,25 @@ async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartE
             Ok(router.layer(session_layer(store, config)))
         }
     }
+}
+
+/// Creates the session database readable by this user only: it holds refresh tokens. SQLite's
+/// journal files take the same mode from it.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    drop(file);
+    Ok(())
 }
 
 fn session_layer<S: SessionStore + Clone>(store: S, config: &Config) -> SessionManagerLayer<S> {

@@ -2,8 +2,10 @@
 //! even under concurrent requests), and On-Behalf-Of tokens cached per user and scopes.
 //!
 //! The OBO cache key holds tenant, user object id, client id and the sorted scopes (never
-//! less: a shorter key hands one user's token to another, CVE-2024-51987). Each entry lives
-//! until `expires_in` minus a margin; the cache is bounded in bytes.
+//! less: a shorter key hands one user's token to another, CVE-2024-51987), and a hash of the
+//! assertion, as MSAL does: a token obtained with an MFA-satisfying sign-in must not serve
+//! another session of the same user that has not done MFA (a Conditional Access bypass).
+//! Each entry lives until `expires_in` minus a margin; the cache is bounded in bytes.
 
 use std::{
     sync::{
@@ -34,6 +36,8 @@ pub struct OboKey {
     pub object_id: String,
     pub client_id: String,
     pub scopes: String,
+    /// base64url(SHA-256(assertion)): never the token itself.
+    pub assertion_hash: String,
 }
 
 #[derive(Clone)]
@@ -94,6 +98,7 @@ impl TokenService {
                     + key.object_id.len()
                     + key.client_id.len()
                     + key.scopes.len()
+                    + key.assertion_hash.len()
                     + value.token.expose().len()
                     + 64;
                 u32::try_from(bytes).unwrap_or(u32::MAX)
@@ -167,12 +172,14 @@ impl TokenService {
         session: &UserSession,
         scopes: &ScopeSet,
     ) -> Result<(Secret, bool), TokenError> {
-        let user = session.user().await?.ok_or(TokenError::NotSignedIn)?;
+        // The assertion must be valid for the exchange, and it is part of the key.
+        let user = self.fresh_user(session).await?;
         let key = OboKey {
             tenant_id: user.tenant_id.clone(),
             object_id: user.object_id.clone(),
             client_id: self.entra.config().client_id.clone(),
             scopes: scopes.to_wire(),
+            assertion_hash: assertion_hash(&user.api_token),
         };
         if let Some(hit) = self.obo_cache.get(&key).await {
             self.metrics.obo_cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -183,7 +190,6 @@ impl TokenService {
             .obo_cache
             .try_get_with(key, async {
                 exchanged.store(true, Ordering::Relaxed);
-                let user = self.fresh_user(session).await?;
                 self.metrics.obo_exchanges.fetch_add(1, Ordering::Relaxed);
                 let token = self
                     .entra
@@ -221,6 +227,13 @@ impl TokenService {
         self.obo_cache.run_pending_tasks().await;
         (self.obo_cache.entry_count(), self.obo_cache.weighted_size())
     }
+}
+
+fn assertion_hash(assertion: &Secret) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(assertion.expose().as_bytes()))
 }
 
 fn needs_renewal(user: &SignedInUser) -> bool {

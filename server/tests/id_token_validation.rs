@@ -200,3 +200,55 @@ async fn each_invalid_id_token_is_rejected_for_its_reason() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_unknown_kid_refetches_the_keys_once_and_not_again_right_away() {
+    use std::sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let (old_key, old_jwk) = keypair();
+    let (new_key, mut new_jwk) = keypair();
+    new_jwk["kid"] = "rolled-kid".into();
+    let published = Arc::new(Mutex::new(serde_json::json!({ "keys": [old_jwk.clone()] })));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route(
+        "/keys",
+        axum::routing::get({
+            let (published, fetches) = (published.clone(), fetches.clone());
+            move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let body = published.lock().unwrap().to_string();
+                async move { ([("content-type", "application/json")], body) }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let jwks = JwksCache::new(
+        reqwest::Client::new(),
+        url::Url::parse(&format!("http://{addr}/keys")).unwrap(),
+    );
+    let check = |token: String| {
+        let jwks = &jwks;
+        async move { VerifiedIdToken::verify(&token, &expectations(), jwks).await }
+    };
+
+    check(sign(&old_key, &claims(), "test-kid")).await.unwrap();
+    check(sign(&old_key, &claims(), "test-kid")).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "known keys are cached");
+
+    // The provider rolls its keys: a token with the new kid triggers one refetch.
+    *published.lock().unwrap() = serde_json::json!({ "keys": [old_jwk, new_jwk] });
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
+    check(sign(&new_key, &claims(), "rolled-kid"))
+        .await
+        .unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+    // Right after a refetch, another unknown kid is refused without hammering the provider.
+    let forged = check(sign(&new_key, &claims(), "forged-kid")).await;
+    assert!(matches!(forged, Err(IdTokenError::Key(_))));
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}

@@ -160,6 +160,20 @@ async fn an_idp_error_at_the_callback_is_explained() {
     let html = r.text().await.unwrap();
     assert!(html.contains("AADSTS65004"), "{html}");
     assert!(html.contains("Sign in again"));
+
+    // Without a sign-in of this browser, an error text in the URL is not shown.
+    let spoofed = app
+        .client
+        .get(app.url(
+            "/auth/callback?error=access_denied&error_description=Call+0800+SUPPORT&state=forged",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::BAD_REQUEST);
+    let html = spoofed.text().await.unwrap();
+    assert!(html.contains("no longer valid"), "{html}");
+    assert!(!html.contains("0800"), "{html}");
 }
 
 #[tokio::test]
@@ -255,4 +269,97 @@ async fn concurrent_requests_at_expiry_share_one_refresh_and_one_obo_exchange() 
     let stats = app.emulator_stats().await;
     assert_eq!(stats["refresh_token"], 1, "{stats}");
     assert_eq!(stats["obo"], 1, "{stats}");
+}
+
+fn set_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn cookie_value(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let before = set_cookie(&login);
+    let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let after = set_cookie(&callback);
+    assert_ne!(
+        cookie_value(&before),
+        cookie_value(&after),
+        "session fixation"
+    );
+    // The old id no longer opens the session.
+    let stranger = common::browser();
+    let r = stranger
+        .post(app.url("/api/session"))
+        .header("x-csrf", "1")
+        .header("cookie", format!("bff-session={}", cookie_value(&before)))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["user"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_restart_on_the_same_sqlite_file_signs_no_one_out() {
+    let data_dir = std::env::temp_dir().join(format!("bff-restart-{}", uuid::Uuid::new_v4()));
+    let dir = data_dir.to_str().unwrap();
+    let first = spawn_app(&[("SESSION_STORE", "sqlite"), ("DATA_DIR", dir)]).await;
+    first.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let db = data_dir.join("sessions.sqlite3");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the session database holds refresh tokens");
+    }
+    // A second server on the same data directory: the browser's cookie still works.
+    let second = spawn_app(&[("SESSION_STORE", "sqlite"), ("DATA_DIR", dir)]).await;
+    let r = first
+        .client
+        .post(second.url("/api/session"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["user"]["name"], "Adele Vance", "{body}");
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("APP_URL", "https://bff.example.com"),
+    ])
+    .await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let cookie = set_cookie(&login);
+    assert!(cookie.starts_with("__Host-bff-session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    let authorize = location(&login);
+    assert!(
+        authorize.contains("redirect_uri=https%3A%2F%2Fbff.example.com%2Fauth%2Fcallback"),
+        "{authorize}"
+    );
 }

@@ -20,27 +20,56 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(SessionInfo { user: Some(user), .. }) => {
+                    Ok(SessionInfo { user, warnings }) => {
                         view! {
-                            <p data-testid="signed-in-as">
-                                "Signed in as " <strong>{user.name}</strong> " (" {user.username} ")"
-                            </p>
-                            <ProfileSection profile/>
-                            <form method="post" action="/auth/logout">
-                                <button type="submit" class="secondary" data-testid="sign-out">
-                                    "Sign out"
-                                </button>
-                            </form>
+                            <ConfigWarnings warnings/>
+                            {match user {
+                                Some(user) => {
+                                    view! {
+                                        <p data-testid="signed-in-as">
+                                            "Signed in as " <strong>{user.name}</strong> " ("
+                                            {user.username} ")"
+                                        </p>
+                                        <ProfileSection profile/>
+                                        <form method="post" action="/auth/logout">
+                                            <button
+                                                type="submit"
+                                                class="secondary"
+                                                data-testid="sign-out"
+                                            >
+                                                "Sign out"
+                                            </button>
+                                        </form>
+                                    }
+                                        .into_any()
+                                }
+                                None => view! { <SignedOut/> }.into_any(),
+                            }}
                         }
                             .into_any()
                     }
-                    Ok(SessionInfo { user: None, .. }) => view! { <SignedOut/> }.into_any(),
                     Err(error) => view! { <ErrorCard error/> }.into_any(),
                 }
             })}
         </Transition>
         <HowItWorks/>
     }
+}
+
+/// Configuration mistakes the server started with on purpose, so they can be seen here.
+#[component]
+fn ConfigWarnings(warnings: Vec<String>) -> impl IntoView {
+    warnings
+        .into_iter()
+        .map(|warning| {
+            view! {
+                <section class="card warning" role="alert" data-testid="config-warning">
+                    <strong>"Configuration warning: "</strong>
+                    {warning}
+                </section>
+            }
+        })
+        .collect_view()
 }
 
 #[component]

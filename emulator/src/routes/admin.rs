@@ -1,6 +1,8 @@
 //! The loopback-only admin surface under `/_emulator/` for tests: statistics, key rollover,
 //! faults, lifetimes, refresh-token revocation and the list of issued grants. Peers that are
-//! not loopback addresses get 403.
+//! not loopback addresses get 403, and so do requests a browser sends on a web page's behalf
+//! (`Sec-Fetch-Site` other than `none`, or an `Origin`): a page the developer visits must not
+//! roll keys or revoke sessions of the emulator on 127.0.0.1 (cross-site request forgery).
 
 use std::time::Duration;
 
@@ -35,13 +37,26 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn loopback_only(req: Request, next: Next) -> Response {
-    match req.extensions().get::<ConnectInfo<PeerAddr>>() {
-        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() => next.run(req).await,
-        _ => (
+    let forbidden = |why: &str| {
+        (
             StatusCode::FORBIDDEN,
-            Json(json!({"error": "forbidden", "error_description": "The emulator's admin surface only answers loopback peers."})),
+            Json(json!({"error": "forbidden", "error_description": why})),
         )
-            .into_response(),
+            .into_response()
+    };
+    let from_a_page = req.headers().contains_key("origin")
+        || req
+            .headers()
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() != b"none");
+    match req.extensions().get::<ConnectInfo<PeerAddr>>() {
+        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() && !from_a_page => {
+            next.run(req).await
+        }
+        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() => {
+            forbidden("The emulator's admin surface does not answer requests made by web pages.")
+        }
+        _ => forbidden("The emulator's admin surface only answers loopback peers."),
     }
 }
 

@@ -12,6 +12,8 @@ use super::{IdpError, metadata::get_json};
 /// Refetching more often than this cannot help: a token with an unknown `kid` right after
 /// a refetch is forged or from another issuer.
 const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Key sets are refreshed daily, as Microsoft's libraries do.
+const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 pub struct JwksCache {
     http: reqwest::Client,
@@ -42,15 +44,19 @@ impl JwksCache {
         }
     }
 
-    /// The decoding key for `kid`, fetching the key set when it is not known yet.
+    /// The decoding key for `kid`, fetching the key set when it is not known yet or older
+    /// than a day (keys the provider withdrew stop being trusted then).
     pub async fn key(&self, kid: Option<&str>) -> Result<DecodingKey, KeyError> {
         let kid = kid.ok_or(KeyError::NoKid)?;
-        if let Some(key) = self.cached(kid).await? {
+        if !self.is_stale().await
+            && let Some(key) = self.cached(kid).await?
+        {
             return Ok(key);
         }
         // One refetch at a time; whoever waited re-checks what the first one fetched.
         let _guard = self.refetch.lock().await;
-        if let Some(key) = self.cached(kid).await? {
+        let stale = self.is_stale().await;
+        if !stale && let Some(key) = self.cached(kid).await? {
             return Ok(key);
         }
         let recently = self
@@ -62,15 +68,31 @@ impl JwksCache {
         if recently {
             return Err(KeyError::Unknown(kid.to_owned()));
         }
-        let set: JwkSet = get_json(&self.http, self.uri.as_str(), "jwks").await?;
-        tracing::info!(
-            keys = set.keys.len(),
-            "fetched the identity provider's signing keys"
-        );
-        *self.keys.write().await = Some((set, Instant::now()));
+        match get_json::<JwkSet>(&self.http, self.uri.as_str(), "jwks").await {
+            Ok(set) => {
+                tracing::info!(
+                    keys = set.keys.len(),
+                    "fetched the identity provider's signing keys"
+                );
+                *self.keys.write().await = Some((set, Instant::now()));
+            }
+            // A day-old key set still beats none while the provider is unreachable.
+            Err(err) if stale && self.keys.read().await.is_some() => {
+                tracing::warn!("keeping the previous signing keys: {err}");
+            }
+            Err(err) => return Err(err.into()),
+        }
         self.cached(kid)
             .await?
             .ok_or_else(|| KeyError::Unknown(kid.to_owned()))
+    }
+
+    async fn is_stale(&self) -> bool {
+        self.keys
+            .read()
+            .await
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() > MAX_AGE)
     }
 
     /// Key ids currently known, for diagnostics.

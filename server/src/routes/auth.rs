@@ -102,12 +102,25 @@ mod get {
             format!("/auth/login?return_to={encoded}")
         };
 
+        // Without a pending sign-in of this browser, nothing in the query is trusted or
+        // shown: not even an error text (it could be written by anyone).
+        let Some(transaction) = transaction else {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is no longer valid",
+                &[
+                    "It was already used, it is older than 15 minutes, or it was started in \
+                   another browser. Nothing was lost: sign in again."
+                        .to_owned(),
+                ],
+                (&retry(&ReturnTo::default()), "Sign in again"),
+            );
+        };
+
         if let Some(error) = query.error {
-            let return_to = transaction.map(|t| t.return_to).unwrap_or_default();
-            let description = query.error_description.unwrap_or_default();
             let body = crate::entra::EntraErrorBody {
-                error: error.clone(),
-                error_description: Some(description),
+                error,
+                error_description: query.error_description,
                 ..Default::default()
             };
             let problem = diagnostics::explain(
@@ -118,7 +131,7 @@ mod get {
                 },
                 &Operation::SignIn,
                 &state.config,
-                &retry(&return_to),
+                &retry(&transaction.return_to),
             );
             let title = match problem.code {
                 Some(code) => format!("Sign-in failed: AADSTS{code}: {}", problem.title),
@@ -128,20 +141,16 @@ mod get {
                 StatusCode::BAD_REQUEST,
                 &title,
                 &[problem.meaning, problem.cause, problem.fix],
-                (&retry(&return_to), "Sign in again"),
+                (&retry(&transaction.return_to), "Sign in again"),
             );
         }
 
-        let (Some(code), Some(transaction)) = (query.code, transaction) else {
+        let Some(code) = query.code else {
             return error_page(
                 StatusCode::BAD_REQUEST,
-                "This sign-in link is no longer valid",
-                &[
-                    "It was already used, it is older than 15 minutes, or it was started in \
-                   another browser. Nothing was lost: sign in again."
-                        .to_owned(),
-                ],
-                (&retry(&ReturnTo::default()), "Sign in again"),
+                "The identity provider sent no authorization code",
+                &["The sign-in response was incomplete. Sign in again.".to_owned()],
+                (&retry(&transaction.return_to), "Sign in again"),
             );
         };
 
