@@ -98,6 +98,11 @@ impl BffService {
                 {
                     return internal(err);
                 }
+                if e.entra_body().and_then(|b| b.code()) == Some(65001)
+                    && let Err(err) = session.set_consent_scopes(scopes).await
+                {
+                    return internal(err);
+                }
                 let audience =
                     decode_unverified(user.api_token.expose()).and_then(|(_, claims)| {
                         claims

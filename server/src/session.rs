@@ -6,11 +6,12 @@
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::domain::{ReturnTo, Secret};
+use crate::domain::{ReturnTo, ScopeSet, Secret};
 
 const TRANSACTIONS_KEY: &str = "auth.transactions";
 const USER_KEY: &str = "auth.user";
 const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
+const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
 /// A sign-in must come back from the identity provider within this time.
@@ -97,6 +98,7 @@ impl UserSession {
         self.0.cycle_id().await?;
         self.0.remove_value(TRANSACTIONS_KEY).await?;
         self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
+        self.0.remove_value(CONSENT_SCOPES_KEY).await?;
         self.0.insert(USER_KEY, user).await?;
         Ok(())
     }
@@ -110,13 +112,30 @@ impl UserSession {
     }
 
     /// A claims challenge (Conditional Access) to send with the next sign-in.
+    ///
+    /// Saved at once: it is set while answering with an error status, and tower-sessions
+    /// does not save sessions on 5xx responses.
     pub async fn set_claims_challenge(&self, claims: &str) -> Result<(), SessionError> {
         self.0.insert(CLAIMS_CHALLENGE_KEY, claims).await?;
+        self.0.save().await?;
         Ok(())
     }
 
     pub async fn claims_challenge(&self) -> Result<Option<String>, SessionError> {
         Ok(self.0.get(CLAIMS_CHALLENGE_KEY).await?)
+    }
+
+    /// Downstream scopes that lack consent (AADSTS65001): the next sign-in names them so
+    /// that the identity provider asks for consent (incremental consent).
+    pub async fn set_consent_scopes(&self, scopes: &ScopeSet) -> Result<(), SessionError> {
+        self.0.insert(CONSENT_SCOPES_KEY, scopes).await?;
+        // Saved at once, like the claims challenge.
+        self.0.save().await?;
+        Ok(())
+    }
+
+    pub async fn consent_scopes(&self) -> Result<Option<ScopeSet>, SessionError> {
+        Ok(self.0.get(CONSENT_SCOPES_KEY).await?)
     }
 
     /// Deletes the session and everything in it.

@@ -11,7 +11,7 @@ use crate::{
     keys::now,
     params::Params,
     state::Shared,
-    world::{Application, Tenant},
+    world::{Application, OIDC_SCOPES, Tenant},
 };
 
 /// Redeems a code.
@@ -82,10 +82,16 @@ pub fn grant(
         .map(split)
         .unwrap_or_else(|| grant.scopes.clone());
     let mut scopes = resolve(tenant, client, &requested)?;
-    // OIDC scopes come from the sign-in, not from the redemption request.
-    for s in resolve(tenant, client, &grant.scopes)?.oidc {
-        if !scopes.oidc.contains(&s) {
-            scopes.oidc.push(s);
+    // OIDC scopes come from the sign-in, not from the redemption request. The sign-in may
+    // have named several resources (incremental consent, MSAL's extraScopesToConsent);
+    // the token is for the one resource of the redemption's `scope`.
+    for s in grant
+        .scopes
+        .iter()
+        .filter(|s| OIDC_SCOPES.contains(&s.as_str()))
+    {
+        if !scopes.oidc.contains(s) {
+            scopes.oidc.push(s.clone());
         }
     }
     let user = tenant

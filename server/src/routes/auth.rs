@@ -54,14 +54,16 @@ mod get {
             .and_then(ReturnTo::parse)
             .unwrap_or_default();
         let session = UserSession(session);
-        let claims = match session.claims_challenge().await {
-            Ok(claims) => claims,
-            Err(err) => return store_failed(err),
-        };
+        // A pending Conditional Access challenge or missing consent shapes this sign-in.
+        let (claims, consent) =
+            match tokio::try_join!(session.claims_challenge(), session.consent_scopes()) {
+                Ok(pending) => pending,
+                Err(err) => return store_failed(err),
+            };
         let start = state
             .tokens
             .entra()
-            .start_authorization(claims.as_deref(), None);
+            .start_authorization(claims.as_deref(), consent.as_ref());
         let transaction = AuthTransaction {
             state: start.state.secret().clone(),
             pkce_verifier: start.pkce_verifier,

@@ -1,0 +1,91 @@
+//! Missing consent for a downstream API (AADSTS65001) is explained, and its "Review
+//! permissions" sign-in asks for the missing consent (incremental consent) so that the
+//! next call succeeds instead of looping.
+
+mod common;
+
+use common::{ADELE, Seen, location, spawn_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
+    // The well-known world without the admin consent for Graph.
+    let mut world = serde_json::to_value(emulator::World::well_known()).unwrap();
+    world["tenants"][0]["consents"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["resourceAppId"] != emulator::well_known::GRAPH_APP_ID);
+    let dir = std::env::temp_dir().join(format!("bff-consent-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let world_path = dir.join("world.json");
+    std::fs::write(&world_path, world.to_string()).unwrap();
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world_path.to_str().unwrap()),
+    ])
+    .await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+
+    // On-Behalf-Of to Graph fails: no consent, explained, with a consent action.
+    let failed = app.server_fn("profile").await;
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    let problem: Value = failed.json().await.unwrap();
+    let problem = &problem["Problem"];
+    assert_eq!(problem["code"], 65001, "{problem}");
+    assert!(
+        problem["cause"].as_str().unwrap().contains("User.Read"),
+        "{problem}"
+    );
+    let action = &problem["action"]["SignIn"];
+    assert_eq!(action["label"], "Review permissions");
+
+    // The action's sign-in names the Graph scope, so the emulator asks for consent.
+    let login = app
+        .client
+        .get(app.url(action["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&login);
+    assert!(authorize.contains("User.Read"), "{authorize}");
+    let html = app
+        .client
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Permissions requested"), "{html}");
+    let action_url = authorize.split('?').next().unwrap();
+    let accepted = app
+        .client
+        .post(action_url)
+        .form(&[
+            ("_txn", hidden(&html, "_txn").as_str()),
+            ("_step", "consent"),
+            ("consent", "accept"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let callback = app.client.get(location(&accepted)).send().await.unwrap();
+    assert_eq!(location(&callback), "/");
+
+    let profile = app.server_fn("profile").await;
+    assert_eq!(profile.status(), StatusCode::OK);
+    let profile: Value = profile.json().await.unwrap();
+    assert_eq!(profile["display_name"], "Adele Vance");
+    let _ = std::fs::remove_dir_all(&dir);
+}
