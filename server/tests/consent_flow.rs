@@ -4,18 +4,9 @@
 
 mod common;
 
-use common::{ADELE, Seen, location, spawn_app};
+use common::{ADELE, Seen, hidden, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
 
 #[tokio::test]
 async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {

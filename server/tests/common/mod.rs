@@ -82,7 +82,8 @@ pub fn location(response: &Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+/// The value of a hidden form field on one of the emulator's pages.
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
