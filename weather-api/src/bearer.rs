@@ -1,0 +1,308 @@
+//! Validates Entra ID access tokens for an API, as Microsoft.Identity.Web does for .NET:
+//! signing keys from the authority's discovery document (cached, refetched when an unknown
+//! `kid` appears), the tenant's issuer in its v1 (`https://sts.windows.net/{tid}/`) and v2
+//! forms, an audience of this API (client id or App ID URI), the required delegated scope in
+//! `scp`, and `exp`/`nbf` with a small clock skew.
+//!
+//! Failures follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
+//! (or no error when no token was sent), 403 with `error="insufficient_scope"`.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+use url::Url;
+
+/// How often at most the keys are refetched for an unknown `kid`.
+const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What this API accepts.
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    /// e.g. `https://login.microsoftonline.com`.
+    pub authority_host: Url,
+    /// The tenant GUID whose tokens are accepted.
+    pub tenant_id: String,
+    /// This API's client id and App ID URIs (`api://...`).
+    pub audiences: Vec<String>,
+    /// The delegated scope every call needs, e.g. `Weather.Read`.
+    pub required_scope: String,
+    /// Tolerated clock difference (Microsoft.Identity.Web: 5 minutes).
+    pub clock_skew: Duration,
+}
+
+/// The caller, after its token passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidatedToken {
+    /// The user's object id (`oid`).
+    pub object_id: String,
+    /// The tenant (`tid`).
+    pub tenant_id: String,
+    /// The client app that obtained the token (`azp` in v2, `appid` in v1).
+    pub client_id: String,
+    /// The delegated scopes (`scp`).
+    pub scopes: Vec<String>,
+    /// All claims, for handlers that need more.
+    pub claims: serde_json::Value,
+}
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer token was sent")]
+    Missing,
+    /// The token is not a usable JWT or fails a check.
+    #[error("{0}")]
+    Invalid(String),
+    /// The token is valid but lacks the required scope.
+    #[error("the token lacks the scope {required} (it has: {granted})")]
+    InsufficientScope {
+        /// The scope the API requires.
+        required: String,
+        /// The scopes the token carries.
+        granted: String,
+    },
+    /// The signing keys could not be fetched.
+    #[error("the identity provider's signing keys are unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let quote = |s: &str| s.replace(['"', '\\'], "'");
+        let (status, challenge) = match &self {
+            Self::Missing => (
+                StatusCode::UNAUTHORIZED,
+                r#"Bearer realm="weather-api""#.to_owned(),
+            ),
+            Self::Invalid(why) => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    r#"Bearer realm="weather-api", error="invalid_token", error_description="{}""#,
+                    quote(why)
+                ),
+            ),
+            Self::InsufficientScope { required, .. } => (
+                StatusCode::FORBIDDEN,
+                format!(
+                    r#"Bearer realm="weather-api", error="insufficient_scope", scope="{}""#,
+                    quote(required)
+                ),
+            ),
+            Self::KeysUnavailable(_) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response();
+            }
+        };
+        let mut response = (status, self.to_string()).into_response();
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: Url,
+}
+
+/// The validator: configuration, the tenant's issuers, and the key cache.
+pub struct BearerValidator {
+    config: ValidatorConfig,
+    issuers: [String; 2],
+    http: reqwest::Client,
+    jwks_uri: Url,
+    keys: RwLock<Option<(JwkSet, Instant)>>,
+    refetch: Mutex<()>,
+}
+
+impl BearerValidator {
+    /// Reads the tenant's discovery document for its issuer and keys.
+    ///
+    /// # Errors
+    /// When the discovery document cannot be fetched or read.
+    pub async fn discover(
+        http: reqwest::Client,
+        config: ValidatorConfig,
+    ) -> Result<Self, BearerError> {
+        let url = format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            config.authority_host.as_str().trim_end_matches('/'),
+            config.tenant_id
+        );
+        let discovery: Discovery = async {
+            http.get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await
+        .map_err(|e: reqwest::Error| BearerError::KeysUnavailable(e.without_url().to_string()))?;
+        let issuers = [
+            discovery.issuer.replace("{tenantid}", &config.tenant_id),
+            format!("https://sts.windows.net/{}/", config.tenant_id),
+        ];
+        Ok(Self {
+            config,
+            issuers,
+            http,
+            jwks_uri: discovery.jwks_uri,
+            keys: RwLock::new(None),
+            refetch: Mutex::new(()),
+        })
+    }
+
+    /// Checks a compact token.
+    ///
+    /// # Errors
+    /// [`BearerError`] saying which check failed.
+    pub async fn validate(&self, token: &str) -> Result<ValidatedToken, BearerError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| BearerError::Invalid("the token is not a JWT".into()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(BearerError::Invalid(format!(
+                "unexpected algorithm {:?}",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| BearerError::Invalid("the token names no signing key".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = self.config.clock_skew.as_secs();
+        validation.validate_nbf = true;
+        validation.set_audience(&self.config.audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .map_err(|e| BearerError::Invalid(format!("the token was rejected: {e}")))?
+            .claims;
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if !self.issuers.contains(&text("iss")) {
+            return Err(BearerError::Invalid(format!(
+                "the issuer {} is not this tenant's",
+                text("iss")
+            )));
+        }
+        if !text("tid").eq_ignore_ascii_case(&self.config.tenant_id) {
+            return Err(BearerError::Invalid(format!(
+                "the token is for tenant {}",
+                text("tid")
+            )));
+        }
+        let scopes: Vec<String> = text("scp").split_whitespace().map(str::to_owned).collect();
+        if !scopes.contains(&self.config.required_scope) {
+            return Err(BearerError::InsufficientScope {
+                required: self.config.required_scope.clone(),
+                granted: if scopes.is_empty() {
+                    "none".into()
+                } else {
+                    scopes.join(" ")
+                },
+            });
+        }
+        let client_id = match text("azp") {
+            azp if !azp.is_empty() => azp,
+            _ => text("appid"),
+        };
+        Ok(ValidatedToken {
+            object_id: text("oid"),
+            tenant_id: text("tid"),
+            client_id,
+            scopes,
+            claims,
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, BearerError> {
+        if let Some(key) = self.cached(kid).await? {
+            return Ok(key);
+        }
+        let _guard = self.refetch.lock().await;
+        if let Some(key) = self.cached(kid).await? {
+            return Ok(key);
+        }
+        let recently = self
+            .keys
+            .read()
+            .await
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() < MIN_REFETCH_INTERVAL);
+        if !recently {
+            let set: JwkSet = async {
+                self.http
+                    .get(self.jwks_uri.clone())
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await
+            }
+            .await
+            .map_err(|e: reqwest::Error| {
+                BearerError::KeysUnavailable(e.without_url().to_string())
+            })?;
+            *self.keys.write().await = Some((set, Instant::now()));
+        }
+        self.cached(kid).await?.ok_or_else(|| {
+            BearerError::Invalid(format!("no published signing key has the id {kid}"))
+        })
+    }
+
+    async fn cached(&self, kid: &str) -> Result<Option<DecodingKey>, BearerError> {
+        let keys = self.keys.read().await;
+        match keys.as_ref().and_then(|(set, _)| set.find(kid)) {
+            None => Ok(None),
+            Some(jwk) => DecodingKey::from_jwk(jwk).map(Some).map_err(|e| {
+                BearerError::Invalid(format!("the signing key {kid} is unusable: {e}"))
+            }),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for ValidatedToken
+where
+    Arc<BearerValidator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or(BearerError::Missing)?;
+        let validator = Arc::<BearerValidator>::from_ref(state);
+        let result = validator.validate(token.trim()).await;
+        if let Err(err) = &result {
+            tracing::info!("refused a call: {err}");
+        }
+        result
+    }
+}
