@@ -34,9 +34,10 @@ stage "release build + browser tests (Playwright, chromium)"
 # developer's running `scripts/dev.sh` is never hit by the tests.
 LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
 EMULATOR_ADDR="127.0.0.1:$(free_port)"
+WEATHER_API_ADDR="127.0.0.1:$(free_port)"
 DATA_DIR=$(mktemp -d)
 trap 'rm -rf "$DATA_DIR"' EXIT
-export LEPTOS_SITE_ADDR EMULATOR_ADDR DATA_DIR
+export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR DATA_DIR
 cargo leptos end-to-end --release
 
 stage "release bundle sizes"

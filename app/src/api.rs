@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{Profile, SessionInfo, TokenReport},
+    model::{ApiCall, Profile, SessionInfo, TokenReport},
 };
 
 /// The static header every server-function request carries. A cross-site form cannot set
@@ -35,6 +35,12 @@ pub async fn get_profile() -> Result<Profile, AppError> {
 pub async fn get_tokens() -> Result<TokenReport, AppError> {
     let (bff, request) = ssr::context()?;
     ssr::with_status(&request, bff.tokens(&request).await)
+}
+
+#[server(prefix = "/api", endpoint = "call-api", client = CsrfClient)]
+pub async fn call_downstream_api() -> Result<ApiCall, AppError> {
+    let (bff, request) = ssr::context()?;
+    ssr::with_status(&request, bff.call_api(&request).await)
 }
 
 /// The browser's server-function client, plus the anti-CSRF header.
@@ -91,7 +97,7 @@ pub mod port {
 
     use crate::{
         error::AppError,
-        model::{Profile, SessionInfo, TokenReport},
+        model::{ApiCall, Profile, SessionInfo, TokenReport},
     };
 
     /// The BFF's services, as server functions need them. The server crate implements this
@@ -101,6 +107,8 @@ pub mod port {
         async fn session_info(&self, request: &Parts) -> Result<SessionInfo, AppError>;
         async fn profile(&self, request: &Parts) -> Result<Profile, AppError>;
         async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError>;
+        /// Calls the downstream API with a token obtained On-Behalf-Of the user.
+        async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError>;
     }
 }
 

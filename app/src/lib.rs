@@ -18,7 +18,9 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
-use crate::pages::{home::HomePage, not_found::NotFound, tokens::TokensPage};
+use crate::pages::{
+    call_api::CallApiPage, home::HomePage, not_found::NotFound, tokens::TokensPage,
+};
 
 /// The document around every page, rendered by the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -54,12 +56,14 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <a href="/">"Home"</a>
                     <a href="/tokens">"Tokens"</a>
+                    <a href="/call-api">"Call API"</a>
                 </nav>
             </header>
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
                     <Route path=StaticSegment("tokens") view=TokensPage/>
+                    <Route path=StaticSegment("call-api") view=CallApiPage/>
                 </Routes>
             </main>
         </Router>

@@ -29,6 +29,25 @@ pub struct Profile {
     pub token_from_cache: bool,
 }
 
+/// The result of calling the downstream API On-Behalf-Of the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiCall {
+    /// Where the call went (`GET {url}`).
+    pub url: String,
+    pub forecasts: Vec<ForecastRow>,
+    /// The OBO token the server sent, decoded.
+    pub token: DecodedToken,
+    /// Whether that token came from the server's cache (no call to the identity provider).
+    pub token_from_cache: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastRow {
+    pub date: String,
+    pub temperature_c: i32,
+    pub summary: String,
+}
+
 /// The decoded tokens of this session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenReport {

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use app::{
     api::port::Bff,
     error::AppError,
-    model::{Problem, ProblemAction, Profile, SessionInfo, TokenKind, TokenReport, UserSummary},
+    model::{
+        ApiCall, ForecastRow, Problem, ProblemAction, Profile, SessionInfo, TokenKind, TokenReport,
+        UserSummary,
+    },
 };
 use http::request::Parts;
 use tower_sessions::Session;
@@ -27,6 +30,18 @@ pub struct BffService {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenService>,
     pub graph_base_url: Url,
+    /// The downstream API's base URL and the scope of its OBO token.
+    pub downstream: Option<(Url, ScopeSet)>,
+}
+
+/// One day of the Weather API's answer (the .NET template's `WeatherForecast`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Forecast {
+    date: String,
+    temperature_c: i32,
+    #[serde(default)]
+    summary: Option<String>,
 }
 
 impl BffService {
@@ -172,6 +187,89 @@ impl Bff for BffService {
         })
     }
 
+    async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError> {
+        let Some((base, scopes)) = &self.downstream else {
+            return Err(api_problem(
+                "No downstream API is configured",
+                None,
+                "This app has no downstream API to call.".into(),
+                "Set DOWNSTREAM_API_URL and DOWNSTREAM_API_SCOPE (see README.md).".into(),
+                false,
+            ));
+        };
+        let session = Self::session(request)?;
+        let user = self.user(&session).await?;
+        let (token, cached) = match self.tokens.on_behalf_of(&session, scopes).await {
+            Ok(ok) => ok,
+            Err(err) => {
+                return Err(self
+                    .obo_problem(err, request, &session, scopes, &user)
+                    .await);
+            }
+        };
+        let url = format!("{}/weatherforecast", base.as_str().trim_end_matches('/'));
+        let response = self
+            .tokens
+            .entra()
+            .http()
+            .get(&url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|err| {
+                api_problem(
+                    "The downstream API is unreachable",
+                    None,
+                    err.without_url().to_string(),
+                    "Check DOWNSTREAM_API_URL and that the API is running.".into(),
+                    true,
+                )
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            // The API's RFC 6750 challenge says why it refused the token.
+            let challenge = response
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("no WWW-Authenticate header")
+                .to_owned();
+            return Err(api_problem(
+                "The downstream API refused the call",
+                Some(status),
+                challenge,
+                "Check that DOWNSTREAM_API_SCOPE is the API's exposed scope and that the API \
+                 accepts this tenant's tokens."
+                    .into(),
+                status >= 500 || status == 429,
+            ));
+        }
+        let forecasts: Vec<Forecast> = response.json().await.map_err(|err| {
+            api_problem(
+                "The downstream API's answer could not be read",
+                Some(status),
+                err.without_url().to_string(),
+                "Check that DOWNSTREAM_API_URL points at the Weather API.".into(),
+                false,
+            )
+        })?;
+        let (header, claims) = decode_unverified(token.expose())
+            .ok_or_else(|| AppError::Internal("the OBO token is not a JWT".into()))?;
+        Ok(ApiCall {
+            url,
+            forecasts: forecasts
+                .into_iter()
+                .map(|f| ForecastRow {
+                    date: f.date,
+                    temperature_c: f.temperature_c,
+                    summary: f.summary.unwrap_or_default(),
+                })
+                .collect(),
+            token: inspect::decoded(TokenKind::Downstream, &header, &claims),
+            token_from_cache: cached,
+        })
+    }
+
     async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError> {
         let session = Self::session(request)?;
         let user = self.user(&session).await?;
@@ -210,32 +308,48 @@ fn internal(err: impl std::fmt::Display) -> AppError {
 }
 
 fn graph_problem(err: GraphCallError) -> AppError {
-    let (message, retry) = match &err {
-        GraphCallError::Api { status, .. } => (err.to_string(), *status >= 500 || *status == 429),
-        GraphCallError::Unreachable(_) => (err.to_string(), true),
+    let retry = match &err {
+        GraphCallError::Api { status, .. } => *status >= 500 || *status == 429,
+        GraphCallError::Unreachable(_) => true,
     };
+    api_problem(
+        "Microsoft Graph refused the request",
+        None,
+        err.to_string(),
+        "Check that GRAPH_SCOPE includes User.Read and that it is consented.".into(),
+        retry,
+    )
+}
+
+/// A failed call to an API (Graph or the downstream API) as a problem for the page.
+fn api_problem(
+    title: &str,
+    status: Option<u16>,
+    message: String,
+    config_fix: String,
+    transient: bool,
+) -> AppError {
     AppError::Problem(Box::new(Problem {
-        title: "Microsoft Graph refused the request".into(),
+        title: title.into(),
         code: None,
-        error: None,
+        error: status.map(|s| format!("HTTP {s}")),
         message: Some(message),
-        meaning: "The profile could not be read from Microsoft Graph.".into(),
-        cause: if retry {
-            "Graph is unavailable or throttling.".into()
+        meaning: "The API call did not succeed; the details below say what it answered.".into(),
+        cause: if transient {
+            "The API is unavailable or throttling.".into()
         } else {
-            "The token lacks a permission Graph requires (GRAPH_SCOPE), or Graph rejected it."
-                .into()
+            "The API rejected the request: usually a configuration mismatch.".into()
         },
-        fix: if retry {
+        fix: if transient {
             "Try again in a moment.".into()
         } else {
-            "Check that GRAPH_SCOPE includes User.Read and that it is consented.".into()
+            config_fix
         },
         trace_id: None,
         correlation_id: None,
         timestamp: None,
         lookup_url: None,
-        action: if retry {
+        action: if transient {
             ProblemAction::Retry
         } else {
             ProblemAction::None

@@ -17,6 +17,8 @@ pub mod embedded {
     pub const CLIENT_ID: &str = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
     pub const CLIENT_SECRET: &str = "dev-web-app-secret";
     pub const ADDR: &str = "127.0.0.1:3100";
+    pub const WEATHER_API_ADDR: &str = "127.0.0.1:3200";
+    pub const WEATHER_API_SCOPE: &str = "api://8e18057c-ba24-4625-a109-d2c3dc7b2fab/Weather.Read";
 }
 
 const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
@@ -38,6 +40,8 @@ pub struct Config {
     pub graph_base_url: Option<Url>,
     /// The origin the browser uses for this app, e.g. `http://localhost:3000`.
     pub public_url: Url,
+    /// The downstream API called On-Behalf-Of the user; `None` when not configured.
+    pub downstream: Option<Downstream>,
     pub session: SessionConfig,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
@@ -54,6 +58,21 @@ pub enum IdentityProvider {
     Embedded { addr: SocketAddr },
     /// A real (or separately run) identity provider, e.g. `https://login.microsoftonline.com`.
     Remote { authority_host: Url },
+}
+
+/// The downstream API (the seed's Weather API) and the scope of its OBO token.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    pub location: DownstreamLocation,
+    pub scope: ScopeSet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownstreamLocation {
+    /// Started by this server on a loopback port, next to the embedded emulator.
+    Embedded { addr: SocketAddr },
+    /// Its base URL (`GET {url}/weatherforecast`).
+    Remote { url: Url },
 }
 
 #[derive(Clone)]
@@ -252,6 +271,7 @@ impl Config {
         }
         .unwrap_or_else(|| Url::parse("http://localhost:3000").expect("valid"));
 
+        let downstream = read_downstream(&get, embedded, &mut problems);
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
         let session = read_session(&get, &data_dir, &mut problems);
         let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
@@ -268,6 +288,7 @@ impl Config {
             graph_scope: graph_scope.expect("no problems means a scope"),
             graph_base_url,
             public_url,
+            downstream,
             session,
             data_dir,
             emulator_world,
@@ -343,6 +364,53 @@ fn read_credential(
                  AZURE_AD_CLIENT_CERTIFICATE_PATH and AZURE_AD_CLIENT_PRIVATE_KEY_PATH."
                     .to_owned(),
             );
+            None
+        }
+    }
+}
+
+fn read_downstream(
+    get: &impl Fn(&str) -> Option<String>,
+    embedded: bool,
+    problems: &mut Vec<String>,
+) -> Option<Downstream> {
+    let url = get("DOWNSTREAM_API_URL");
+    let scope = get("DOWNSTREAM_API_SCOPE");
+    let location = match url {
+        Some(raw) => DownstreamLocation::Remote {
+            url: parse_http_url("DOWNSTREAM_API_URL", &raw, problems)?,
+        },
+        None if embedded => {
+            let raw = get("WEATHER_API_ADDR").unwrap_or_else(|| embedded::WEATHER_API_ADDR.into());
+            match raw.parse::<SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() => DownstreamLocation::Embedded { addr },
+                _ => {
+                    problems.push(format!(
+                        "WEATHER_API_ADDR={raw:?} is not a loopback address such as 127.0.0.1:3200."
+                    ));
+                    return None;
+                }
+            }
+        }
+        None if scope.is_some() => {
+            problems.push(
+                "DOWNSTREAM_API_SCOPE is set but DOWNSTREAM_API_URL is not: set the API's base \
+                 URL (its /weatherforecast is called)."
+                    .to_owned(),
+            );
+            return None;
+        }
+        // A real tenant without a downstream API: the Call API page says it is not configured.
+        None => return None,
+    };
+    let raw = scope.unwrap_or_else(|| embedded::WEATHER_API_SCOPE.to_owned());
+    match ScopeSet::parse(&raw) {
+        Ok(scope) => Some(Downstream { location, scope }),
+        Err(err) => {
+            problems.push(format!(
+                "DOWNSTREAM_API_SCOPE={raw:?} is not usable: {err}. Use the API's exposed scope, \
+                 e.g. api://<api-client-id>/Weather.Read."
+            ));
             None
         }
     }

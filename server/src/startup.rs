@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::{
     bff::BffService,
-    config::{Config, ConfigError, IdentityProvider, SessionStoreKind},
+    config::{Config, ConfigError, DownstreamLocation, IdentityProvider, SessionStoreKind},
     csrf,
     entra::{EntraClient, IdpError, client::http_client},
     routes::auth::{self, AuthState},
@@ -135,11 +135,19 @@ impl Application {
             authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
             redirect_uri = %config.redirect_uri(), "identity provider ready"
         );
+        let downstream = match &config.downstream {
+            None => None,
+            Some(d) => Some((
+                downstream_url(&d.location, &authority_host, &config).await?,
+                d.scope.clone(),
+            )),
+        };
         let tokens = Arc::new(TokenService::new(Arc::new(entra), TOKEN_CACHE_MAX_BYTES));
         let bff: Arc<dyn Bff> = Arc::new(BffService {
             config: config.clone(),
             tokens: tokens.clone(),
             graph_base_url,
+            downstream,
         });
         let router = router(leptos_options, config.clone(), tokens.clone(), bff);
         let router = with_sessions(router, &config).await?;
@@ -207,6 +215,63 @@ async fn start_emulator(
         running.base_url()
     );
     Ok(running)
+}
+
+/// Where the downstream API is: its configured URL, or the Weather API this process starts
+/// on a loopback port next to the embedded emulator, validating the emulator's tokens.
+async fn downstream_url(
+    location: &DownstreamLocation,
+    authority_host: &Url,
+    config: &Config,
+) -> Result<Url, StartError> {
+    match location {
+        DownstreamLocation::Remote { url } => Ok(url.clone()),
+        #[cfg(feature = "embedded-emulator")]
+        DownstreamLocation::Embedded { addr } => {
+            use emulator::well_known as wk;
+            let validator = weather_api::BearerValidator::discover(
+                http_client(),
+                weather_api::ValidatorConfig {
+                    authority_host: authority_host.clone(),
+                    tenant_id: config.tenant.clone(),
+                    audiences: vec![
+                        wk::WEATHER_API_CLIENT_ID.into(),
+                        wk::WEATHER_API_ID_URI.into(),
+                    ],
+                    required_scope: "Weather.Read".into(),
+                    clock_skew: std::time::Duration::from_secs(300),
+                },
+            )
+            .await
+            .map_err(|e| StartError::Emulator(format!("the embedded Weather API: {e}")))?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: format!("{addr} (WEATHER_API_ADDR)"),
+                    source,
+                })?;
+            let url = Url::parse(&format!(
+                "http://{}",
+                listener.local_addr().map_err(|source| StartError::Bind {
+                    addr: addr.to_string(),
+                    source
+                })?
+            ))
+            .expect("a socket address is a valid host");
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, weather_api::router(Arc::new(validator))).await;
+            });
+            tracing::info!("embedded Weather API at {url}");
+            Ok(url)
+        }
+        #[cfg(not(feature = "embedded-emulator"))]
+        DownstreamLocation::Embedded { .. } => {
+            let _ = (authority_host, config);
+            Err(StartError::Emulator(
+                "this build has no embedded Weather API (feature embedded-emulator)".into(),
+            ))
+        }
+    }
 }
 
 /// The routes: auth, Leptos pages and server functions (with the BFF port in context),

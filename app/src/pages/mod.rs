@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod call_api;
 pub mod home;
 pub mod not_found;
 pub mod tokens;

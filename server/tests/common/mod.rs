@@ -28,6 +28,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("bff-test-{}", uuid::Uuid::new_v4()));
     let mut env: HashMap<String, String> = HashMap::from([
         ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
+        ("WEATHER_API_ADDR".into(), "127.0.0.1:0".into()),
         ("DATA_DIR".into(), data_dir.display().to_string()),
     ]);
     for (k, v) in vars {
