@@ -13,6 +13,7 @@ pub const ADELE: &str = "AdeleV@contoso.onmicrosoft.com";
 pub const MEGAN: &str = "MeganB@contoso.onmicrosoft.com";
 pub const ALEX: &str = "AlexW@contoso.onmicrosoft.com";
 pub const PASSWORD: &str = "Passw0rd!";
+pub const MFA_CODE: &str = "123456";
 
 pub struct TestApp {
     /// `http://localhost:PORT`: a different site from the emulator on 127.0.0.1.
@@ -110,35 +111,36 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        let authorize = location(&login);
+        self.through_emulator(&location(&login), upn, seen).await
+    }
+
+    /// Follows the emulator's pages from an authorize URL as a person would (username,
+    /// password, MFA code, consent: accept) and returns the app callback's response.
+    pub async fn through_emulator(&self, authorize: &str, upn: &str, seen: &mut Seen) -> Response {
         assert!(authorize.starts_with(&self.emulator), "{authorize}");
-        let page = self.client.get(&authorize).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::OK);
-        let html = page.text().await.unwrap();
-        seen.0.push(html.clone());
-        let txn = hidden(&html, "_txn");
         let action = authorize.split('?').next().unwrap().to_owned();
-        let step = |form: Vec<(&'static str, String)>| {
-            let client = self.client.clone();
-            let action = action.clone();
-            async move { client.post(action).form(&form).send().await.unwrap() }
-        };
-        let _ = step(vec![
-            ("_txn", txn.clone()),
-            ("_step", "username".into()),
-            ("username", upn.into()),
-        ])
-        .await
-        .text()
-        .await;
-        let done = step(vec![
-            ("_txn", txn.clone()),
-            ("_step", "password".into()),
-            ("username", upn.into()),
-            ("password", PASSWORD.into()),
-        ])
-        .await;
-        let callback = location(&done);
+        let mut response = self.client.get(authorize).send().await.unwrap();
+        for _ in 0..6 {
+            if response.status() != StatusCode::OK {
+                break;
+            }
+            let html = response.text().await.unwrap();
+            seen.0.push(html.clone());
+            let step = hidden(&html, "_step");
+            let mut form = vec![("_txn", hidden(&html, "_txn")), ("_step", step.clone())];
+            match step.as_str() {
+                "username" => form.push(("username", upn.into())),
+                "password" => {
+                    form.push(("username", upn.into()));
+                    form.push(("password", PASSWORD.into()));
+                }
+                "mfa" => form.push(("otc", MFA_CODE.into())),
+                "consent" => form.push(("consent", "accept".into())),
+                other => panic!("unexpected emulator page {other}: {html}"),
+            }
+            response = self.client.post(&action).form(&form).send().await.unwrap();
+        }
+        let callback = location(&response);
         assert!(callback.starts_with(&self.base), "{callback}");
         self.client.get(callback).send().await.unwrap()
     }

@@ -1,0 +1,60 @@
+//! When On-Behalf-Of needs the user (Conditional Access MFA, missing consent), the page's
+//! action runs a sign-in that satisfies it, and the call then succeeds.
+
+mod common;
+
+use common::{ALEX, MEGAN, Seen, location, spawn_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Calls the Weather API, expects a problem with a sign-in action, follows it through the
+/// emulator, and calls again.
+async fn fails_then_succeeds_after_the_action(upn: &str, code: u64, label: &str, page: &str) {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let mut seen = Seen::default();
+    app.sign_in(upn, "/call-api", &mut seen).await;
+
+    let failed = app.server_fn("call-api").await;
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = failed.json().await.unwrap();
+    let problem = &body["Problem"];
+    assert_eq!(problem["code"], code, "{problem}");
+    let action = &problem["action"]["SignIn"];
+    assert_eq!(action["label"], label, "{problem}");
+
+    let login = app
+        .client
+        .get(app.url(action["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let callback = app
+        .through_emulator(&location(&login), upn, &mut seen)
+        .await;
+    assert_eq!(location(&callback), "/");
+    assert!(
+        seen.0.iter().any(|html| html.contains(page)),
+        "the emulator never showed {page:?}"
+    );
+
+    let ok = app.server_fn("call-api").await;
+    assert_eq!(ok.status(), StatusCode::OK, "{}", ok.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn megans_mfa_challenge_is_answered_by_continuing_to_the_mfa_step() {
+    // The emulator's policy requires MFA for the Weather API: interaction_required, 50076,
+    // with a claims challenge that the next sign-in carries.
+    fails_then_succeeds_after_the_action(MEGAN, 50076, "Continue", "<label for=\"otc\">").await;
+}
+
+#[tokio::test]
+async fn alexs_missing_consent_is_given_at_the_consent_step() {
+    fails_then_succeeds_after_the_action(
+        ALEX,
+        65001,
+        "Review permissions",
+        "Permissions requested",
+    )
+    .await;
+}
