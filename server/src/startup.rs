@@ -295,7 +295,12 @@ fn router(
             public_url,
             csrf::require_api_proof,
         ));
-    auth::router(AuthState { config, tokens }).merge(leptos)
+    auth::router(AuthState {
+        config,
+        tokens: tokens.clone(),
+    })
+    .merge(crate::routes::metrics::router(tokens))
+    .merge(leptos)
 }
 
 /// Adds the session layer with the configured store. The cookie carries only the session

@@ -85,6 +85,7 @@ pub struct TokenService {
     entra: Arc<EntraClient>,
     obo_cache: Cache<OboKey, CachedToken>,
     refresh_locks: moka::sync::Cache<String, Arc<Mutex<()>>>,
+    max_bytes: u64,
     pub metrics: TokenMetrics,
 }
 
@@ -104,6 +105,8 @@ impl TokenService {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .expire_after(EvictAtExpiry)
+            // Needed by `purge_user` (sign-out); without it invalidation is refused.
+            .support_invalidation_closures()
             .build();
         Self {
             entra,
@@ -112,6 +115,7 @@ impl TokenService {
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
+            max_bytes,
             metrics: TokenMetrics::default(),
         }
     }
@@ -216,10 +220,18 @@ impl TokenService {
     /// Forgets every cached token of a user (at sign-out).
     pub async fn purge_user(&self, tenant_id: &str, object_id: &str) {
         let (tid, oid) = (tenant_id.to_owned(), object_id.to_owned());
-        let _ = self
+        if let Err(err) = self
             .obo_cache
-            .invalidate_entries_if(move |key, _| key.tenant_id == tid && key.object_id == oid);
+            .invalidate_entries_if(move |key, _| key.tenant_id == tid && key.object_id == oid)
+        {
+            tracing::error!("the user's cached tokens could not be purged: {err}");
+        }
         self.obo_cache.run_pending_tasks().await;
+    }
+
+    /// The OBO cache's bound in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// Entries and weighted bytes in the OBO cache.

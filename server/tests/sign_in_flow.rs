@@ -246,7 +246,7 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
 }
 
 #[tokio::test]
-async fn concurrent_requests_at_expiry_share_one_refresh_and_one_obo_exchange() {
+async fn fifty_concurrent_calls_at_expiry_share_one_refresh_and_one_obo_per_resource() {
     let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
     // 8-second tokens: renewed when 5 s or less are left.
     let r = reqwest::Client::new()
@@ -261,14 +261,18 @@ async fn concurrent_requests_at_expiry_share_one_refresh_and_one_obo_exchange() 
     tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
     app.reset_emulator_stats().await;
 
-    // Twenty server-function calls at once, as a page with many widgets would make.
-    let responses = futures::future::join_all((0..20).map(|_| app.server_fn("profile"))).await;
+    // Fifty server-function calls at once, half for Graph and half for the Weather API.
+    let calls = (0..50).map(|i| app.server_fn(if i % 2 == 0 { "profile" } else { "call-api" }));
+    let responses = futures::future::join_all(calls).await;
     for r in responses {
         assert_eq!(r.status(), StatusCode::OK);
     }
     let stats = app.emulator_stats().await;
-    assert_eq!(stats["refresh_token"], 1, "{stats}");
-    assert_eq!(stats["obo"], 1, "{stats}");
+    assert_eq!(
+        stats["refresh_token"], 1,
+        "one refresh for the session: {stats}"
+    );
+    assert_eq!(stats["obo"], 2, "one exchange per resource: {stats}");
 }
 
 fn set_cookie(response: &reqwest::Response) -> String {

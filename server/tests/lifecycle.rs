@@ -1,0 +1,123 @@
+//! The token lifecycle's hard paths: revoked refresh tokens, identity-provider outages, and
+//! the token cache's observable size and hit rate.
+
+mod common;
+
+use common::{ADELE, Seen, location, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn admin(app: &common::TestApp, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/{path}", app.emulator))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "{path}: {}",
+        r.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_session_says_sign_in_again_and_returns_to_the_page() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    // Short sign-in tokens, so the next call must refresh.
+    admin(&app, "lifetimes", json!({ "access_token": 4 })).await;
+    app.sign_in(ADELE, "/tokens", &mut Seen::default()).await;
+    admin(&app, &format!("users/{ADELE}/revoke"), json!({})).await;
+
+    let failed = app.server_fn("profile").await;
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = failed.json().await.unwrap();
+    let problem = &body["Problem"];
+    assert!(
+        problem["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your session has expired"),
+        "{problem}"
+    );
+    let action = &problem["action"]["SignIn"];
+    assert_eq!(action["label"], "Sign in again");
+
+    // Signing in again works and is not a loop.
+    let login = app
+        .client
+        .get(app.url(action["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    app.through_emulator(&location(&login), ADELE, &mut Seen::default())
+        .await;
+    assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    admin(
+        &app,
+        "faults",
+        json!({"endpoint": "token", "kind": {"type": "status", "code": 503, "retry_after": 1}, "count": 1}),
+    )
+    .await;
+
+    let failed = app.server_fn("profile").await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(body["Problem"]["action"], "Retry", "{body}");
+    assert!(
+        body["Problem"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("still signed in")
+    );
+
+    // Still signed in; the retry succeeds once the provider is back.
+    let session: Value = app.server_fn("session").await.json().await.unwrap();
+    assert_eq!(session["user"]["name"], "Adele Vance");
+    assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_token_cache_reports_its_size_and_hit_rate() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    for _ in 0..4 {
+        assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.server_fn("call-api").await.status(), StatusCode::OK);
+    let metrics: Value = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cache = &metrics["obo_cache"];
+    assert_eq!(cache["entries"], 2, "Graph and the Weather API: {metrics}");
+    assert_eq!(cache["exchanges"], 2);
+    assert_eq!(cache["hits"], 3);
+    assert_eq!(cache["hit_rate"], 0.6);
+    assert!(cache["weighted_bytes"].as_u64().unwrap() > 1000);
+
+    // Sign-out purges the user's entries.
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection());
+    let metrics: Value = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metrics["obo_cache"]["entries"], 0, "{metrics}");
+}
