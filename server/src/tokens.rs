@@ -92,22 +92,7 @@ pub struct TokenService {
 impl TokenService {
     /// `max_bytes` bounds the OBO cache by the size of its keys and tokens.
     pub fn new(entra: Arc<EntraClient>, max_bytes: u64) -> Self {
-        let obo_cache = Cache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|key: &OboKey, value: &CachedToken| {
-                let bytes = key.tenant_id.len()
-                    + key.object_id.len()
-                    + key.client_id.len()
-                    + key.scopes.len()
-                    + key.assertion_hash.len()
-                    + value.token.expose().len()
-                    + 64;
-                u32::try_from(bytes).unwrap_or(u32::MAX)
-            })
-            .expire_after(EvictAtExpiry)
-            // Needed by `purge_user` (sign-out); without it invalidation is refused.
-            .support_invalidation_closures()
-            .build();
+        let obo_cache = obo_cache(max_bytes);
         Self {
             entra,
             obo_cache,
@@ -241,6 +226,27 @@ impl TokenService {
     }
 }
 
+/// The OBO cache: bounded by the bytes of its keys and tokens, each entry evicted when its
+/// token nears expiry.
+fn obo_cache(max_bytes: u64) -> Cache<OboKey, CachedToken> {
+    Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(|key: &OboKey, value: &CachedToken| {
+            let bytes = key.tenant_id.len()
+                + key.object_id.len()
+                + key.client_id.len()
+                + key.scopes.len()
+                + key.assertion_hash.len()
+                + value.token.expose().len()
+                + 64;
+            u32::try_from(bytes).unwrap_or(u32::MAX)
+        })
+        .expire_after(EvictAtExpiry)
+        // Needed by `purge_user` (sign-out); without it invalidation is refused.
+        .support_invalidation_closures()
+        .build()
+}
+
 fn assertion_hash(assertion: &Secret) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
@@ -264,5 +270,57 @@ fn clone_error(err: &TokenError) -> TokenError {
             detail: e.to_string(),
             retry_after: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_obo_cache_stays_within_its_byte_bound() {
+        let cache = obo_cache(64 * 1024);
+        for user in 0..1_000 {
+            let key = OboKey {
+                tenant_id: "t".into(),
+                object_id: format!("user-{user}"),
+                client_id: "c".into(),
+                scopes: "https://graph.microsoft.com/User.Read".into(),
+                assertion_hash: "h".repeat(43),
+            };
+            let token = CachedToken {
+                token: Secret::new("x".repeat(2_000)),
+                evict_at: Instant::now() + Duration::from_secs(3600),
+            };
+            cache.insert(key, token).await;
+        }
+        cache.run_pending_tasks().await;
+        assert!(
+            cache.weighted_size() <= 64 * 1024,
+            "{} bytes",
+            cache.weighted_size()
+        );
+        assert!(cache.entry_count() <= 32, "{} entries", cache.entry_count());
+        assert!(cache.entry_count() > 0);
+    }
+
+    #[tokio::test]
+    async fn entries_leave_when_their_token_nears_expiry() {
+        let cache = obo_cache(1024 * 1024);
+        let key = OboKey {
+            tenant_id: "t".into(),
+            object_id: "o".into(),
+            client_id: "c".into(),
+            scopes: "s".into(),
+            assertion_hash: "h".into(),
+        };
+        let token = CachedToken {
+            token: Secret::new("x"),
+            evict_at: Instant::now() + Duration::from_millis(50),
+        };
+        cache.insert(key.clone(), token).await;
+        assert!(cache.get(&key).await.is_some());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(cache.get(&key).await.is_none());
     }
 }

@@ -121,3 +121,33 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
         .unwrap();
     assert_eq!(metrics["obo_cache"]["entries"], 0, "{metrics}");
 }
+
+#[tokio::test]
+async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    admin(&app, "keys/roll", json!({})).await;
+    // The server refetches keys at most every 5 s; the next ID token has the new kid.
+    tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
+    let other_browser = common::TestApp {
+        client: common::browser(),
+        base: app.base.clone(),
+        emulator: app.emulator.clone(),
+        data_dir: std::env::temp_dir().join("bff-unused"),
+    };
+    let callback = other_browser
+        .sign_in(common::MEGAN, "/", &mut Seen::default())
+        .await;
+    assert_eq!(
+        location(&callback),
+        "/",
+        "sign-in after rollover must succeed"
+    );
+    let session: Value = other_browser
+        .server_fn("session")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["user"]["name"], "Megan Bowen");
+}
