@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{ApiCall, Profile, SessionInfo, TokenReport},
+    model::{ApiCall, Diagnostics, Profile, SessionInfo, TokenReport},
 };
 
 /// The static header every server-function request carries. A cross-site form cannot set
@@ -41,6 +41,12 @@ pub async fn get_tokens() -> Result<TokenReport, AppError> {
 pub async fn call_downstream_api() -> Result<ApiCall, AppError> {
     let (bff, request) = ssr::context()?;
     ssr::with_status(&request, bff.call_api(&request).await)
+}
+
+#[server(prefix = "/api", endpoint = "diagnostics", client = CsrfClient)]
+pub async fn get_diagnostics() -> Result<Diagnostics, AppError> {
+    let (bff, request) = ssr::context()?;
+    ssr::with_status(&request, bff.diagnostics(&request).await)
 }
 
 /// The browser's server-function client, plus the anti-CSRF header.
@@ -97,7 +103,7 @@ pub mod port {
 
     use crate::{
         error::AppError,
-        model::{ApiCall, Profile, SessionInfo, TokenReport},
+        model::{ApiCall, Diagnostics, Profile, SessionInfo, TokenReport},
     };
 
     /// The BFF's services, as server functions need them. The server crate implements this
@@ -109,6 +115,8 @@ pub mod port {
         async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError>;
         /// Calls the downstream API with a token obtained On-Behalf-Of the user.
         async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError>;
+        /// Checks the live configuration (no sign-in needed).
+        async fn diagnostics(&self, request: &Parts) -> Result<Diagnostics, AppError>;
     }
 }
 

@@ -19,7 +19,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    call_api::CallApiPage, home::HomePage, not_found::NotFound, tokens::TokensPage,
+    call_api::CallApiPage, diagnostics::DiagnosticsPage, home::HomePage, not_found::NotFound,
+    tokens::TokensPage,
 };
 
 /// The document around every page, rendered by the server only.
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <a href="/">"Home"</a>
                     <a href="/tokens">"Tokens"</a>
                     <a href="/call-api">"Call API"</a>
+                    <a href="/diagnostics">"Diagnostics"</a>
                 </nav>
             </header>
             <main>
@@ -64,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage/>
                     <Route path=StaticSegment("tokens") view=TokensPage/>
                     <Route path=StaticSegment("call-api") view=CallApiPage/>
+                    <Route path=StaticSegment("diagnostics") view=DiagnosticsPage/>
                 </Routes>
             </main>
         </Router>

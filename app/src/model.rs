@@ -48,6 +48,29 @@ pub struct ForecastRow {
     pub summary: String,
 }
 
+/// The live configuration checks of the diagnostics page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub outcome: Outcome,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it, when it is not right.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+}
+
 /// The decoded tokens of this session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenReport {

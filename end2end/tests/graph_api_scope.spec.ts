@@ -33,4 +33,11 @@ test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS500
     "API_SCOPE to api://dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user",
   );
   expect(server.output()).toContain("AADSTS50013");
+
+  // The diagnostics page names the mistake before anyone signs in.
+  await page.goto(`${server.url}/diagnostics`);
+  const row = page.locator('tr[data-check="Sign-in scope (OBO assertion)"]');
+  await expect(row.locator(".outcome")).toHaveText("Problem");
+  await expect(row).toContainText("AADSTS50013");
+  await expect(page.locator('tr[data-check="Signing keys (JWKS)"] .outcome')).toHaveText("OK");
 });

@@ -7,8 +7,8 @@ use app::{
     api::port::Bff,
     error::AppError,
     model::{
-        ApiCall, ForecastRow, Problem, ProblemAction, Profile, SessionInfo, TokenKind, TokenReport,
-        UserSummary,
+        ApiCall, Diagnostics, ForecastRow, Problem, ProblemAction, Profile, SessionInfo, TokenKind,
+        TokenReport, UserSummary,
     },
 };
 use http::request::Parts;
@@ -268,6 +268,16 @@ impl Bff for BffService {
             token: inspect::decoded(TokenKind::Downstream, &header, &claims),
             token_from_cache: cached,
         })
+    }
+
+    async fn diagnostics(&self, request: &Parts) -> Result<Diagnostics, AppError> {
+        Ok(crate::checks::run(
+            self.tokens.entra(),
+            &self.config,
+            self.downstream.as_ref().map(|(_, scope)| scope),
+            request,
+        )
+        .await)
     }
 
     async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError> {

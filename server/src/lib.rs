@@ -5,6 +5,7 @@
 //! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
 pub mod bff;
+pub mod checks;
 pub mod config;
 pub mod csrf;
 pub mod diagnostics;

@@ -367,3 +367,50 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
         "{authorize}"
     );
 }
+
+#[tokio::test]
+async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 6, "{report}");
+    for check in checks {
+        assert_eq!(check["outcome"], "Pass", "{check}");
+    }
+
+    let wrong = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("API_SCOPE", "https://graph.microsoft.com/User.Read"),
+    ])
+    .await;
+    let report: Value = wrong.server_fn("diagnostics").await.json().await.unwrap();
+    let scope = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Sign-in scope (OBO assertion)")
+        .unwrap();
+    assert_eq!(scope["outcome"], "Fail");
+    assert!(
+        scope["detail"].as_str().unwrap().contains("AADSTS50013"),
+        "{scope}"
+    );
+
+    // Browsing at 127.0.0.1 while the redirect URI says localhost is flagged.
+    let port = app.base.rsplit(':').next().unwrap();
+    let r = app
+        .client
+        .post(format!("http://127.0.0.1:{port}/api/diagnostics"))
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    let redirect = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Redirect URI")
+        .unwrap();
+    assert_eq!(redirect["outcome"], "Warn", "{redirect}");
+}

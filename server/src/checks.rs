@@ -1,0 +1,200 @@
+//! The diagnostics page's live checks: discovery, signing keys, the sign-in scope's
+//! audience (the AADSTS50013 trap), one resource per scope setting, and the redirect URI
+//! against the origin the browser is using.
+
+use app::model::{Check, Diagnostics, Outcome};
+use http::request::Parts;
+
+use crate::{
+    config::Config,
+    domain::{Resource, ScopeSet},
+    entra::{EntraClient, ProviderMetadata},
+};
+
+fn check(name: &str, outcome: Outcome, detail: String, fix: Option<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        outcome,
+        detail,
+        fix,
+    }
+}
+
+pub async fn run(
+    entra: &EntraClient,
+    config: &Config,
+    downstream: Option<&ScopeSet>,
+    request: &Parts,
+) -> Diagnostics {
+    let mut checks = Vec::new();
+    let authority = entra
+        .metadata()
+        .authorization_endpoint
+        .origin()
+        .ascii_serialization();
+
+    // 1. Discovery, fetched again now (not the copy from start-up).
+    let host = url::Url::parse(&authority).expect("an origin is a URL");
+    match ProviderMetadata::discover(entra.http(), &host, &config.tenant).await {
+        Ok(meta) => checks.push(check(
+            "Discovery document",
+            Outcome::Pass,
+            format!("{authority}/{}: issuer {}", config.tenant, meta.issuer),
+            None,
+        )),
+        Err(err) => checks.push(check(
+            "Discovery document",
+            Outcome::Fail,
+            err.to_string(),
+            Some("Check AZURE_AD_AUTHORITY_HOST and AZURE_AD_TENANT_ID.".into()),
+        )),
+    }
+
+    // 2. Signing keys.
+    let keys = async {
+        entra
+            .http()
+            .get(entra.metadata().jwks_uri.clone())
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<jsonwebtoken::jwk::JwkSet>()
+            .await
+    }
+    .await;
+    checks.push(match keys {
+        Ok(set) if !set.keys.is_empty() => check(
+            "Signing keys (JWKS)",
+            Outcome::Pass,
+            format!(
+                "{} key(s): {}",
+                set.keys.len(),
+                set.keys
+                    .iter()
+                    .filter_map(|k| k.common.key_id.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        ),
+        Ok(_) => check(
+            "Signing keys (JWKS)",
+            Outcome::Fail,
+            "the key set is empty: no ID token can be verified".into(),
+            Some("Check the authority; Entra always publishes keys.".into()),
+        ),
+        Err(err) => check(
+            "Signing keys (JWKS)",
+            Outcome::Fail,
+            err.without_url().to_string(),
+            Some("Check that the authority is reachable from the server.".into()),
+        ),
+    });
+
+    // 3. The sign-in scope's audience: the On-Behalf-Of assertion.
+    let fix_scope = format!("Set API_SCOPE=api://{}/access_as_user.", config.client_id);
+    checks.push(match config.api_scope.resource() {
+        Ok(Resource::Graph) => check(
+            "Sign-in scope (OBO assertion)",
+            Outcome::Fail,
+            format!(
+                "API_SCOPE={} is a Microsoft Graph scope: the sign-in token will be a Graph \
+                 token, and On-Behalf-Of fails with AADSTS50013.",
+                config.api_scope
+            ),
+            Some(fix_scope),
+        ),
+        Ok(resource) if resource.is_app(&config.client_id) => check(
+            "Sign-in scope (OBO assertion)",
+            Outcome::Pass,
+            format!(
+                "API_SCOPE={}: a token for this app's own API",
+                config.api_scope
+            ),
+            None,
+        ),
+        Ok(resource) => check(
+            "Sign-in scope (OBO assertion)",
+            Outcome::Warn,
+            format!(
+                "API_SCOPE={} names {resource}, not this app ({}): On-Behalf-Of fails with \
+                 AADSTS500131 unless that is an App ID URI of this app.",
+                config.api_scope, config.client_id
+            ),
+            Some(fix_scope),
+        ),
+        Err(err) => check(
+            "Sign-in scope (OBO assertion)",
+            Outcome::Fail,
+            err.to_string(),
+            Some(fix_scope),
+        ),
+    });
+
+    // 4. One resource per downstream scope setting (checked at start; shown here).
+    checks.push(check(
+        "Graph scope",
+        Outcome::Pass,
+        format!("GRAPH_SCOPE={}: one API", config.graph_scope),
+        None,
+    ));
+    checks.push(match downstream {
+        Some(scope) => check(
+            "Downstream API scope",
+            Outcome::Pass,
+            format!("DOWNSTREAM_API_SCOPE={scope}: one API"),
+            None,
+        ),
+        None => check(
+            "Downstream API scope",
+            Outcome::Warn,
+            "no downstream API is configured".into(),
+            Some("Set DOWNSTREAM_API_URL and DOWNSTREAM_API_SCOPE to call one.".into()),
+        ),
+    });
+
+    // 5. The redirect URI against the origin this browser uses.
+    let redirect = config.redirect_uri();
+    let served = request
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let expected = match redirect.port_or_known_default() {
+        Some(port) if Some(port) != default_port(redirect.scheme()) => {
+            format!("{}:{port}", redirect.host_str().unwrap_or_default())
+        }
+        _ => redirect.host_str().unwrap_or_default().to_owned(),
+    };
+    checks.push(if served.eq_ignore_ascii_case(&expected) {
+        check(
+            "Redirect URI",
+            Outcome::Pass,
+            format!("{redirect} matches the origin you are using"),
+            None,
+        )
+    } else {
+        check(
+            "Redirect URI",
+            Outcome::Warn,
+            format!(
+                "you are browsing at {served}, but sign-in returns to {redirect}: the session \
+                 cookie of this host will not be there"
+            ),
+            Some(format!(
+                "Browse at {} or set APP_URL to this origin (and register its /auth/callback).",
+                config.public_url
+            )),
+        )
+    });
+
+    Diagnostics { checks }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
