@@ -240,6 +240,8 @@ async fn downstream_url(
                     ],
                     required_scope: "Weather.Read".into(),
                     clock_skew: std::time::Duration::from_secs(300),
+                    // The emulator's Conditional Access policy asks for MFA at OBO time.
+                    require_mfa: false,
                 },
             )
             .await

@@ -151,3 +151,26 @@ async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
         .unwrap();
     assert_eq!(session["user"]["name"], "Megan Bowen");
 }
+
+#[tokio::test]
+async fn discovery_and_keys_are_retried_through_transient_failures() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    // Two failures in a row; the third attempt (after 0.2 s and 0.6 s) succeeds.
+    admin(
+        &app,
+        "faults",
+        json!({"endpoint": "discovery", "kind": {"type": "status", "code": 503, "retry_after": null}, "count": 2}),
+    )
+    .await;
+    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
+    // The first two answers were 503: a pass means the third attempt was made.
+    let discovery = &report["checks"][0];
+    assert_eq!(discovery["outcome"], "Pass", "{report}");
+    let faults: Value = reqwest::get(format!("{}/_emulator/faults", app.emulator))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults, json!([]), "both injected failures were used up");
+}

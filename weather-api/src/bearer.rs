@@ -38,7 +38,15 @@ pub struct ValidatorConfig {
     pub required_scope: String,
     /// Tolerated clock difference (Microsoft.Identity.Web: 5 minutes).
     pub clock_skew: Duration,
+    /// Require multi-factor authentication (`mfa` in `amr`); a token without it is answered
+    /// with an `insufficient_claims` challenge the client can take back to sign-in.
+    pub require_mfa: bool,
 }
+
+/// The claims challenge for MFA: an authentication context the sign-in must satisfy
+/// (reference §4.5; sent base64-encoded in `WWW-Authenticate`).
+pub const MFA_CLAIMS_CHALLENGE: &str =
+    r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
 
 /// The caller, after its token passed every check.
 #[derive(Debug, Clone)]
@@ -72,6 +80,9 @@ pub enum BearerError {
         /// The scopes the token carries.
         granted: String,
     },
+    /// The token is valid but lacks claims the API requires (MFA).
+    #[error("the token does not show multi-factor authentication")]
+    InsufficientClaims,
     /// The signing keys could not be fetched.
     #[error("the identity provider's signing keys are unavailable: {0}")]
     KeysUnavailable(String),
@@ -99,6 +110,16 @@ impl IntoResponse for BearerError {
                     quote(required)
                 ),
             ),
+            Self::InsufficientClaims => {
+                use base64::Engine as _;
+                (
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        r#"Bearer realm="weather-api", error="insufficient_claims", claims="{}""#,
+                        base64::engine::general_purpose::STANDARD.encode(MFA_CLAIMS_CHALLENGE)
+                    ),
+                )
+            }
             Self::KeysUnavailable(_) => {
                 return (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response();
             }
@@ -221,6 +242,13 @@ impl BearerValidator {
                     scopes.join(" ")
                 },
             });
+        }
+        let mfa = claims
+            .get("amr")
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| a.iter().any(|m| m == "mfa"));
+        if self.config.require_mfa && !mfa {
+            return Err(BearerError::InsufficientClaims);
         }
         let client_id = match text("azp") {
             azp if !azp.is_empty() => azp,

@@ -13,6 +13,10 @@ struct Setup {
 }
 
 async fn setup(clock_skew: Duration) -> Setup {
+    setup_with(clock_skew, false).await
+}
+
+async fn setup_with(clock_skew: Duration, require_mfa: bool) -> Setup {
     let emulator = Emulator::builder()
         .world(World::well_known())
         .start("127.0.0.1:0".parse().unwrap())
@@ -27,6 +31,7 @@ async fn setup(clock_skew: Duration) -> Setup {
         ],
         required_scope: "Weather.Read".into(),
         clock_skew,
+        require_mfa,
     };
     let validator = BearerValidator::discover(reqwest::Client::new(), config)
         .await
@@ -191,4 +196,30 @@ async fn after_a_key_rollover_new_tokens_are_accepted_by_refetching_the_keys() {
     assert_eq!(call(&s.api, Some(&after)).await.status(), StatusCode::OK);
     // The old key is kept for its grace period: earlier tokens still work.
     assert_eq!(call(&s.api, Some(&before)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_api_that_requires_mfa_answers_an_insufficient_claims_challenge() {
+    use base64::Engine as _;
+    let s = setup_with(Duration::from_secs(300), true).await;
+    let token = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    let r = call(&s.api, Some(&token)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let header = challenge(&r);
+    assert!(
+        header.contains(r#"error="insufficient_claims""#),
+        "{header}"
+    );
+    let encoded = header
+        .split("claims=\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"');
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(
+        decoded,
+        weather_api::bearer::MFA_CLAIMS_CHALLENGE.as_bytes()
+    );
 }
