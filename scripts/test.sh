@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 . scripts/env.sh
 
+# CI builds once from scratch: incremental artifacts would only cost disk and time.
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
+
 started=$(date +%s)
 stage() { printf '\n==> %s  (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -8,7 +8,7 @@
 //!
 //! `cargo bench -p server --bench page_view -- [REQUESTS] [CONCURRENCY]` (default 4000, 8).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/api/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

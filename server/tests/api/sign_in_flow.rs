@@ -1,9 +1,7 @@
 //! The whole code flow against the in-process emulator: sign-in, the profile by OBO and
 //! its cache, refresh, replayed state, anti-CSRF, sign-out, and no token in any response.
 
-mod common;
-
-use common::{ADELE, Seen, contains_jwt, location, spawn_app};
+use crate::common::{ADELE, Seen, contains_jwt, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -308,7 +306,7 @@ async fn the_session_id_changes_at_sign_in() {
         "session fixation"
     );
     // The old id no longer opens the session.
-    let stranger = common::browser();
+    let stranger = crate::common::browser();
     let r = stranger
         .post(app.url("/api/session"))
         .header("x-csrf", "1")

@@ -1,9 +1,7 @@
 //! When On-Behalf-Of needs the user (Conditional Access MFA, missing consent), the page's
 //! action runs a sign-in that satisfies it, and the call then succeeds.
 
-mod common;
-
-use common::{ALEX, MEGAN, Seen, location, spawn_app};
+use crate::common::{ALEX, MEGAN, Seen, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 

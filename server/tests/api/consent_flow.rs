@@ -2,9 +2,7 @@
 //! permissions" sign-in asks for the missing consent (incremental consent) so that the
 //! next call succeeds instead of looping.
 
-mod common;
-
-use common::{ADELE, Seen, hidden, location, spawn_app};
+use crate::common::{ADELE, Seen, hidden, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 

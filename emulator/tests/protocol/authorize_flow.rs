@@ -1,10 +1,8 @@
 //! The authorization-code flow with PKCE, driven over HTTP with a cookie jar and no redirect
 //! following: sign-in pages, SSO, consent, MFA, response modes, logout, and each error case.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use emulator::{LifetimesUpdate, RunningEmulator, well_known as wk};
 use reqwest::{Client, Response};
 

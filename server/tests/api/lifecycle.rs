@@ -1,13 +1,11 @@
 //! The token lifecycle's hard paths: revoked refresh tokens, identity-provider outages, and
 //! the token cache's observable size and hit rate.
 
-mod common;
-
-use common::{ADELE, Seen, location, spawn_app};
+use crate::common::{ADELE, Seen, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn admin(app: &common::TestApp, path: &str, body: Value) {
+async fn admin(app: &crate::common::TestApp, path: &str, body: Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/_emulator/{path}", app.emulator))
         .json(&body)
@@ -129,14 +127,14 @@ async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
     admin(&app, "keys/roll", json!({})).await;
     // The server refetches keys at most every 5 s; the next ID token has the new kid.
     tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
-    let other_browser = common::TestApp {
-        client: common::browser(),
+    let other_browser = crate::common::TestApp {
+        client: crate::common::browser(),
         base: app.base.clone(),
         emulator: app.emulator.clone(),
         data_dir: std::env::temp_dir().join("bff-unused"),
     };
     let callback = other_browser
-        .sign_in(common::MEGAN, "/", &mut Seen::default())
+        .sign_in(crate::common::MEGAN, "/", &mut Seen::default())
         .await;
     assert_eq!(
         location(&callback),

@@ -1,9 +1,7 @@
 //! The downstream Weather API called On-Behalf-Of the user: its own OBO token, cached
 //! separately from the Graph token, accepted by the API's validator.
 
-mod common;
-
-use common::{ADELE, Seen, spawn_app};
+use crate::common::{ADELE, Seen, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -1,9 +1,7 @@
 //! The Graph slice (its own token validation and Graph-shaped errors), the admin surface
 //! (stats, faults, key rollover, lifetimes, revocation, grants), HTTPS and key persistence.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use emulator::{Emulator, Fault, FaultEndpoint, FaultKind, TlsConfig, well_known as wk};
 use serde_json::{Value, json};
 

@@ -1,10 +1,8 @@
 //! The certificate credential (`private_key_jwt`): sign-in and On-Behalf-Of with a client
 //! assertion signed by a certificate registered on the app, no secret anywhere.
 
-mod common;
-
+use crate::common::{ADELE, Seen, location, spawn_app};
 use base64::Engine as _;
-use common::{ADELE, Seen, location, spawn_app};
 use reqwest::StatusCode;
 use rsa::pkcs8::EncodePrivateKey;
 

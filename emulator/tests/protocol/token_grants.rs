@@ -1,9 +1,7 @@
 //! The token endpoint over HTTP: every grant's success path, tokens verified with an independent
 //! JWT library against the published JWKS, and each error case with its AADSTS code.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use emulator::{LifetimesUpdate, well_known as wk};
 use serde_json::json;
 
@@ -116,7 +114,7 @@ async fn password_grant_issues_verifiable_v2_tokens_with_client_info() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["token_type"], "Bearer");
     assert!(b["refresh_token"].is_string() && b["id_token"].is_string());
-    let ci = common::claims(&format!("x.{}.y", b["client_info"].as_str().unwrap()));
+    let ci = crate::common::claims(&format!("x.{}.y", b["client_info"].as_str().unwrap()));
     assert_eq!(ci["uid"], wk::ADELE_OID);
     assert_eq!(ci["utid"], wk::TENANT_ID);
     let at = verify(

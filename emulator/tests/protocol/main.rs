@@ -1,0 +1,8 @@
+//! The emulator's protocol tests, in one binary: each module starts the emulator on a free
+//! loopback port and speaks to it over HTTP(S), as clients do.
+
+mod authorize_flow;
+mod cli;
+mod common;
+mod graph_admin;
+mod token_grants;

@@ -1,0 +1,11 @@
+//! The server's integration tests, in one binary (one link, one set of debug info): each
+//! module drives the whole server and its in-process emulator over HTTP, as a browser would.
+
+mod certificate_credential;
+mod common;
+mod consent_flow;
+mod downstream_api;
+mod id_token_validation;
+mod interaction_required;
+mod lifecycle;
+mod sign_in_flow;
