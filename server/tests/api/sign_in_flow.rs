@@ -246,17 +246,18 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
 #[tokio::test]
 async fn fifty_concurrent_calls_at_expiry_share_one_refresh_and_one_obo_per_resource() {
     let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
-    // 8-second tokens: renewed when 5 s or less are left.
+    // 12-second tokens: renewed when 5 s or less are left, so after the refresh the calls
+    // have 7 s (not a race even on a loaded CI machine) before another would be due.
     let r = reqwest::Client::new()
         .post(format!("{}/_emulator/lifetimes", app.emulator))
-        .json(&serde_json::json!({ "access_token": 8 }))
+        .json(&serde_json::json!({ "access_token": 12 }))
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success());
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     // Let the sign-in token enter its renewal window.
-    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(7_500)).await;
     app.reset_emulator_stats().await;
 
     // Fifty server-function calls at once, half for Graph and half for the Weather API.
