@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{UserIssue, issue_user, resolve, split};
+use super::{UserIssue, issue_user, requested_or_granted, resolve};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -77,10 +77,7 @@ pub fn grant(
             ));
         }
     }
-    let requested = p
-        .get("scope")
-        .map(split)
-        .unwrap_or_else(|| grant.scopes.clone());
+    let requested = requested_or_granted(p, &grant.scopes);
     let mut scopes = resolve(tenant, client, &requested)?;
     // OIDC scopes come from the sign-in, not from the redemption request. The sign-in may
     // have named several resources (incremental consent, MSAL's extraScopesToConsent);

@@ -45,6 +45,14 @@ pub fn split(scope: &str) -> Vec<String> {
     scope.split_whitespace().map(str::to_string).collect()
 }
 
+/// The request's `scope`, or the grant's own scopes when the request names none (code and
+/// refresh-token redemption, reference §3.2/§3.3).
+pub fn requested_or_granted(p: &crate::params::Params, granted: &[String]) -> Vec<String> {
+    p.get("scope")
+        .map(split)
+        .unwrap_or_else(|| granted.to_vec())
+}
+
 /// Resolves scopes to one resource of `tenant`, expanding `.default` for `client`.
 ///
 /// # Errors

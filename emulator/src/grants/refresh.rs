@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{UserIssue, check_user_access, issue_user, resolve, split};
+use super::{UserIssue, check_user_access, issue_user, requested_or_granted, resolve};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -53,10 +53,7 @@ pub fn grant(
             "Provided grant is invalid or malformed. The refresh token was issued to a different client.",
         ));
     }
-    let requested = p
-        .get("scope")
-        .map(split)
-        .unwrap_or_else(|| grant.scopes.clone());
+    let requested = requested_or_granted(p, &grant.scopes);
     let scopes = resolve(tenant, client, &requested)?;
     let user = tenant
         .user_by_oid(&grant.oid)
