@@ -20,7 +20,7 @@ use crate::{
     diagnostics::{self, Operation},
     domain::{ReturnTo, ScopeSet, Secret},
     entra::decode_unverified,
-    graph::{self, GraphCallError},
+    graph::{self, GraphCallError, Throttle},
     inspect,
     session::{SignedInUser, UserSession, now},
     tokens::{TokenError, TokenService},
@@ -32,6 +32,8 @@ pub struct BffService {
     pub graph_base_url: Url,
     /// The downstream API's base URL and the scope of its OBO token.
     pub downstream: Option<(Url, ScopeSet)>,
+    /// Graph's `Retry-After`, honoured per tenant.
+    pub graph_throttle: Throttle,
 }
 
 /// One day of the Weather API's answer (the .NET template's `WeatherForecast`).
@@ -173,10 +175,35 @@ impl Bff for BffService {
     }
 
     async fn profile(&self, request: &Parts) -> Result<Profile, AppError> {
-        let (token, cached, _) = self.graph_token(request).await?;
-        let me = graph::me(self.tokens.entra().http(), &self.graph_base_url, &token)
-            .await
-            .map_err(graph_problem)?;
+        let session = Self::session(request)?;
+        let user = self.user(&session).await?;
+        if let Some(wait) = self.graph_throttle.remaining(&user.tenant_id) {
+            return Err(graph_throttled(wait));
+        }
+        let http = self.tokens.entra().http();
+        let (token, mut cached, _) = self.graph_token(request).await?;
+        let mut result = graph::me(http, &self.graph_base_url, &token).await;
+        if let Err(err) = &result
+            && err.is_token_refused()
+        {
+            // A cached token Graph no longer takes would fail every page until it expires:
+            // forget it and exchange anew, once.
+            tracing::info!("Graph refused a cached token; exchanging a new one: {err}");
+            self.tokens
+                .forget(&session, &self.config.graph_scope)
+                .await
+                .map_err(internal)?;
+            let (token, again_cached, _) = self.graph_token(request).await?;
+            cached = again_cached;
+            result = graph::me(http, &self.graph_base_url, &token).await;
+        }
+        let me = result.map_err(|err| {
+            if let Some(wait) = err.throttled_for() {
+                self.graph_throttle.hold(&user.tenant_id, wait);
+                return graph_throttled(wait);
+            }
+            graph_problem(err)
+        })?;
         Ok(Profile {
             display_name: me.display_name,
             mail: me.mail,
@@ -315,6 +342,34 @@ impl Bff for BffService {
 fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!("{err}");
     AppError::Internal("the session store failed".into())
+}
+
+/// Graph asked to wait: say for how long, and make no call before then.
+fn graph_throttled(wait: std::time::Duration) -> AppError {
+    let secs = wait.as_secs().max(1);
+    AppError::Problem(Box::new(Problem {
+        title: "Microsoft Graph is throttling this app".into(),
+        code: None,
+        error: None,
+        message: Some(format!(
+            "Microsoft Graph asked to wait {secs} s (Retry-After)."
+        )),
+        meaning: "Graph limits how often an app may call it; it answered that this app must \
+                  wait before calling again."
+            .into(),
+        cause: "Too many calls to Microsoft Graph for this tenant in a short time, or a Graph \
+                outage."
+            .into(),
+        fix: format!(
+            "Try again in {secs} s. Until then this app makes no call to Graph for your \
+             tenant; you are still signed in."
+        ),
+        trace_id: None,
+        correlation_id: None,
+        timestamp: None,
+        lookup_url: None,
+        action: ProblemAction::Retry,
+    }))
 }
 
 fn graph_problem(err: GraphCallError) -> AppError {

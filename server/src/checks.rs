@@ -92,7 +92,7 @@ pub async fn run(
     });
 
     // 3. The sign-in scope's audience: the On-Behalf-Of assertion.
-    let fix_scope = format!("Set API_SCOPE=api://{}/access_as_user.", config.client_id);
+    let fix_scope = format!("Set API_SCOPE={}/access_as_user.", config.client_id);
     checks.push(match config.api_scope.resource() {
         Ok(Resource::Graph) => check(
             "Sign-in scope (OBO assertion)",
@@ -130,6 +130,40 @@ pub async fn run(
             Some(fix_scope),
         ),
     });
+
+    // 3b. This app named by its GUID: an App ID URI works at sign-in and fails at the first
+    // refresh (AADSTS90009).
+    if let Ok(resource) = config.api_scope.resource()
+        && resource.is_app(&config.client_id)
+    {
+        checks.push(if resource.is_app_id_uri_of(&config.client_id) {
+            check(
+                "Sign-in scope names this app by GUID",
+                Outcome::Fail,
+                format!(
+                    "API_SCOPE={} names this app by its App ID URI (kept by \
+                     API_SCOPE_KEEP_APP_ID_URI): Entra ID refuses to refresh that token \
+                     (AADSTS90009), so sessions fail when their first token expires.",
+                    config.api_scope
+                ),
+                Some(format!(
+                    "Unset API_SCOPE_KEEP_APP_ID_URI, or set API_SCOPE={}/access_as_user.",
+                    config.client_id
+                )),
+            )
+        } else {
+            let detail = match config.notes.first() {
+                Some(note) => note.clone(),
+                None => format!("API_SCOPE={}: refreshable (GUID form)", config.api_scope),
+            };
+            check(
+                "Sign-in scope names this app by GUID",
+                Outcome::Pass,
+                detail,
+                None,
+            )
+        });
+    }
 
     // 4. One resource per downstream scope setting (checked at start; shown here).
     checks.push(check(

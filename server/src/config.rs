@@ -33,11 +33,22 @@ pub struct Config {
     pub client_id: String,
     pub credential: ClientCredential,
     /// The scope of this app's own API, requested at sign-in; its token is the OBO assertion.
+    /// Always the GUID form (`<client-id>/access_as_user`) unless the operator insisted.
     pub api_scope: ScopeSet,
     /// The scope of the Microsoft Graph token obtained On-Behalf-Of the user.
     pub graph_scope: ScopeSet,
-    /// `None`: Microsoft Graph, or the emulator's Graph slice when embedded.
+    /// Whether `GRAPH_SCOPE` was set; if not, the scope follows the cloud's Graph host
+    /// from the discovery document (`msgraph_host`).
+    pub graph_scope_configured: bool,
+    /// `GRAPH_BASE_URL`; `None`: the cloud's Graph host from discovery, or the emulator's
+    /// Graph slice when embedded.
     pub graph_base_url: Option<Url>,
+    /// Tenants whose users may sign in, for a multi-tenant authority (`common`,
+    /// `organizations`); empty for a single tenant.
+    pub allowed_tenants: Vec<String>,
+    /// Ask at sign-in for consent to the downstream scopes too (Graph and the downstream
+    /// API), so that On-Behalf-Of does not meet AADSTS65001 on first use.
+    pub consent_at_sign_in: bool,
     /// The origin the browser uses for this app, e.g. `http://localhost:3000`.
     pub public_url: Url,
     /// The downstream API called On-Behalf-Of the user; `None` when not configured.
@@ -49,6 +60,9 @@ pub struct Config {
     pub emulator_world: Option<PathBuf>,
     /// Mistakes that are allowed to start, so the UI can explain them.
     pub warnings: Vec<String>,
+    /// Corrections made to the configuration, logged at start and shown on the
+    /// diagnostics page.
+    pub notes: Vec<String>,
 }
 
 /// Where the identity provider is.
@@ -148,6 +162,7 @@ impl Config {
         };
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
+        let mut notes = Vec::new();
 
         let tenant = get("AZURE_AD_TENANT_ID");
         let embedded = tenant.is_none();
@@ -206,13 +221,16 @@ impl Config {
 
         let credential = read_credential(&get, embedded, &mut problems);
 
+        // The GUID form: a token for this app itself, named by its App ID URI, is issued
+        // at sign-in but refused at the first refresh (AADSTS90009).
         let api_scope_raw = get("API_SCOPE").unwrap_or_else(|| {
             if client_id.is_empty() {
-                "api://unknown/access_as_user".to_owned()
+                "unknown/access_as_user".to_owned()
             } else {
-                format!("api://{client_id}/access_as_user")
+                format!("{client_id}/access_as_user")
             }
         });
+        let keep_uri = read_bool(&get, "API_SCOPE_KEEP_APP_ID_URI", false, &mut problems);
         let api_scope = match ScopeSet::parse(&api_scope_raw) {
             Ok(scope) => {
                 match scope.resource() {
@@ -220,28 +238,50 @@ impl Config {
                         "API_SCOPE={api_scope_raw} is a Microsoft Graph scope. The token \
                          issued at sign-in is then a Graph token, and On-Behalf-Of will fail \
                          with AADSTS50013 (Graph tokens cannot be used as an assertion). Set \
-                         API_SCOPE=api://{client_id}/access_as_user (this app's own exposed \
+                         API_SCOPE={client_id}/access_as_user (this app's own exposed \
                          scope). Starting anyway so that the app can show the failure."
                     )),
                     Ok(resource) if !resource.is_app(&client_id) => warnings.push(format!(
                         "API_SCOPE={api_scope_raw} names the API {resource}, not this app \
                          ({client_id}). Unless {resource} is an App ID URI of this app, \
                          On-Behalf-Of will fail with AADSTS500131 (assertion audience does \
-                         not match). The usual value is api://{client_id}/access_as_user."
+                         not match), and if it is, the first refresh fails with AADSTS90009. \
+                         The usual value is {client_id}/access_as_user."
                     )),
                     _ => {}
                 }
-                Some(scope)
+                match scope.with_guid_form(&client_id) {
+                    Some(_) if keep_uri => {
+                        warnings.push(format!(
+                            "API_SCOPE={api_scope_raw} names this app by its App ID URI and \
+                             API_SCOPE_KEEP_APP_ID_URI is set: sign-in works, but Entra \
+                             refuses to refresh that token (AADSTS90009), so every session \
+                             fails when its first token expires. Unset \
+                             API_SCOPE_KEEP_APP_ID_URI to use {client_id}/access_as_user."
+                        ));
+                        Some(scope)
+                    }
+                    Some(guid) => {
+                        notes.push(format!(
+                            "API_SCOPE={api_scope_raw} names this app by its App ID URI; using \
+                             {guid} instead: Entra refuses to refresh a token an app requested \
+                             for itself unless the resource is its GUID (AADSTS90009)."
+                        ));
+                        Some(guid)
+                    }
+                    None => Some(scope),
+                }
             }
             Err(err) => {
                 problems.push(format!(
                     "API_SCOPE={api_scope_raw:?} is not usable: {err}. Set it to this app's \
-                     exposed scope, e.g. api://{client_id}/access_as_user."
+                     exposed scope, e.g. {client_id}/access_as_user."
                 ));
                 None
             }
         };
 
+        let graph_scope_configured = get("GRAPH_SCOPE").is_some();
         let graph_scope_raw = get("GRAPH_SCOPE").unwrap_or_else(|| DEFAULT_GRAPH_SCOPE.into());
         let graph_scope = ScopeSet::parse(&graph_scope_raw)
             .map_err(|err| {
@@ -254,10 +294,9 @@ impl Config {
 
         let graph_base_url = get("GRAPH_BASE_URL")
             .and_then(|raw| parse_http_url("GRAPH_BASE_URL", &raw, &mut problems));
-        let graph_base_url = match (&graph_base_url, embedded) {
-            (None, false) => Some(Url::parse(DEFAULT_GRAPH_BASE_URL).expect("valid")),
-            _ => graph_base_url,
-        };
+        let allowed_tenants =
+            read_allowed_tenants(&get, tenant.as_deref(), &mut problems, &mut warnings);
+        let consent_at_sign_in = read_bool(&get, "ASK_CONSENT_AT_SIGN_IN", true, &mut problems);
 
         let public_url = match get("APP_URL") {
             Some(raw) => parse_http_url("APP_URL", &raw, &mut problems),
@@ -286,14 +325,47 @@ impl Config {
             credential: credential.expect("no problems means a credential"),
             api_scope: api_scope.expect("no problems means a scope"),
             graph_scope: graph_scope.expect("no problems means a scope"),
+            graph_scope_configured,
             graph_base_url,
+            allowed_tenants,
+            consent_at_sign_in,
             public_url,
             downstream,
             session,
             data_dir,
             emulator_world,
             warnings,
+            notes,
         })
+    }
+
+    /// Whether the authority is multi-tenant (`common` or `organizations`): users of
+    /// several tenants sign in, and each user's tokens come from their own tenant.
+    pub fn is_multi_tenant(&self) -> bool {
+        is_multi_tenant(&self.tenant)
+    }
+
+    /// Whether users of tenant `tid` may sign in.
+    pub fn allows_tenant(&self, tid: &str) -> bool {
+        !self.is_multi_tenant()
+            || self
+                .allowed_tenants
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(tid))
+    }
+
+    /// Follows the cloud's Microsoft Graph host from the discovery document
+    /// (`msgraph_host`), for whatever `GRAPH_BASE_URL` / `GRAPH_SCOPE` left unset: a
+    /// national cloud's tenant cannot use the global Graph. Returns the Graph base URL.
+    pub fn adopt_graph_host(&mut self, msgraph_host: &str) -> Url {
+        let graph = Url::parse(&format!("https://{msgraph_host}"))
+            .unwrap_or_else(|_| Url::parse(DEFAULT_GRAPH_BASE_URL).expect("valid"));
+        if !self.graph_scope_configured
+            && let Ok(scope) = ScopeSet::parse(&format!("https://{msgraph_host}/User.Read"))
+        {
+            self.graph_scope = scope;
+        }
+        self.graph_base_url.clone().unwrap_or(graph)
     }
 
     /// The redirect URI registered for this app: `<public url>/auth/callback`.
@@ -367,6 +439,76 @@ fn read_credential(
             None
         }
     }
+}
+
+fn is_multi_tenant(tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations")
+}
+
+fn read_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+    problems: &mut Vec<String>,
+) -> bool {
+    match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => default,
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        Some(other) => {
+            problems.push(format!(
+                "{name}={other:?} is not a yes/no value: use true or false (default {default})."
+            ));
+            default
+        }
+    }
+}
+
+/// `AZURE_AD_ALLOWED_TENANTS`: required with a multi-tenant authority, where any tenant's
+/// users could otherwise sign in (Microsoft's multi-tenant guidance: validate the issuer's
+/// tenant against the tenants you serve).
+fn read_allowed_tenants(
+    get: &impl Fn(&str) -> Option<String>,
+    tenant: Option<&str>,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let raw = get("AZURE_AD_ALLOWED_TENANTS");
+    let multi = tenant.is_some_and(is_multi_tenant);
+    let Some(raw) = raw else {
+        if multi {
+            problems.push(format!(
+                "AZURE_AD_TENANT_ID={} lets users of any tenant sign in, but \
+                 AZURE_AD_ALLOWED_TENANTS is not set: list the tenant ids (GUIDs, comma \
+                 separated) whose users may sign in.",
+                tenant.unwrap_or_default()
+            ));
+        }
+        return Vec::new();
+    };
+    if !multi {
+        warnings.push(format!(
+            "AZURE_AD_ALLOWED_TENANTS is set but AZURE_AD_TENANT_ID is a single tenant: only \
+             that tenant's users can sign in, so the list is ignored. It applies to common \
+             and organizations."
+        ));
+        return Vec::new();
+    }
+    let mut tenants = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if uuid::Uuid::parse_str(item).is_ok() {
+            tenants.push(item.to_ascii_lowercase());
+        } else {
+            problems.push(format!(
+                "AZURE_AD_ALLOWED_TENANTS: {item:?} is not a tenant id: give Directory \
+                 (tenant) IDs (GUIDs), as tokens carry them in `tid`."
+            ));
+        }
+    }
+    if raw.split(',').all(|t| t.trim().is_empty()) {
+        problems.push("AZURE_AD_ALLOWED_TENANTS lists no tenant id.".to_owned());
+    }
+    tenants
 }
 
 fn read_downstream(
@@ -510,9 +652,10 @@ mod tests {
         assert!(matches!(config.idp, IdentityProvider::Embedded { .. }));
         assert_eq!(
             config.api_scope.to_wire(),
-            format!("api://{}/access_as_user", embedded::CLIENT_ID)
+            format!("{}/access_as_user", embedded::CLIENT_ID)
         );
         assert!(config.warnings.is_empty());
+        assert!(config.notes.is_empty());
         assert_eq!(
             config.redirect_uri().as_str(),
             "http://localhost:3000/auth/callback"
@@ -545,7 +688,112 @@ mod tests {
         assert_eq!(config.warnings.len(), 1);
         assert!(config.warnings[0].contains("AADSTS50013"));
         assert!(
-            config.warnings[0].contains(&format!("api://{}/access_as_user", embedded::CLIENT_ID))
+            config.warnings[0]
+                .contains(&format!("API_SCOPE={}/access_as_user", embedded::CLIENT_ID))
+        );
+    }
+
+    #[test]
+    fn this_apps_app_id_uri_becomes_the_guid_form_with_a_note() {
+        let uri = format!("api://{}/access_as_user", embedded::CLIENT_ID);
+        let config = Config::from_vars(&vars(&[("API_SCOPE", &uri)])).unwrap();
+        assert_eq!(
+            config.api_scope.to_wire(),
+            format!("{}/access_as_user", embedded::CLIENT_ID)
+        );
+        assert!(config.warnings.is_empty());
+        assert_eq!(config.notes.len(), 1);
+        assert!(
+            config.notes[0].contains("AADSTS90009"),
+            "{}",
+            config.notes[0]
+        );
+    }
+
+    #[test]
+    fn keeping_the_app_id_uri_warns_of_aadsts90009() {
+        let uri = format!("api://{}/access_as_user", embedded::CLIENT_ID);
+        let config = Config::from_vars(&vars(&[
+            ("API_SCOPE", &uri),
+            ("API_SCOPE_KEEP_APP_ID_URI", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(config.api_scope.to_wire(), uri);
+        assert!(config.notes.is_empty());
+        assert!(config.warnings[0].contains("AADSTS90009"));
+        let err = Config::from_vars(&vars(&[("API_SCOPE_KEEP_APP_ID_URI", "maybe")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("API_SCOPE_KEEP_APP_ID_URI=\"maybe\"")
+        );
+    }
+
+    #[test]
+    fn a_multi_tenant_authority_needs_its_allowed_tenants() {
+        let base = [
+            ("AZURE_AD_TENANT_ID", "organizations"),
+            ("AZURE_AD_CLIENT_ID", "c"),
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+        ];
+        let err = Config::from_vars(&vars(&base)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("AZURE_AD_ALLOWED_TENANTS is not set")
+        );
+
+        let mut with_list = base.to_vec();
+        with_list.push((
+            "AZURE_AD_ALLOWED_TENANTS",
+            "3DAC8762-D1BE-44F2-861A-A7E2AAFDFC78, not-a-guid",
+        ));
+        let err = Config::from_vars(&vars(&with_list)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"not-a-guid\" is not a tenant id")
+        );
+
+        with_list.pop();
+        with_list.push((
+            "AZURE_AD_ALLOWED_TENANTS",
+            "3DAC8762-D1BE-44F2-861A-A7E2AAFDFC78",
+        ));
+        let config = Config::from_vars(&vars(&with_list)).unwrap();
+        assert!(config.is_multi_tenant());
+        assert!(config.allows_tenant("3dac8762-d1be-44f2-861a-a7e2aafdfc78"));
+        assert!(!config.allows_tenant("11111111-1111-1111-1111-111111111111"));
+    }
+
+    #[test]
+    fn a_national_cloud_takes_graph_from_discovery_unless_configured() {
+        let mut config = Config::from_vars(&vars(&[
+            ("AZURE_AD_TENANT_ID", "contoso.onmicrosoft.us"),
+            (
+                "AZURE_AD_AUTHORITY_HOST",
+                "https://login.microsoftonline.us",
+            ),
+            ("AZURE_AD_CLIENT_ID", "c"),
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+        ]))
+        .unwrap();
+        let base = config.adopt_graph_host("graph.microsoft.us");
+        assert_eq!(base.as_str(), "https://graph.microsoft.us/");
+        assert_eq!(
+            config.graph_scope.to_wire(),
+            "https://graph.microsoft.us/User.Read"
+        );
+
+        let mut config = Config::from_vars(&vars(&[
+            ("AZURE_AD_TENANT_ID", "contoso.onmicrosoft.us"),
+            ("AZURE_AD_CLIENT_ID", "c"),
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+            ("GRAPH_SCOPE", "https://graph.microsoft.us/User.Read.All"),
+            ("GRAPH_BASE_URL", "https://graph.microsoft.us"),
+        ]))
+        .unwrap();
+        config.adopt_graph_host("graph.microsoft.us");
+        assert_eq!(
+            config.graph_scope.to_wire(),
+            "https://graph.microsoft.us/User.Read.All"
         );
     }
 

@@ -55,7 +55,7 @@ const CATALOGUE: &[Entry] = &[
         "Assertion failed signature validation",
         "The On-Behalf-Of assertion could not be verified by Entra ID.",
         "The token used as the assertion is not a token for this app's own API. Most often it is a Microsoft Graph token (its header carries a nonce, so nobody but Graph can verify it).",
-        "Request this app's own scope at sign-in: set API_SCOPE=api://<client-id>/access_as_user and expose that scope on the app registration (Expose an API).",
+        "Request this app's own scope at sign-in: set API_SCOPE=<client-id>/access_as_user and expose that scope on the app registration (Expose an API).",
         true,
     ),
     entry(
@@ -63,7 +63,7 @@ const CATALOGUE: &[Entry] = &[
         "Assertion audience does not match the client app",
         "The On-Behalf-Of assertion is a valid token, but for another application.",
         "API_SCOPE names a different API than this app, so the sign-in token's audience is that API.",
-        "Set API_SCOPE to a scope this app exposes (api://<client-id>/access_as_user), or set AZURE_AD_CLIENT_ID to the app that owns the scope.",
+        "Set API_SCOPE to a scope this app exposes (<client-id>/access_as_user), or set AZURE_AD_CLIENT_ID to the app that owns the scope.",
         true,
     ),
     entry(
@@ -79,7 +79,7 @@ const CATALOGUE: &[Entry] = &[
         "An ID token cannot be used as an assertion",
         "On-Behalf-Of needs an access token for this app's API, not an ID token.",
         "The sign-in did not return an access token for API_SCOPE.",
-        "Set API_SCOPE=api://<client-id>/access_as_user so sign-in returns an access token for this app.",
+        "Set API_SCOPE=<client-id>/access_as_user so sign-in returns an access token for this app.",
         false,
     ),
     entry(
@@ -291,6 +291,62 @@ const CATALOGUE: &[Entry] = &[
         true,
     ),
     entry(
+        90009,
+        "A token for this app itself must name it by its GUID",
+        "Entra ID issues a token that an app requests for itself only when the resource is named by the app's GUID (its client id). Sign-in tolerates an App ID URI; the refresh an hour later does not.",
+        "API_SCOPE names this app by an App ID URI (api://...), so every session fails when its first token expires.",
+        "Set API_SCOPE=<client-id>/access_as_user (the GUID form; this app uses it by itself unless API_SCOPE_KEEP_APP_ID_URI is set or the App ID URI is a custom one), restart, and sign in again.",
+        false,
+    ),
+    entry(
+        90008,
+        "The app must require Microsoft Graph's sign-in permission",
+        "An app that requests a token for itself must list Microsoft Graph's User.Read (Sign in and read user profile) among its API permissions.",
+        "The app registration's API permissions do not include Microsoft Graph > Delegated > User.Read.",
+        "In the app registration: API permissions > Add a permission > Microsoft Graph > Delegated > User.Read, then grant consent.",
+        false,
+    ),
+    entry(
+        500202,
+        "A guest account needs its tenant's endpoint",
+        "A guest with a personal Microsoft account cannot obtain tokens from the multi-tenant endpoints (common, organizations); the request must name the tenant the guest was invited to.",
+        "A token request went to a multi-tenant endpoint for a guest user.",
+        "This app sends refresh and On-Behalf-Of to each user's own tenant; if this appears, set AZURE_AD_TENANT_ID to the tenant the guest belongs to, or add that tenant to AZURE_AD_ALLOWED_TENANTS.",
+        true,
+    ),
+    entry(
+        50133,
+        "Session invalid after a password change",
+        "Your session at Entra ID ended because your password expired or was changed.",
+        "The password of your account changed after you signed in here.",
+        "Sign in again with your current password.",
+        true,
+    ),
+    entry(
+        70043,
+        "Sign-in frequency reached",
+        "A Conditional Access sign-in frequency policy requires you to sign in again; the refresh token is no longer accepted.",
+        "Your organisation limits how long a sign-in lasts.",
+        "Sign in again.",
+        true,
+    ),
+    entry(
+        70044,
+        "Session expired by sign-in frequency",
+        "A Conditional Access sign-in frequency policy ended your session.",
+        "Your organisation limits how long a sign-in lasts.",
+        "Sign in again.",
+        true,
+    ),
+    entry(
+        90094,
+        "Administrator consent required",
+        "The permissions this app asks for need an administrator's consent; users cannot grant them in this tenant.",
+        "A scope this app asks for is admin-only, or the tenant does not let users consent to apps.",
+        "Ask an administrator to grant consent (App registrations > API permissions > Grant admin consent). Admin consent for Microsoft Graph does not cover this app's own access_as_user: the administrator must consent to that scope too.",
+        false,
+    ),
+    entry(
         50126,
         "Invalid username or password",
         "The credentials were wrong.",
@@ -386,8 +442,7 @@ fn explain_rejection(
         let aud = assertion_audience.unwrap_or("(unknown)");
         match code {
             Some(50013) => {
-                let graph = aud.contains("graph.microsoft.com")
-                    || aud.eq_ignore_ascii_case(crate::domain::GRAPH_APP_ID);
+                let graph = crate::domain::is_graph(aud);
                 cause = if graph {
                     format!(
                         "The sign-in token's audience is Microsoft Graph ({aud}); an On-Behalf-Of \
@@ -402,7 +457,7 @@ fn explain_rejection(
                     )
                 };
                 fix = format!(
-                    "Set API_SCOPE to api://{client_id}/access_as_user (this app's own exposed \
+                    "Set API_SCOPE to {client_id}/access_as_user (this app's own exposed \
                      scope) and sign in again."
                 );
             }
@@ -418,6 +473,13 @@ fn explain_rejection(
             }
             _ => {}
         }
+    }
+    if code == Some(90009) {
+        cause = format!(
+            "API_SCOPE is {}: it names this app by an App ID URI, so Entra ID refuses to renew \
+             the sign-in token (sign-in worked; the first refresh fails).",
+            config.api_scope
+        );
     }
     if matches!(op, Operation::Refresh) && sign_in_fixes {
         cause = format!("Your session has expired: {cause}");
@@ -520,7 +582,7 @@ mod tests {
         assert!(
             problem
                 .fix
-                .contains(&format!("api://{}/access_as_user", config.client_id))
+                .contains(&format!("API_SCOPE to {}/access_as_user", config.client_id))
         );
         assert_eq!(problem.trace_id.as_deref(), Some("t"));
     }
@@ -558,6 +620,82 @@ mod tests {
                 url: "/auth/login?return_to=/tokens".into(),
                 label: "Sign in again".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_refused_self_token_refresh_names_the_guid_form() {
+        let uri = format!(
+            "api://{}/access_as_user",
+            crate::config::embedded::CLIENT_ID
+        );
+        let vars: HashMap<String, String> = [
+            ("API_SCOPE".to_owned(), uri.clone()),
+            ("API_SCOPE_KEEP_APP_ID_URI".to_owned(), "true".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let config = Config::from_vars(&vars).unwrap();
+        let problem = explain(
+            &rejected(90009, "invalid_request"),
+            &Operation::Refresh,
+            &config,
+            "/auth/login",
+        );
+        assert_eq!(problem.code, Some(90009));
+        assert!(problem.cause.contains(&uri), "{}", problem.cause);
+        assert!(
+            problem
+                .fix
+                .contains(&format!("API_SCOPE={}/access_as_user", config.client_id)),
+            "{}",
+            problem.fix
+        );
+        assert_eq!(problem.action, ProblemAction::None);
+        assert!(problem.lookup_url.is_none());
+    }
+
+    #[test]
+    fn the_real_tenant_codes_are_explained() {
+        let config = config("api://x/y");
+        for (code, error, words, sign_in) in [
+            (90008, "invalid_grant", "User.Read", false),
+            (500202, "invalid_request", "tenant", true),
+            (50133, "invalid_grant", "password", true),
+            (70043, "invalid_grant", "Conditional Access", true),
+            (70044, "invalid_grant", "Conditional Access", true),
+            (90094, "consent_required", "access_as_user", false),
+        ] {
+            let problem = explain(
+                &rejected(code, error),
+                &Operation::SignIn,
+                &config,
+                "/login",
+            );
+            assert_eq!(problem.code, Some(code));
+            assert!(problem.lookup_url.is_none(), "{code} is in the catalogue");
+            let text = format!("{} {} {}", problem.meaning, problem.cause, problem.fix);
+            assert!(text.contains(words), "{code}: {text}");
+            assert_eq!(
+                matches!(problem.action, ProblemAction::SignIn { .. }),
+                sign_in,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_national_cloud_graph_assertion_is_recognised() {
+        let config = config("https://graph.microsoft.us/User.Read");
+        let op = Operation::OnBehalfOf {
+            scopes: "https://graph.microsoft.us/User.Read",
+            assertion_audience: Some("https://graph.microsoft.us"),
+        };
+        let problem = explain(&rejected(50013, "invalid_grant"), &op, &config, "/");
+        assert!(
+            problem.cause.contains("audience is Microsoft Graph"),
+            "{}",
+            problem.cause
         );
     }
 

@@ -1,9 +1,20 @@
-//! Microsoft Graph, the slice this app uses: `GET /v1.0/me`.
+//! Microsoft Graph, the slice this app uses: `GET /v1.0/me`, and Graph's throttling
+//! (`Retry-After` on 429 and 503) honoured for every user of a tenant.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use serde::Deserialize;
 use url::Url;
 
-use crate::domain::Secret;
+use crate::{domain::Secret, entra::retry_after};
+
+/// How long to hold off when Graph throttles without saying for how long (Microsoft
+/// Graph throttling guidance: back off, then retry).
+const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,6 +44,8 @@ pub enum GraphCallError {
         status: u16,
         code: String,
         message: String,
+        /// Graph's `Retry-After`, on 429 and 503.
+        retry_after: Option<Duration>,
     },
     #[error("Microsoft Graph could not be reached: {0}")]
     Unreachable(String),
@@ -47,6 +60,7 @@ pub async fn me(http: &reqwest::Client, base: &Url, token: &Secret) -> Result<Me
         .await
         .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
     let status = response.status().as_u16();
+    let wait = retry_after(response.headers());
     if status == 200 {
         return response
             .json::<Me>()
@@ -66,5 +80,90 @@ pub async fn me(http: &reqwest::Client, base: &Url, token: &Secret) -> Result<Me
         status,
         code,
         message,
+        retry_after: wait,
     })
+}
+
+impl GraphCallError {
+    /// Graph refused the token itself (`InvalidAuthenticationToken`): revoked, expired
+    /// early or signed with a withdrawn key. Another token may well work.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self, Self::Api { status: 401, .. })
+    }
+
+    /// How long Graph asked to be left alone: 429 always (its `Retry-After`, else a
+    /// default), 503 when it said so.
+    pub fn throttled_for(&self) -> Option<Duration> {
+        match self {
+            Self::Api {
+                status: 429,
+                retry_after,
+                ..
+            } => Some(retry_after.unwrap_or(DEFAULT_THROTTLE_WAIT)),
+            Self::Api {
+                status: 503,
+                retry_after,
+                ..
+            } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Graph's throttling per tenant: after a 429 or 503 with `Retry-After`, no call to Graph
+/// for that tenant's users until the time has passed (calls made anyway would only extend
+/// the throttling).
+#[derive(Default)]
+pub struct Throttle(Mutex<HashMap<String, Instant>>);
+
+impl Throttle {
+    /// The time left before Graph may be called for tenant `tid`.
+    pub fn remaining(&self, tid: &str) -> Option<Duration> {
+        let until = *self.0.lock().expect("throttle lock").get(tid)?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Holds Graph calls for tenant `tid` off for `wait`.
+    pub fn hold(&self, tid: &str, wait: Duration) {
+        let now = Instant::now();
+        let mut map = self.0.lock().expect("throttle lock");
+        map.retain(|_, until| *until > now);
+        map.insert(tid.to_owned(), now + wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_tenant_waits_and_others_do_not() {
+        let throttle = Throttle::default();
+        throttle.hold("a", Duration::from_secs(30));
+        let left = throttle.remaining("a").unwrap();
+        assert!(left > Duration::from_secs(28) && left <= Duration::from_secs(30));
+        assert!(throttle.remaining("b").is_none());
+        throttle.hold("b", Duration::ZERO);
+        assert!(throttle.remaining("b").is_none());
+    }
+
+    #[test]
+    fn a_429_without_retry_after_still_backs_off() {
+        let err = GraphCallError::Api {
+            status: 429,
+            code: "TooManyRequests".into(),
+            message: "slow down".into(),
+            retry_after: None,
+        };
+        assert_eq!(err.throttled_for(), Some(DEFAULT_THROTTLE_WAIT));
+        let err = GraphCallError::Api {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+            message: "down".into(),
+            retry_after: None,
+        };
+        assert_eq!(err.throttled_for(), None);
+    }
 }

@@ -20,7 +20,7 @@ use crate::{
     bff::BffService,
     config::{Config, ConfigError, DownstreamLocation, IdentityProvider, SessionStoreKind},
     csrf,
-    entra::{EntraClient, IdpError, client::http_client},
+    entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
     routes::auth::{self, AuthState},
     tokens::TokenService,
 };
@@ -94,17 +94,16 @@ impl Application {
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
+        for note in &config.notes {
+            tracing::info!("{note}");
+        }
 
         #[cfg(feature = "embedded-emulator")]
         let mut running_emulator = None;
-        let (authority_host, graph_base_url) = match &config.idp {
-            IdentityProvider::Remote { authority_host } => (
-                authority_host.clone(),
-                config
-                    .graph_base_url
-                    .clone()
-                    .expect("set for remote providers"),
-            ),
+        // The embedded emulator brings its own Graph slice; a tenant's Graph is that of its
+        // cloud, known from discovery.
+        let (authority_host, embedded_graph) = match &config.idp {
+            IdentityProvider::Remote { authority_host } => (authority_host.clone(), None),
             IdentityProvider::Embedded { addr } => {
                 #[cfg(feature = "embedded-emulator")]
                 {
@@ -115,7 +114,7 @@ impl Application {
                         None => Url::parse(&running.graph_base_url()).expect("valid"),
                     };
                     running_emulator = Some(running);
-                    (base, graph)
+                    (base, Some(graph))
                 }
                 #[cfg(not(feature = "embedded-emulator"))]
                 {
@@ -127,10 +126,30 @@ impl Application {
             }
         };
 
-        let config = Arc::new(config);
-        let entra = EntraClient::discover(config.clone(), http_client(), &authority_host)
+        let http = http_client();
+        let metadata = ProviderMetadata::discover(&http, &authority_host, &config.tenant)
             .await
             .map_err(StartError::Discovery)?;
+        let graph_base_url = match (embedded_graph, metadata.msgraph_host.as_deref()) {
+            (Some(graph), _) => graph,
+            (None, Some(host)) => config.adopt_graph_host(host),
+            (None, None) => match &config.graph_base_url {
+                Some(url) => url.clone(),
+                None if authority_host.host_str() == Some("login.microsoftonline.com") => {
+                    config.adopt_graph_host("graph.microsoft.com")
+                }
+                None => {
+                    return Err(ConfigError(vec![format!(
+                        "The identity provider at {authority_host} does not say which Microsoft \
+                         Graph serves its cloud (no msgraph_host in its discovery document): \
+                         set GRAPH_BASE_URL and GRAPH_SCOPE."
+                    )])
+                    .into());
+                }
+            },
+        };
+        let config = Arc::new(config);
+        let entra = EntraClient::new(config.clone(), http, metadata);
         tracing::info!(
             authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
             redirect_uri = %config.redirect_uri(), "identity provider ready"
@@ -148,6 +167,7 @@ impl Application {
             tokens: tokens.clone(),
             graph_base_url,
             downstream,
+            graph_throttle: Default::default(),
         });
         let router = router(leptos_options, config.clone(), tokens.clone(), bff);
         let router = with_sessions(router, &config).await?;

@@ -140,7 +140,7 @@ impl TokenService {
         self.metrics.refreshes.fetch_add(1, Ordering::Relaxed);
         let grant = self
             .entra
-            .refresh(&refresh_token)
+            .refresh(&refresh_token, &user.tenant_id)
             .await
             .map_err(TokenError::Refresh)?;
         user.api_token = grant.access_token;
@@ -163,13 +163,7 @@ impl TokenService {
     ) -> Result<(Secret, bool), TokenError> {
         // The assertion must be valid for the exchange, and it is part of the key.
         let user = self.fresh_user(session).await?;
-        let key = OboKey {
-            tenant_id: user.tenant_id.clone(),
-            object_id: user.object_id.clone(),
-            client_id: self.entra.config().client_id.clone(),
-            scopes: scopes.to_wire(),
-            assertion_hash: assertion_hash(&user.api_token),
-        };
+        let key = self.obo_key(&user, scopes);
         if let Some(hit) = self.obo_cache.get(&key).await {
             self.metrics.obo_cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((hit.token, true));
@@ -182,7 +176,7 @@ impl TokenService {
                 self.metrics.obo_exchanges.fetch_add(1, Ordering::Relaxed);
                 let token = self
                     .entra
-                    .on_behalf_of(&user.api_token, scopes)
+                    .on_behalf_of(&user.api_token, scopes, &user.tenant_id)
                     .await
                     .map_err(TokenError::OnBehalfOf)?;
                 let lifetime = token.expires_at - now();
@@ -199,6 +193,28 @@ impl TokenService {
                 Ok(err) => err,
                 Err(shared) => clone_error(&shared),
             }),
+        }
+    }
+
+    /// Forgets the cached token for `scopes` of the session's user, after the API refused
+    /// it (e.g. Graph's 401 `InvalidAuthenticationToken` for a token revoked early): the
+    /// next call exchanges anew instead of repeating the failure until the entry expires.
+    pub async fn forget(&self, session: &UserSession, scopes: &ScopeSet) -> Result<(), TokenError> {
+        if let Some(user) = session.user().await? {
+            self.obo_cache
+                .invalidate(&self.obo_key(&user, scopes))
+                .await;
+        }
+        Ok(())
+    }
+
+    fn obo_key(&self, user: &SignedInUser, scopes: &ScopeSet) -> OboKey {
+        OboKey {
+            tenant_id: user.tenant_id.clone(),
+            object_id: user.object_id.clone(),
+            client_id: self.entra.config().client_id.clone(),
+            scopes: scopes.to_wire(),
+            assertion_hash: assertion_hash(&user.api_token),
         }
     }
 

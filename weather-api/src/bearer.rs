@@ -1,7 +1,8 @@
 //! Validates Entra ID access tokens for an API, as Microsoft.Identity.Web does for .NET:
 //! signing keys from the authority's discovery document (cached, refetched when an unknown
-//! `kid` appears), the tenant's issuer in its v1 (`https://sts.windows.net/{tid}/`) and v2
-//! forms, an audience of this API (client id or App ID URI), the required delegated scope in
+//! `kid` appears), the tenant's issuer in its v1 and v2 forms, each read from the cloud's own
+//! discovery documents (`https://sts.windows.net/{tid}/` in the global cloud, another host in
+//! national clouds), an audience of this API (client id or App ID URI), the required delegated scope in
 //! `scp`, and `exp`/`nbf` with a small clock skew.
 //!
 //! Failures follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
@@ -38,15 +39,37 @@ pub struct ValidatorConfig {
     pub required_scope: String,
     /// Tolerated clock difference (Microsoft.Identity.Web: 5 minutes).
     pub clock_skew: Duration,
-    /// Require multi-factor authentication (`mfa` in `amr`); a token without it is answered
-    /// with an `insufficient_claims` challenge the client can take back to sign-in.
+    /// Require multi-factor authentication; a token without it is answered with an
+    /// `insufficient_claims` challenge the client can take back to sign-in. A v2 token shows
+    /// it by the authentication context [`MFA_AUTH_CONTEXT`] in `acrs`, a v1 token by `mfa`
+    /// in `amr` (Microsoft Learn, "Access token claims reference": `amr` is a v1 claim).
     pub require_mfa: bool,
 }
 
+/// The Conditional Access authentication context that stands for MFA in this API's
+/// challenge (`c1`, as in Microsoft's auth-context samples).
+pub const MFA_AUTH_CONTEXT: &str = "c1";
+
 /// The claims challenge for MFA: an authentication context the sign-in must satisfy
-/// (reference §4.5; sent base64-encoded in `WWW-Authenticate`).
+/// (Microsoft Learn, "Claims challenges, claims requests and client capabilities"; sent
+/// base64-encoded in `WWW-Authenticate`).
 pub const MFA_CLAIMS_CHALLENGE: &str =
     r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+
+/// Whether the token's claims show multi-factor authentication: `acrs` holding
+/// [`MFA_AUTH_CONTEXT`] in a v2 token, `mfa` in `amr` in a v1 token.
+pub fn shows_mfa(claims: &serde_json::Value) -> bool {
+    let holds = |name: &str, wanted: &str| {
+        claims
+            .get(name)
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| a.iter().any(|v| v == wanted))
+    };
+    match claims.get("ver").and_then(|v| v.as_str()) {
+        Some("1.0") => holds("amr", "mfa"),
+        _ => holds("acrs", MFA_AUTH_CONTEXT),
+    }
+}
 
 /// The caller, after its token passed every check.
 #[derive(Debug, Clone)]
@@ -159,25 +182,34 @@ impl BearerValidator {
         http: reqwest::Client,
         config: ValidatorConfig,
     ) -> Result<Self, BearerError> {
-        let url = format!(
-            "{}/{}/v2.0/.well-known/openid-configuration",
+        let tenant = format!(
+            "{}/{}",
             config.authority_host.as_str().trim_end_matches('/'),
             config.tenant_id
         );
-        let discovery: Discovery = async {
-            http.get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await
+        let fetch = |url: String| {
+            let http = http.clone();
+            async move {
+                http.get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json::<Discovery>()
+                    .await
+            }
+        };
+        // The v2 document names the v2 issuer and the keys; the v1 document the v1 issuer,
+        // which is not on the login host (and differs per cloud).
+        let (v2, v1) = tokio::try_join!(
+            fetch(format!("{tenant}/v2.0/.well-known/openid-configuration")),
+            fetch(format!("{tenant}/.well-known/openid-configuration")),
+        )
         .map_err(|e: reqwest::Error| BearerError::KeysUnavailable(e.without_url().to_string()))?;
         let issuers = [
-            discovery.issuer.replace("{tenantid}", &config.tenant_id),
-            format!("https://sts.windows.net/{}/", config.tenant_id),
+            v2.issuer.replace("{tenantid}", &config.tenant_id),
+            v1.issuer.replace("{tenantid}", &config.tenant_id),
         ];
+        let discovery = v2;
         Ok(Self {
             config,
             issuers,
@@ -243,11 +275,7 @@ impl BearerValidator {
                 },
             });
         }
-        let mfa = claims
-            .get("amr")
-            .and_then(|a| a.as_array())
-            .is_some_and(|a| a.iter().any(|m| m == "mfa"));
-        if self.config.require_mfa && !mfa {
+        if self.config.require_mfa && !shows_mfa(&claims) {
             return Err(BearerError::InsufficientClaims);
         }
         let client_id = match text("azp") {
@@ -332,5 +360,27 @@ where
             tracing::info!("refused a call: {err}");
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_v2_token_shows_mfa_by_its_authentication_context() {
+        assert!(shows_mfa(&json!({"ver": "2.0", "acrs": ["c1"]})));
+        assert!(!shows_mfa(&json!({"ver": "2.0", "acrs": ["c2"]})));
+        // v2 access tokens carry no `amr`; one that does is not trusted for MFA.
+        assert!(!shows_mfa(&json!({"ver": "2.0", "amr": ["pwd", "mfa"]})));
+    }
+
+    #[test]
+    fn a_v1_token_shows_mfa_in_amr() {
+        assert!(shows_mfa(&json!({"ver": "1.0", "amr": ["pwd", "mfa"]})));
+        assert!(!shows_mfa(&json!({"ver": "1.0", "amr": ["pwd"]})));
+        assert!(!shows_mfa(&json!({"ver": "1.0", "acrs": ["c1"]})));
     }
 }

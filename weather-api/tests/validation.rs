@@ -120,7 +120,12 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
     assert!(challenge(&r).contains("invalid_token"), "{}", challenge(&r));
 
     // A valid token for another API (the web app's own): wrong audience.
-    let other = token(&s.emulator, wk::ADELE, wk::WEB_APP_SCOPE).await;
+    let other = token(
+        &s.emulator,
+        wk::ADELE,
+        &format!("{}/access_as_user", wk::WEB_APP_CLIENT_ID),
+    )
+    .await;
     let r = call(&s.api, Some(&other)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(

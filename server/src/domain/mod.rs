@@ -5,5 +5,5 @@ mod scope;
 mod secret;
 
 pub use return_to::ReturnTo;
-pub use scope::{GRAPH_APP_ID, Resource, Scope, ScopeError, ScopeSet};
+pub use scope::{GRAPH_APP_ID, GRAPH_HOSTS, Resource, Scope, ScopeError, ScopeSet, is_graph};
 pub use secret::Secret;

@@ -11,6 +11,33 @@ use serde::{Deserialize, Serialize};
 /// Microsoft Graph's well-known application id.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Microsoft Graph's hosts in the global and the national clouds (Microsoft Learn,
+/// "Microsoft Graph national cloud deployments"): a scope or an audience on any of them is
+/// Graph's.
+pub const GRAPH_HOSTS: [&str; 5] = [
+    "graph.microsoft.com",
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn",
+    "graph.microsoft.de",
+];
+
+/// Whether `resource` (a scope's resource part or a token's `aud`) is Microsoft Graph in
+/// any cloud: its app id, or `https://<graph host>` with an optional version path.
+pub fn is_graph(resource: &str) -> bool {
+    let resource = resource.trim_end_matches('/');
+    if resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
+        return true;
+    }
+    let Some(rest) = resource
+        .strip_prefix("https://")
+        .or_else(|| resource.strip_prefix("HTTPS://"))
+    else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    GRAPH_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h))
+}
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 /// One scope, e.g. `api://<client-id>/access_as_user` or `User.Read`.
@@ -33,11 +60,19 @@ impl Resource {
         match self {
             Resource::Graph => false,
             Resource::Api(id) => {
-                id.eq_ignore_ascii_case(client_id)
-                    || id
-                        .strip_prefix("api://")
-                        .is_some_and(|rest| rest.eq_ignore_ascii_case(client_id))
+                id.eq_ignore_ascii_case(client_id) || self.is_app_id_uri_of(client_id)
             }
+        }
+    }
+
+    /// Whether this resource names the app `client_id` by its default App ID URI
+    /// (`api://<client-id>`) rather than by its GUID.
+    pub fn is_app_id_uri_of(&self, client_id: &str) -> bool {
+        match self {
+            Resource::Graph => false,
+            Resource::Api(id) => id
+                .strip_prefix("api://")
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(client_id)),
         }
     }
 }
@@ -96,10 +131,7 @@ impl Scope {
             return Some(Resource::Graph);
         };
         let resource = resource.trim_end_matches('/');
-        if resource.eq_ignore_ascii_case(GRAPH_RESOURCE)
-            || resource.eq_ignore_ascii_case(GRAPH_APP_ID)
-            || resource.eq_ignore_ascii_case("https://graph.microsoft.com/v1.0")
-        {
+        if is_graph(resource) {
             Some(Resource::Graph)
         } else {
             Some(Resource::Api(resource.to_owned()))
@@ -157,6 +189,32 @@ impl ScopeSet {
         self.0.iter()
     }
 
+    /// The same scopes with this app's own API named by its GUID instead of its App ID URI
+    /// (`api://<id>/x` becomes `<id>/x`), or `None` when no scope names it so.
+    ///
+    /// Entra issues a token for the requesting app itself only at sign-in when the resource
+    /// is named by an App ID URI; the refresh of that token fails with AADSTS90009 ("This
+    /// scenario is supported only if resource is specified using the GUID based App
+    /// Identifier").
+    pub fn with_guid_form(&self, client_id: &str) -> Option<Self> {
+        let prefix = format!("api://{client_id}/");
+        let mut changed = false;
+        let mut scopes: Vec<Scope> = self
+            .0
+            .iter()
+            .map(|s| match s.0.get(..prefix.len()) {
+                Some(head) if head.eq_ignore_ascii_case(&prefix) => {
+                    changed = true;
+                    Scope(format!("{client_id}/{}", &s.0[prefix.len()..]))
+                }
+                _ => s.clone(),
+            })
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        changed.then_some(Self(scopes))
+    }
+
     /// Space-separated, sorted: the wire form and the cache-key form.
     pub fn to_wire(&self) -> String {
         self.0
@@ -202,6 +260,41 @@ mod tests {
         assert!(by_id.resource().unwrap().is_app(id));
         assert!(!by_uri.resource().unwrap().is_app("another"));
         assert!(!Resource::Graph.is_app(id));
+    }
+
+    #[test]
+    fn national_cloud_graph_hosts_are_graph() {
+        for raw in [
+            "https://graph.microsoft.us/User.Read",
+            "https://dod-graph.microsoft.us/.default",
+            "https://microsoftgraph.chinacloudapi.cn/User.Read",
+            "https://graph.microsoft.com/v1.0/User.Read",
+        ] {
+            assert_eq!(
+                Scope::parse(raw).unwrap().resource(),
+                Some(Resource::Graph),
+                "{raw}"
+            );
+        }
+        assert!(is_graph("https://graph.microsoft.us"));
+        assert!(is_graph("00000003-0000-0000-c000-000000000000"));
+        assert!(!is_graph("https://graph.microsoft.com.evil.example"));
+        assert!(!is_graph("api://graph.microsoft.com"));
+    }
+
+    #[test]
+    fn the_app_id_uri_of_this_app_is_rewritten_to_the_guid_form() {
+        let id = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
+        let set = ScopeSet::parse(&format!("api://{id}/access_as_user")).unwrap();
+        let guid = set.with_guid_form(id).unwrap();
+        assert_eq!(guid.to_wire(), format!("{id}/access_as_user"));
+        assert!(guid.resource().unwrap().is_app(id));
+        // Already the GUID form, or another app's URI: nothing to rewrite.
+        assert!(guid.with_guid_form(id).is_none());
+        let other = ScopeSet::parse("api://other/read").unwrap();
+        assert!(other.with_guid_form(id).is_none());
+        assert!(set.resource().unwrap().is_app_id_uri_of(id));
+        assert!(!guid.resource().unwrap().is_app_id_uri_of(id));
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub enum CodeRedemptionError {
     NoIdToken,
     #[error(transparent)]
     IdToken(#[from] IdTokenError),
+    #[error("the user belongs to tenant {tid}, which is not in AZURE_AD_ALLOWED_TENANTS")]
+    TenantNotAllowed { tid: String },
 }
 
 pub struct EntraClient {
@@ -79,7 +81,10 @@ pub struct EntraClient {
     http: reqwest::Client,
     oauth: OAuthClient,
     metadata: ProviderMetadata,
-    jwks: JwksCache,
+    jwks: Arc<JwksCache>,
+    /// Multi-tenant authorities: each user tenant's own signing keys, bounded by the
+    /// allow-list (keys are only fetched for allowed tenants).
+    tenant_jwks: moka::sync::Cache<String, Arc<JwksCache>>,
 }
 
 impl EntraClient {
@@ -90,6 +95,11 @@ impl EntraClient {
         authority_host: &Url,
     ) -> Result<Self, IdpError> {
         let metadata = ProviderMetadata::discover(&http, authority_host, &config.tenant).await?;
+        Ok(Self::new(config, http, metadata))
+    }
+
+    /// Builds the client on an already fetched discovery document.
+    pub fn new(config: Arc<Config>, http: reqwest::Client, metadata: ProviderMetadata) -> Self {
         let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
             .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
@@ -99,14 +109,15 @@ impl EntraClient {
         if let ClientCredential::Secret(secret) = &config.credential {
             oauth = oauth.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
         }
-        let jwks = JwksCache::new(http.clone(), metadata.jwks_uri.clone());
-        Ok(Self {
+        let jwks = Arc::new(JwksCache::new(http.clone(), metadata.jwks_uri.clone()));
+        Self {
             config,
             http,
             oauth,
             metadata,
             jwks,
-        })
+            tenant_jwks: moka::sync::Cache::new(1_000),
+        }
     }
 
     pub fn metadata(&self) -> &ProviderMetadata {
@@ -115,6 +126,32 @@ impl EntraClient {
 
     pub fn jwks(&self) -> &JwksCache {
         &self.jwks
+    }
+
+    /// The signing keys for tokens of tenant `tid`: the configured tenant's, or with a
+    /// multi-tenant authority that tenant's own key set (`{host}/{tid}/discovery/...`).
+    fn jwks_for(&self, tid: &str) -> Arc<JwksCache> {
+        if !self.config.is_multi_tenant() {
+            return self.jwks.clone();
+        }
+        self.tenant_jwks.get_with(tid.to_ascii_lowercase(), || {
+            Arc::new(JwksCache::new(
+                self.http.clone(),
+                for_tenant(&self.metadata.jwks_uri, tid),
+            ))
+        })
+    }
+
+    /// The token endpoint for a user of tenant `tid`. With a multi-tenant authority this
+    /// is the user's own tenant, never `/common`: Microsoft's On-Behalf-Of guidance names the
+    /// tenant-specific endpoint, since `/common` resolves a guest to their home tenant (the
+    /// wrong directory) and refuses personal-account guests (AADSTS500202).
+    pub fn token_endpoint_for(&self, tid: &str) -> Url {
+        if self.config.is_multi_tenant() {
+            for_tenant(&self.metadata.token_endpoint, tid)
+        } else {
+            self.metadata.token_endpoint.clone()
+        }
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -146,11 +183,21 @@ impl EntraClient {
         if let Some(claims) = claims {
             request = request.add_extra_param("claims", claims.to_owned());
         }
-        // Incremental consent: name the other API's scopes so the consent page lists them;
-        // the token still comes for the sign-in scope (the first resource).
-        if let Some(extra) = extra_scopes {
-            for scope in extra.iter() {
-                request = request.add_scope(oauth2::Scope::new(scope.to_string()));
+        // Consent up front (MSAL's extraScopesToConsent): name the downstream APIs' scopes
+        // so the consent page lists them with this app's own; the token still comes for
+        // the sign-in scope, which alone is named at redemption. Without this, a tenant
+        // without admin consent meets AADSTS65001 at the first On-Behalf-Of call.
+        let mut consent: Vec<&ScopeSet> = extra_scopes.into_iter().collect();
+        if self.config.consent_at_sign_in {
+            consent.push(&self.config.graph_scope);
+            consent.extend(self.config.downstream.as_ref().map(|d| &d.scope));
+        }
+        let mut named: Vec<String> = Vec::new();
+        for scope in consent.into_iter().flat_map(ScopeSet::iter) {
+            let scope = scope.to_string();
+            if !named.contains(&scope) {
+                request = request.add_scope(oauth2::Scope::new(scope.clone()));
+                named.push(scope);
             }
         }
         let (url, state) = request.url();
@@ -173,7 +220,7 @@ impl EntraClient {
             .oauth
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier);
-        for (name, value) in self.client_assertion_params()? {
+        for (name, value) in self.client_assertion_params(&self.metadata.token_endpoint)? {
             request = request.add_extra_param(name, value);
         }
         // Microsoft's extension: name the resource again at redemption, as MSAL does.
@@ -190,30 +237,49 @@ impl EntraClient {
             .id_token
             .as_deref()
             .ok_or(CodeRedemptionError::NoIdToken)?;
-        let tenant_is_specific = !matches!(
-            self.config.tenant.as_str(),
-            "common" | "organizations" | "consumers"
-        );
         let tenant_id = self
             .metadata
             .issuer
             .split('/')
             .find(|seg| seg.len() == 36 && seg.contains('-'));
+        // Multi-tenant: the token names its tenant; only an allowed tenant's keys are
+        // fetched, and the issuer is checked against that tenant below.
+        let keys = if self.config.is_multi_tenant() {
+            let tid = super::decode_unverified(raw_id_token)
+                .and_then(|(_, claims)| claims.get("tid")?.as_str().map(str::to_owned))
+                .ok_or(CodeRedemptionError::IdToken(IdTokenError::Malformed))?;
+            if !self.config.allows_tenant(&tid) {
+                return Err(CodeRedemptionError::TenantNotAllowed { tid });
+            }
+            self.jwks_for(&tid)
+        } else {
+            self.jwks.clone()
+        };
         let expectations = Expectations {
             issuer: &self.metadata.issuer,
             client_id: &self.config.client_id,
             nonce,
-            tenant_id: if tenant_is_specific { tenant_id } else { None },
+            tenant_id: if self.config.is_multi_tenant() {
+                None
+            } else {
+                tenant_id
+            },
         };
-        let verified = VerifiedIdToken::verify(raw_id_token, &expectations, &self.jwks).await?;
+        let verified = VerifiedIdToken::verify(raw_id_token, &expectations, &keys).await?;
         Ok((verified, grant))
     }
 
-    /// Redeems a refresh token for a new sign-in token (the refresh token rotates).
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, IdpError> {
+    /// Redeems a refresh token of a user of tenant `tid` for a new sign-in token (the
+    /// refresh token rotates).
+    pub async fn refresh(&self, refresh_token: &Secret, tid: &str) -> Result<TokenGrant, IdpError> {
         let token = RefreshToken::new(refresh_token.expose().to_owned());
-        let mut request = self.oauth.exchange_refresh_token(&token);
-        for (name, value) in self.client_assertion_params()? {
+        let endpoint = self.token_endpoint_for(tid);
+        let oauth = self
+            .oauth
+            .clone()
+            .set_token_uri(TokenUrl::from_url(endpoint.clone()));
+        let mut request = oauth.exchange_refresh_token(&token);
+        for (name, value) in self.client_assertion_params(&endpoint)? {
             request = request.add_extra_param(name, value);
         }
         for scope in sign_in_scopes(&self.config.api_scope) {
@@ -239,9 +305,13 @@ impl EntraClient {
         Some(url)
     }
 
-    /// The body fields that authenticate this client with a certificate (`private_key_jwt`);
-    /// empty for a secret, which `oauth2` sends itself.
-    pub(crate) fn client_assertion_params(&self) -> Result<Vec<(&'static str, String)>, IdpError> {
+    /// The body fields that authenticate this client with a certificate (`private_key_jwt`)
+    /// at `token_endpoint` (the assertion's audience); empty for a secret, which `oauth2`
+    /// sends itself.
+    pub(crate) fn client_assertion_params(
+        &self,
+        token_endpoint: &Url,
+    ) -> Result<Vec<(&'static str, String)>, IdpError> {
         match &self.config.credential {
             ClientCredential::Secret(_) => Ok(Vec::new()),
             ClientCredential::Certificate {
@@ -250,7 +320,7 @@ impl EntraClient {
             } => {
                 let assertion = super::obo::client_assertion(
                     &self.config.client_id,
-                    self.metadata.token_endpoint.as_str(),
+                    token_endpoint.as_str(),
                     certificate_pem,
                     private_key_pem,
                 )?;
@@ -321,6 +391,19 @@ impl EntraClient {
     }
 }
 
+/// `url` with its first path segment (the tenant, e.g. `common`) replaced by `tid`.
+fn for_tenant(url: &Url, tid: &str) -> Url {
+    let mut out = url.clone();
+    let rest: Vec<String> = url
+        .path_segments()
+        .map(|segments| segments.skip(1).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if let Ok(mut segments) = out.path_segments_mut() {
+        segments.clear().push(tid).extend(rest);
+    }
+    out
+}
+
 /// The scopes of a sign-in: OpenID Connect (`openid` for the ID token, `offline_access` for
 /// the refresh token, `profile` for names) plus this app's own API scope, whose token is
 /// the On-Behalf-Of assertion.
@@ -377,4 +460,24 @@ pub fn http_client() -> reqwest::Client {
         .user_agent(concat!("entra-bff/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a TLS backend is compiled in")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_tenant_endpoint_is_turned_into_the_users_tenant() {
+        let common =
+            Url::parse("https://login.microsoftonline.com/common/oauth2/v2.0/token").unwrap();
+        assert_eq!(
+            for_tenant(&common, "3dac8762-d1be-44f2-861a-a7e2aafdfc78").as_str(),
+            "https://login.microsoftonline.com/3dac8762-d1be-44f2-861a-a7e2aafdfc78/oauth2/v2.0/token"
+        );
+        let keys = Url::parse("http://127.0.0.1:3100/organizations/discovery/v2.0/keys").unwrap();
+        assert_eq!(
+            for_tenant(&keys, "t").as_str(),
+            "http://127.0.0.1:3100/t/discovery/v2.0/keys"
+        );
+    }
 }

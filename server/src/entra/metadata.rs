@@ -16,6 +16,10 @@ pub struct ProviderMetadata {
     pub jwks_uri: Url,
     #[serde(default)]
     pub end_session_endpoint: Option<Url>,
+    /// The Microsoft Graph host of this cloud (`graph.microsoft.com`,
+    /// `graph.microsoft.us`, `microsoftgraph.chinacloudapi.cn`, ...).
+    #[serde(default)]
+    pub msgraph_host: Option<String>,
 }
 
 impl ProviderMetadata {

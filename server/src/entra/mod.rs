@@ -9,6 +9,7 @@ mod metadata;
 mod obo;
 
 pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, TokenGrant};
+pub(crate) use error::retry_after;
 pub use error::{EntraErrorBody, IdpError};
 pub use id_token::{Expectations, IdTokenClaims, IdTokenError, VerifiedIdToken};
 pub use jwks::JwksCache;

@@ -23,12 +23,13 @@ struct OboResponse {
 }
 
 impl EntraClient {
-    /// Exchanges `assertion` (the user's token for this app's own API) for a token for the
-    /// resource of `scopes`.
+    /// Exchanges `assertion` (the token of a user of tenant `tid` for this app's own API)
+    /// for a token for the resource of `scopes`, at that tenant's token endpoint.
     pub async fn on_behalf_of(
         &self,
         assertion: &Secret,
         scopes: &ScopeSet,
+        tid: &str,
     ) -> Result<OboToken, IdpError> {
         const ENDPOINT: &str = "token (on_behalf_of)";
         let scope = scopes.to_wire();
@@ -45,11 +46,12 @@ impl EntraClient {
         if let Some(secret) = self.client_secret() {
             form.push(("client_secret", secret.expose().to_owned()));
         }
-        form.extend(self.client_assertion_params()?);
+        let endpoint = self.token_endpoint_for(tid);
+        form.extend(self.client_assertion_params(&endpoint)?);
 
         let response = self
             .http()
-            .post(self.metadata().token_endpoint.clone())
+            .post(endpoint)
             .form(&form)
             .send()
             .await
@@ -82,9 +84,11 @@ impl EntraClient {
     }
 }
 
-/// A client assertion JWT (RFC 7523, Entra's `certificate-credentials`): `aud` = the token
-/// endpoint, `iss` = `sub` = client id, a fresh `jti`, ten minutes of validity, signed RS256
-/// with the header `x5t` = base64url(SHA-1(DER certificate)).
+/// A client assertion JWT (RFC 7523; Microsoft Learn, "Microsoft identity platform
+/// application authentication certificate credentials"): `aud` = the token endpoint, `iss` =
+/// `sub` = client id, a fresh `jti`, ten minutes of validity, signed PS256 with the header
+/// `x5t#S256` = base64url(SHA-256(DER certificate)), the form Microsoft now recommends over
+/// RS256 with a SHA-1 `x5t`.
 pub(crate) fn client_assertion(
     client_id: &str,
     token_endpoint: &str,
@@ -99,13 +103,13 @@ pub(crate) fn client_assertion(
         invalid("AZURE_AD_CLIENT_CERTIFICATE_PATH holds no PEM certificate".into())
     })?;
     let thumbprint = {
-        use sha1::Digest as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))
     };
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes())
         .map_err(|err| invalid(format!("the private key is not an RSA PEM key: {err}")))?;
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.x5t = Some(thumbprint);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.x5t_s256 = Some(thumbprint);
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
         "aud": token_endpoint,
@@ -126,4 +130,40 @@ fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
     let stop = start + pem[start..].find(&end)?;
     let b64: String = pem[start..stop].split_whitespace().collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+
+    use super::*;
+
+    #[test]
+    fn the_client_assertion_is_ps256_with_a_sha256_thumbprint() {
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+        let key_pair =
+            rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["t".to_owned()])
+            .unwrap()
+            .self_signed(&key_pair)
+            .unwrap();
+        let endpoint = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let jwt = client_assertion("client", endpoint, &cert.pem(), &Secret::new(key_pem)).unwrap();
+
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
+        assert!(header.x5t.is_none(), "no SHA-1 thumbprint");
+        let expected = {
+            use sha2::Digest as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(cert.der()))
+        };
+        assert_eq!(header.x5t_s256.as_deref(), Some(expected.as_str()));
+        let (_, claims) = crate::entra::decode_unverified(&jwt).unwrap();
+        assert_eq!(claims["aud"], endpoint);
+        assert_eq!(claims["iss"], "client");
+        assert_eq!(claims["sub"], "client");
+    }
 }

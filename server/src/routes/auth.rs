@@ -177,6 +177,23 @@ mod get {
                     (&retry(&transaction.return_to), "Sign in again"),
                 );
             }
+            Err(crate::entra::CodeRedemptionError::TenantNotAllowed { tid }) => {
+                tracing::warn!(%tid, "sign-in refused: tenant not in AZURE_AD_ALLOWED_TENANTS");
+                return error_page(
+                    StatusCode::FORBIDDEN,
+                    "Your organization cannot sign in to this app",
+                    &[
+                        format!(
+                            "You signed in with an account of the directory (tenant) {tid}, \
+                             which this app does not serve. Nothing was stored."
+                        ),
+                        "Sign in with an account of an organization this app serves, or ask \
+                         its operator to add your tenant id to AZURE_AD_ALLOWED_TENANTS."
+                            .to_owned(),
+                    ],
+                    ("/", "Back to the home page"),
+                );
+            }
             Err(err) => {
                 tracing::warn!("sign-in rejected: {err}");
                 return error_page(

@@ -6,17 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn admin(app: &crate::common::TestApp, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/_emulator/{path}", app.emulator))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "{path}: {}",
-        r.text().await.unwrap()
-    );
+    app.admin(path, body).await;
 }
 
 #[tokio::test]

@@ -8,4 +8,5 @@ mod downstream_api;
 mod id_token_validation;
 mod interaction_required;
 mod lifecycle;
+mod real_tenant;
 mod sign_in_flow;

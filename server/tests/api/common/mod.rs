@@ -46,11 +46,13 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let app = Application::build(&env, options, listener)
         .await
         .expect("the server starts");
-    let emulator = app
-        .emulator()
-        .expect("embedded emulator")
-        .base_url()
-        .to_owned();
+    // The embedded emulator, or the one a test started and named as the authority.
+    let emulator = match app.emulator() {
+        Some(embedded) => embedded.base_url().to_owned(),
+        None => env["AZURE_AD_AUTHORITY_HOST"]
+            .trim_end_matches('/')
+            .to_owned(),
+    };
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://localhost:{}", addr.port()),
@@ -92,6 +94,46 @@ pub fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {html}"))
         + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// The well-known world, changed by `edit`, as a file for `EMULATOR_WORLD` (removed with
+/// the returned guard's directory by the caller's `TempWorld`).
+pub fn world_file(edit: impl FnOnce(&mut serde_json::Value)) -> TempWorld {
+    let mut world = serde_json::to_value(emulator::World::well_known()).unwrap();
+    edit(&mut world);
+    let dir = std::env::temp_dir().join(format!("bff-world-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("world.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    TempWorld { dir, path }
+}
+
+/// A world file that is deleted with its directory when dropped.
+pub struct TempWorld {
+    dir: std::path::PathBuf,
+    pub path: std::path::PathBuf,
+}
+
+impl TempWorld {
+    pub fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for TempWorld {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The built-in web app (the BFF) in a world's JSON, to change its registration.
+pub fn web_app(world: &mut serde_json::Value) -> &mut serde_json::Value {
+    world["tenants"][0]["applications"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["appId"] == emulator::well_known::WEB_APP_CLIENT_ID)
+        .unwrap()
 }
 
 /// Every body a browser received in this test, to scan for leaked tokens.
@@ -169,6 +211,30 @@ impl TestApp {
             .json()
             .await
             .unwrap()
+    }
+
+    /// Drives the emulator's admin surface (`/_emulator/{path}`).
+    pub async fn admin(&self, path: &str, body: serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/{path}", self.emulator))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// A server function's error, as the page receives it: the `Problem` of an
+    /// `AppError::Problem`.
+    pub async fn problem(&self, name: &str, status: StatusCode) -> serde_json::Value {
+        let response = self.server_fn(name).await;
+        assert_eq!(response.status(), status, "{name}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["Problem"].clone()
     }
 
     pub async fn reset_emulator_stats(&self) {

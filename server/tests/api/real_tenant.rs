@@ -1,0 +1,338 @@
+//! What passes against a naive emulator but breaks on a real tenant, each reproduced by the
+//! emulator as Entra behaves: the refresh of a token for this app itself (AADSTS90009), v1
+//! sign-in tokens, consent at sign-in, Graph's 401 and throttling, and `logout_hint`.
+
+use crate::common::{ADELE, ALEX, Seen, location, spawn_app, web_app, world_file};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const CLIENT_ID: &str = emulator::well_known::WEB_APP_CLIENT_ID;
+
+/// The claims of one decoded token on the token view, by kind (`IdToken`, `SignIn`, ...).
+async fn claims(app: &crate::common::TestApp, kind: &str) -> serde_json::Map<String, Value> {
+    let report: Value = app.server_fn("tokens").await.json().await.unwrap();
+    let token = report["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} token in {report}"));
+    token["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["name"].as_str().unwrap().to_owned(),
+                row["value"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_app_id_uri_api_scope_is_used_in_guid_form_so_the_first_refresh_succeeds() {
+    let uri = format!("api://{CLIENT_ID}/access_as_user");
+    let app = spawn_app(&[("SESSION_STORE", "memory"), ("API_SCOPE", &uri)]).await;
+    // Sign-in tokens always inside the renewal margin: the next page view must refresh.
+    app.admin("lifetimes", json!({ "access_token": 4 })).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app.reset_emulator_stats().await;
+
+    let profile = app.server_fn("profile").await;
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "{}",
+        profile.text().await.unwrap()
+    );
+    let stats = app.emulator_stats().await;
+    assert_eq!(stats["refresh_token"], 1, "{stats}");
+
+    // The correction is shown on the diagnostics page.
+    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Sign-in scope names this app by GUID")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(check["outcome"], "Pass", "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.contains("AADSTS90009"), "{detail}");
+    assert!(
+        detail.contains(&format!("{CLIENT_ID}/access_as_user")),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_kept_app_id_uri_signs_in_but_the_refresh_explains_aadsts90009() {
+    let uri = format!("api://{CLIENT_ID}/access_as_user");
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("API_SCOPE", &uri),
+        ("API_SCOPE_KEEP_APP_ID_URI", "true"),
+    ])
+    .await;
+    app.admin("lifetimes", json!({ "access_token": 4 })).await;
+    // Sign-in works with the URI form, as on Entra.
+    let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    assert_eq!(location(&callback), "/");
+
+    let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
+    assert_eq!(problem["code"], 90009, "{problem}");
+    assert_eq!(problem["error"], "invalid_request", "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("is requesting a token for itself"),
+        "{problem}"
+    );
+    assert!(
+        problem["cause"].as_str().unwrap().contains(&uri),
+        "{problem}"
+    );
+    assert!(
+        problem["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("API_SCOPE={CLIENT_ID}/access_as_user")),
+        "{problem}"
+    );
+    // The diagnostics page fails the same setting.
+    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Sign-in scope names this app by GUID")
+        .unwrap();
+    assert_eq!(check["outcome"], "Fail", "{check}");
+}
+
+/// Sign-in, the token view, Graph and the Weather API with the web app's registration
+/// asking for access tokens of `version` (None: a new registration's null).
+async fn the_flows_work_with_access_tokens_of(version: Option<u64>) {
+    let world = world_file(|world| {
+        web_app(world)["api"]["requestedAccessTokenVersion"] = json!(version);
+    });
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world.path()),
+    ])
+    .await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+
+    let sign_in = claims(&app, "SignIn").await;
+    let tid = emulator::well_known::TENANT_ID;
+    match version {
+        Some(2) => {
+            assert_eq!(sign_in["ver"], "2.0", "{sign_in:?}");
+            assert_eq!(sign_in["aud"], CLIENT_ID);
+            assert!(
+                !sign_in.contains_key("amr"),
+                "amr is a v1 claim: {sign_in:?}"
+            );
+            assert_eq!(sign_in["azp"], CLIENT_ID);
+        }
+        _ => {
+            assert_eq!(sign_in["ver"], "1.0", "{sign_in:?}");
+            assert_eq!(sign_in["iss"], format!("https://sts.windows.net/{tid}/"));
+            // Requested in the GUID form, so the v1 audience is the GUID.
+            assert_eq!(sign_in["aud"], CLIENT_ID);
+            assert_eq!(sign_in["appid"], CLIENT_ID);
+            assert!(sign_in.contains_key("amr"), "{sign_in:?}");
+        }
+    }
+    assert_eq!(sign_in["scp"], "access_as_user");
+
+    let profile = app.server_fn("profile").await;
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "{}",
+        profile.text().await.unwrap()
+    );
+    let call = app.server_fn("call-api").await;
+    assert_eq!(
+        call.status(),
+        StatusCode::OK,
+        "{}",
+        call.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_new_registrations_v1_sign_in_tokens_serve_every_flow() {
+    the_flows_work_with_access_tokens_of(None).await;
+}
+
+#[tokio::test]
+async fn a_registration_asking_for_v2_tokens_serves_every_flow() {
+    the_flows_work_with_access_tokens_of(Some(2)).await;
+}
+
+#[tokio::test]
+async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
+    // No admin consent for Graph, and Alex has not consented to the Weather API.
+    let world = world_file(|world| {
+        world["tenants"][0]["consents"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["resourceAppId"] != emulator::well_known::GRAPH_APP_ID);
+    });
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world.path()),
+    ])
+    .await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let authorize = location(&login);
+    assert!(authorize.contains("User.Read"), "{authorize}");
+    assert!(authorize.contains("Weather.Read"), "{authorize}");
+
+    let mut seen = Seen::default();
+    app.through_emulator(&authorize, ALEX, &mut seen).await;
+    let consent = seen
+        .0
+        .iter()
+        .find(|html| html.contains("Permissions requested"))
+        .expect("the consent page was shown at sign-in");
+    assert!(consent.contains("User.Read"), "{consent}");
+    assert!(consent.contains("Weather.Read"), "{consent}");
+
+    // The first On-Behalf-Of calls find their consent: no AADSTS65001 round trip.
+    let profile = app.server_fn("profile").await;
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "{}",
+        profile.text().await.unwrap()
+    );
+    let call = app.server_fn("call-api").await;
+    assert_eq!(
+        call.status(),
+        StatusCode::OK,
+        "{}",
+        call.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
+    app.reset_emulator_stats().await;
+
+    // Graph refuses the (cached) token once, as for a token revoked before its expiry.
+    app.admin(
+        "faults",
+        json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 1}),
+    )
+    .await;
+    let profile = app.server_fn("profile").await;
+    assert_eq!(
+        profile.status(),
+        StatusCode::OK,
+        "{}",
+        profile.text().await.unwrap()
+    );
+    let profile: Value = profile.json().await.unwrap();
+    assert_eq!(profile["token_from_cache"], false);
+    let stats = app.emulator_stats().await;
+    assert_eq!(
+        stats["obo"], 1,
+        "a new token replaced the refused one: {stats}"
+    );
+    assert_eq!(stats["graph"], 2, "the call was retried once: {stats}");
+
+    // A Graph that keeps refusing is explained, not retried in a loop.
+    app.reset_emulator_stats().await;
+    app.admin(
+        "faults",
+        json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 5}),
+    )
+    .await;
+    let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidAuthenticationToken"),
+        "{problem}"
+    );
+    assert_eq!(app.emulator_stats().await["graph"], 2);
+}
+
+#[tokio::test]
+async fn graph_throttling_is_honoured_and_the_page_says_when_to_retry() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app.admin(
+        "faults",
+        json!({"endpoint": "graph", "kind": {"type": "status", "code": 429, "retry_after": 30}, "count": 1}),
+    )
+    .await;
+    app.reset_emulator_stats().await;
+
+    let problem = app
+        .problem("profile", StatusCode::SERVICE_UNAVAILABLE)
+        .await;
+    assert_eq!(problem["action"], "Retry", "{problem}");
+    let fix = problem["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("Try again in 30 s") || fix.contains("Try again in 29 s"),
+        "{fix}"
+    );
+
+    // Until Retry-After has passed, no call reaches Graph: the answer comes from the wait.
+    for _ in 0..3 {
+        let again = app
+            .problem("profile", StatusCode::SERVICE_UNAVAILABLE)
+            .await;
+        assert!(
+            again["fix"].as_str().unwrap().contains("Try again in"),
+            "{again}"
+        );
+    }
+    assert_eq!(app.emulator_stats().await["graph"], 1, "no hammering");
+}
+
+#[tokio::test]
+async fn sign_out_sends_the_login_hint_claim_as_logout_hint_when_the_app_asks_for_it() {
+    async fn end_session(app: &crate::common::TestApp) -> String {
+        app.sign_in(ADELE, "/", &mut Seen::default()).await;
+        let out = app
+            .client
+            .post(app.url("/auth/logout"))
+            .header("origin", &app.base)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        location(&out)
+    }
+    // The built-in registration lists the `login_hint` optional claim.
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let with_claim = end_session(&app).await;
+    assert!(with_claim.contains("logout_hint="), "{with_claim}");
+
+    // A registration without optional claims: no hint, still a valid sign-out.
+    let world = world_file(|world| {
+        web_app(world)
+            .as_object_mut()
+            .unwrap()
+            .remove("optionalClaims");
+    });
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world.path()),
+    ])
+    .await;
+    let without = end_session(&app).await;
+    assert!(!without.contains("logout_hint="), "{without}");
+    assert!(without.contains("post_logout_redirect_uri="), "{without}");
+}
