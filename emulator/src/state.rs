@@ -123,8 +123,28 @@ pub struct AuthFacts {
     pub auth_time: i64,
     /// Authentication methods (`pwd`, `mfa`).
     pub amr: Vec<String>,
+    /// Authentication-context ids (`acrs`) the sign-in satisfied, e.g. `c1`.
+    #[serde(default)]
+    pub acrs: Vec<String>,
     /// Session id.
     pub sid: String,
+}
+
+impl AuthFacts {
+    /// A password sign-in happening now.
+    pub fn password_now() -> Self {
+        Self {
+            auth_time: crate::keys::now(),
+            amr: vec!["pwd".into()],
+            acrs: vec![],
+            sid: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Whether the user did multi-factor authentication.
+    pub fn has_mfa(&self) -> bool {
+        self.amr.iter().any(|a| a == "mfa")
+    }
 }
 
 /// An issued refresh token's grant.
@@ -342,7 +362,10 @@ pub enum FaultKind {
         /// Milliseconds.
         ms: u64,
     },
-    /// Answer with this status (e.g. 503, 429) and an optional `Retry-After`.
+    /// Answer with this status (e.g. 503, 429, or 401 on `graph`) and an optional
+    /// `Retry-After`, in the shape of the endpoint hit: Entra's AADSTS body, or on the Graph
+    /// slice Graph's error body (401 `InvalidAuthenticationToken` with `WWW-Authenticate`,
+    /// 429 `TooManyRequests`, 503 `ServiceUnavailable`, …).
     Status {
         /// HTTP status code.
         code: u16,

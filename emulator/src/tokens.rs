@@ -4,13 +4,22 @@
 //! A Graph token is signed over a header whose `nonce` was replaced by base64url(SHA-256(nonce));
 //! the published header holds the plain nonce, so a standard JWT library can't verify it (as with
 //! the real ones). Only [`verify`] with `graph = true` (the emulator's Graph slice) undoes that.
+//!
+//! User access tokens carry the sign-in facts (methods, satisfied authentication contexts,
+//! time) in their opaque `aio` claim ([`aio`], [`read_aio`]): v2 access tokens have no `amr`
+//! (it is a v1 claim), yet On-Behalf-Of must still know whether the user did MFA. Only the
+//! emulator reads it back, from a verified assertion; clients must treat it as opaque, as they
+//! must Entra's.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 
-use crate::keys::{KeyRing, SigningKey};
+use crate::{
+    keys::{KeyRing, SigningKey},
+    state::AuthFacts,
+};
 
 /// Signs `claims` with `key`; `v1` adds `x5t`; `graph` adds the header `nonce`.
 pub fn sign(key: &SigningKey, claims: &Value, v1: bool, graph: bool) -> String {
@@ -71,6 +80,63 @@ pub fn opaque(n: usize) -> String {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).expect("OS random generator");
     URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The version tag of the emulator's `aio` values.
+const AIO_VERSION: &str = "E1";
+
+/// The sign-in facts an `aio` value carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AioFacts {
+    /// Unix time of sign-in.
+    #[serde(rename = "t")]
+    pub auth_time: i64,
+    /// Authentication methods (`pwd`, `mfa`).
+    #[serde(rename = "m", default)]
+    pub amr: Vec<String>,
+    /// Satisfied authentication contexts.
+    #[serde(rename = "c", default)]
+    pub acrs: Vec<String>,
+}
+
+/// An opaque `aio` value carrying `facts`: `E1.<random>.<base64url facts>`. Tokens are
+/// signed, so the facts can't be forged; the random part keeps values unique, like Entra's.
+pub fn aio(facts: &AuthFacts) -> String {
+    let f = AioFacts {
+        auth_time: facts.auth_time,
+        amr: facts.amr.clone(),
+        acrs: facts.acrs.clone(),
+    };
+    format!(
+        "{AIO_VERSION}.{}.{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<12>()),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&f).unwrap_or_default())
+    )
+}
+
+/// The facts of an `aio` value made by [`aio`]; `None` for anything else (e.g. the random
+/// `aio` of app-only tokens).
+pub fn read_aio(aio: &str) -> Option<AioFacts> {
+    let mut parts = aio.split('.');
+    if parts.next() != Some(AIO_VERSION) {
+        return None;
+    }
+    let facts = parts.nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(facts).ok()?).ok()
+}
+
+/// The `login_hint` optional claim: opaque to clients, stable per user record (object id and
+/// tenant), and understood by `/authorize` (`login_hint`) and the logout endpoint
+/// (`logout_hint`).
+pub fn login_hint(oid: &str, tid: &str) -> String {
+    format!("O.{}", URL_SAFE_NO_PAD.encode(format!("{oid}@{tid}")))
+}
+
+/// The object id and tenant id a [`login_hint`] value names.
+pub fn parse_login_hint(hint: &str) -> Option<(String, String)> {
+    let b = URL_SAFE_NO_PAD.decode(hint.strip_prefix("O.")?).ok()?;
+    let (oid, tid) = std::str::from_utf8(&b).ok()?.split_once('@')?;
+    Some((oid.to_string(), tid.to_string()))
 }
 
 /// Why a token didn't verify.
@@ -195,5 +261,26 @@ mod tests {
         tampered.push('A');
         assert!(verify(&tampered, &ring, false).is_err());
         assert_eq!(pairwise_sub("a", "b").len(), 43);
+    }
+
+    #[test]
+    fn aio_and_login_hint_round_trip() {
+        let facts = AuthFacts {
+            auth_time: 42,
+            amr: vec!["pwd".into(), "mfa".into()],
+            acrs: vec!["c1".into()],
+            sid: "s".into(),
+        };
+        let a = aio(&facts);
+        assert_ne!(a, aio(&facts), "unique per token");
+        let back = read_aio(&a).unwrap();
+        assert_eq!(
+            (back.auth_time, back.amr, back.acrs),
+            (42, facts.amr, facts.acrs)
+        );
+        assert_eq!(read_aio(&opaque(24)), None);
+        let h = login_hint("oid-1", "tid-2");
+        assert_eq!(parse_login_hint(&h), Some(("oid-1".into(), "tid-2".into())));
+        assert_eq!(parse_login_hint("AdeleV@contoso.onmicrosoft.com"), None);
     }
 }

@@ -81,6 +81,20 @@ pub struct User {
     /// Whether `/me/photo/$value` has a picture.
     #[serde(default)]
     pub has_photo: bool,
+    /// For a guest (B2B) record: the tenant the account belongs to. Entra resolves `/common`
+    /// and `/organizations` token requests for a guest to this home tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_tenant_id: Option<String>,
+    /// For a guest record: the account's object id in its home tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_object_id: Option<String>,
+}
+
+impl User {
+    /// Whether this record is a guest whose account lives in another tenant.
+    pub fn is_guest(&self) -> bool {
+        self.home_tenant_id.is_some()
+    }
 }
 
 /// An app registration, in the Microsoft Graph manifest's terms.
@@ -115,6 +129,53 @@ pub struct Application {
     /// Certificates.
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
+    /// Optional claims (only `login_hint` in ID tokens has an effect).
+    #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
+    pub optional_claims: OptionalClaims,
+}
+
+/// The manifest's `optionalClaims`, in Graph's shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionalClaims {
+    /// Optional claims of ID tokens (e.g. `login_hint`).
+    #[serde(default)]
+    pub id_token: Vec<OptionalClaim>,
+    /// Optional claims of access tokens.
+    #[serde(default)]
+    pub access_token: Vec<OptionalClaim>,
+    /// Optional claims of SAML tokens (not used).
+    #[serde(default)]
+    pub saml2_token: Vec<OptionalClaim>,
+}
+
+impl OptionalClaims {
+    /// No optional claim at all.
+    pub fn is_empty(&self) -> bool {
+        self.id_token.is_empty() && self.access_token.is_empty() && self.saml2_token.is_empty()
+    }
+
+    /// Whether ID tokens carry the optional claim `name`.
+    pub fn id_token_has(&self, name: &str) -> bool {
+        self.id_token.iter().any(|c| c.name == name)
+    }
+}
+
+/// One optional claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionalClaim {
+    /// Claim name, e.g. `login_hint`.
+    pub name: String,
+    /// Whether it is essential.
+    #[serde(default)]
+    pub essential: bool,
+    /// Its source (`null` for the default).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Additional properties.
+    #[serde(default)]
+    pub additional_properties: Vec<String>,
 }
 
 /// The `api` section of a manifest.
@@ -324,7 +385,10 @@ impl World {
             .find(|t| t.id.eq_ignore_ascii_case(id))
     }
 
-    /// The built-in world (see [`crate::well_known`]).
+    /// The built-in world (see [`crate::well_known`]): Contoso (everything), Fabrikam (the web
+    /// app again, Diego, and Adele as a guest) and Northwind (the web app and Nestor). The web
+    /// app's own API gets v1 access tokens, as a new registration does
+    /// (`requestedAccessTokenVersion` null); the Weather API gets v2.
     pub fn well_known() -> Self {
         let scope = |id: &str, value: &str| PermissionScope {
             id: id.into(),
@@ -347,6 +411,8 @@ impl World {
             password: wk::USER_PASSWORD.into(),
             require_mfa: false,
             has_photo: photo,
+            home_tenant_id: None,
+            home_object_id: None,
         };
         let graph = Application {
             app_id: wk::GRAPH_APP_ID.into(),
@@ -377,6 +443,7 @@ impl World {
             is_fallback_public_client: false,
             password_credentials: vec![],
             key_credentials: vec![],
+            optional_claims: OptionalClaims::default(),
         };
         let weather = Application {
             app_id: wk::WEATHER_API_CLIENT_ID.into(),
@@ -400,13 +467,15 @@ impl World {
             is_fallback_public_client: false,
             password_credentials: vec![],
             key_credentials: vec![],
+            optional_claims: OptionalClaims::default(),
         };
         let web_app = Application {
             app_id: wk::WEB_APP_CLIENT_ID.into(),
             display_name: "Entra BFF (web app)".into(),
             identifier_uris: vec![wk::WEB_APP_ID_URI.into()],
             api: ApiSection {
-                requested_access_token_version: Some(2),
+                // Null, as in a new app registration: v1 access tokens for its own API.
+                requested_access_token_version: None,
                 known_client_applications: vec![],
                 oauth2_permission_scopes: vec![scope(
                     "7c2e7f4a-1d3b-4c5e-9f8a-0b1c2d3e4f50",
@@ -454,6 +523,16 @@ impl World {
                 end_date_time: None,
             }],
             key_credentials: vec![],
+            // The app signs users out with `logout_hint`, which needs this claim.
+            optional_claims: OptionalClaims {
+                id_token: vec![OptionalClaim {
+                    name: "login_hint".into(),
+                    essential: false,
+                    source: None,
+                    additional_properties: vec![],
+                }],
+                ..OptionalClaims::default()
+            },
         };
         let admin = |resource: &str, scopes: &[&str]| ConsentGrant {
             client_id: wk::WEB_APP_CLIENT_ID.into(),
@@ -461,57 +540,137 @@ impl World {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             principal: None,
         };
-        let mut consents = vec![
-            admin(wk::GRAPH_APP_ID, &["User.Read"]),
-            admin(wk::WEB_APP_CLIENT_ID, &["access_as_user"]),
-        ];
+        let sign_in_consents = || {
+            vec![
+                admin(wk::GRAPH_APP_ID, &["User.Read"]),
+                admin(wk::WEB_APP_CLIENT_ID, &["access_as_user"]),
+            ]
+        };
+        let mut consents = sign_in_consents();
         for upn in [wk::ADELE, wk::MEGAN] {
             consents.push(ConsentGrant {
                 principal: Some(upn.into()),
                 ..admin(wk::WEATHER_API_CLIENT_ID, &["Weather.Read"])
             });
         }
-        World {
-            tenants: vec![Tenant {
-                id: wk::TENANT_ID.into(),
-                domains: vec![wk::TENANT_DOMAIN.into()],
-                users: vec![
-                    user(
-                        wk::ADELE_OID,
-                        wk::ADELE,
-                        "Adele",
-                        "Vance",
-                        "Retail Manager",
-                        true,
-                    ),
-                    user(
-                        wk::MEGAN_OID,
-                        wk::MEGAN,
-                        "Megan",
-                        "Bowen",
-                        "Marketing Manager",
-                        false,
-                    ),
-                    user(
-                        wk::ALEX_OID,
-                        wk::ALEX,
-                        "Alex",
-                        "Wilber",
-                        "Marketing Assistant",
-                        false,
-                    ),
-                ],
-                applications: vec![web_app, weather, graph],
-                consents,
-                conditional_access_policies: vec![CaPolicy {
-                    id: wk::MFA_POLICY_ID.into(),
-                    display_name: "Require MFA for the Weather API".into(),
-                    users: vec![wk::MEGAN.into()],
-                    resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
-                    require_mfa: true,
-                }],
+        let contoso = Tenant {
+            id: wk::TENANT_ID.into(),
+            domains: vec![wk::TENANT_DOMAIN.into()],
+            users: vec![
+                user(
+                    wk::ADELE_OID,
+                    wk::ADELE,
+                    "Adele",
+                    "Vance",
+                    "Retail Manager",
+                    true,
+                ),
+                user(
+                    wk::MEGAN_OID,
+                    wk::MEGAN,
+                    "Megan",
+                    "Bowen",
+                    "Marketing Manager",
+                    false,
+                ),
+                user(
+                    wk::ALEX_OID,
+                    wk::ALEX,
+                    "Alex",
+                    "Wilber",
+                    "Marketing Assistant",
+                    false,
+                ),
+            ],
+            applications: vec![web_app.clone(), weather, graph.clone()],
+            consents,
+            conditional_access_policies: vec![CaPolicy {
+                id: wk::MFA_POLICY_ID.into(),
+                display_name: "Require MFA for the Weather API".into(),
+                users: vec![wk::MEGAN.into()],
+                resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
+                require_mfa: true,
             }],
+        };
+        // Adele's guest record in Fabrikam: its own object id and profile, pointing home.
+        let adele_guest = User {
+            display_name: "Adele Vance".into(),
+            mail: Some(wk::ADELE.into()),
+            office_location: None,
+            business_phones: vec![],
+            has_photo: false,
+            home_tenant_id: Some(wk::TENANT_ID.into()),
+            home_object_id: Some(wk::ADELE_OID.into()),
+            ..user(
+                wk::ADELE_GUEST_OID,
+                wk::ADELE_GUEST,
+                "Adele",
+                "Vance",
+                wk::ADELE_GUEST_JOB_TITLE,
+                false,
+            )
+        };
+        let fabrikam = Tenant {
+            id: wk::FABRIKAM_TENANT_ID.into(),
+            domains: vec![wk::FABRIKAM_TENANT_DOMAIN.into()],
+            users: vec![
+                user(
+                    wk::DIEGO_OID,
+                    wk::DIEGO,
+                    "Diego",
+                    "Siciliani",
+                    "HR Manager",
+                    false,
+                ),
+                adele_guest,
+            ],
+            applications: vec![web_app.clone(), graph.clone()],
+            consents: sign_in_consents(),
+            conditional_access_policies: vec![],
+        };
+        let northwind = Tenant {
+            id: wk::NORTHWIND_TENANT_ID.into(),
+            domains: vec![wk::NORTHWIND_TENANT_DOMAIN.into()],
+            users: vec![user(
+                wk::NESTOR_OID,
+                wk::NESTOR,
+                "Nestor",
+                "Wilke",
+                "Director",
+                false,
+            )],
+            applications: vec![web_app, graph],
+            consents: sign_in_consents(),
+            conditional_access_policies: vec![],
+        };
+        World {
+            tenants: vec![contoso, fabrikam, northwind],
         }
+    }
+
+    /// [`World::well_known`] with the web app's `requestedAccessTokenVersion` set to 2: its own
+    /// API then gets v2 access tokens (`aud` the GUID, no `amr`).
+    pub fn well_known_with_v2_web_app() -> Self {
+        Self::well_known().with_access_token_version(wk::WEB_APP_CLIENT_ID, Some(2))
+    }
+
+    /// Sets `api.requestedAccessTokenVersion` of the app `app_id` in every tenant that has it
+    /// (`None` or `Some(1)`: v1 access tokens, `Some(2)`: v2).
+    pub fn with_access_token_version(mut self, app_id: &str, version: Option<u8>) -> Self {
+        for app in self
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.applications.iter_mut())
+            .filter(|a| a.app_id.eq_ignore_ascii_case(app_id))
+        {
+            app.api.requested_access_token_version = version;
+        }
+        self
+    }
+
+    /// The user record behind `tid` + `oid`, if any.
+    pub fn user(&self, tid: &str, oid: &str) -> Option<&User> {
+        self.tenant(tid).and_then(|t| t.user_by_oid(oid))
     }
 }
 
@@ -531,6 +690,19 @@ impl Tenant {
     /// A user by object id.
     pub fn user_by_oid(&self, oid: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id.eq_ignore_ascii_case(oid))
+    }
+
+    /// The user a sign-in name means here: the UPN, or for a guest the home address it signs
+    /// in with (its `mail`), as at Entra's sign-in page.
+    pub fn user_for_sign_in(&self, name: &str) -> Option<&User> {
+        self.user_by_upn(name).or_else(|| {
+            self.users.iter().find(|u| {
+                u.is_guest()
+                    && u.mail
+                        .as_deref()
+                        .is_some_and(|m| m.eq_ignore_ascii_case(name))
+            })
+        })
     }
 
     /// An application by client id.
@@ -619,6 +791,48 @@ impl Application {
                 .identifier_uris
                 .iter()
                 .any(|u| u.trim_end_matches('/') == aud.trim_end_matches('/'))
+    }
+
+    /// Whether the registration requires a "Sign in and read user profile" permission
+    /// (Microsoft Graph `User.Read` or broader, or Azure AD Graph's `User.Read`). Entra refuses
+    /// a token for the app itself without it (AADSTS90008). `graph` is the tenant's Graph
+    /// registration, to read permission ids.
+    pub fn requires_sign_in_permission(&self, graph: Option<&Application>) -> bool {
+        const AAD_GRAPH_APP_ID: &str = "00000002-0000-0000-c000-000000000000";
+        const AAD_GRAPH_USER_READ_ID: &str = "311a71cc-e848-46a1-bdf8-97ff7156d8e6";
+        const SIGN_IN_LIKE: [&str; 7] = [
+            "User.Read",
+            "User.ReadWrite",
+            "User.ReadBasic.All",
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ];
+        self.required_resource_access.iter().any(|r| {
+            let scopes = r.resource_access.iter().filter(|a| a.kind == "Scope");
+            if r.resource_app_id
+                .eq_ignore_ascii_case(crate::well_known::GRAPH_APP_ID)
+            {
+                scopes.into_iter().any(|a| {
+                    a.id.eq_ignore_ascii_case(crate::well_known::GRAPH_USER_READ_ID)
+                        || graph
+                            .and_then(|g| {
+                                g.api
+                                    .oauth2_permission_scopes
+                                    .iter()
+                                    .find(|s| s.id.eq_ignore_ascii_case(&a.id))
+                            })
+                            .is_some_and(|s| SIGN_IN_LIKE.contains(&s.value.as_str()))
+                })
+            } else if r.resource_app_id.eq_ignore_ascii_case(AAD_GRAPH_APP_ID) {
+                scopes
+                    .into_iter()
+                    .any(|a| a.id.eq_ignore_ascii_case(AAD_GRAPH_USER_READ_ID))
+            } else {
+                false
+            }
+        })
     }
 
     /// Delegated scope values this app statically requires on `resource` (for `.default`).
@@ -729,5 +943,29 @@ mod tests {
             ),
             vec!["Weather.Read"]
         );
+        // New registrations leave requestedAccessTokenVersion null: v1 tokens for the web app.
+        assert!(!web.wants_v2() && weather.wants_v2());
+        assert!(web.optional_claims.id_token_has("login_hint"));
+        assert!(web.requires_sign_in_permission(t.app(wk::GRAPH_APP_ID)));
+        let v2 = World::well_known_with_v2_web_app();
+        assert!(v2.tenants.iter().all(|t| {
+            t.app(wk::WEB_APP_CLIENT_ID)
+                .is_some_and(Application::wants_v2)
+        }));
+        // Fabrikam: the web app without the Weather API, Diego, and Adele's guest record.
+        let f = back.tenant(wk::FABRIKAM_TENANT_DOMAIN).unwrap();
+        assert!(
+            f.app(wk::WEB_APP_CLIENT_ID).is_some() && f.app(wk::WEATHER_API_CLIENT_ID).is_none()
+        );
+        let guest = f.user_for_sign_in(wk::ADELE).unwrap();
+        assert_eq!(guest.id, wk::ADELE_GUEST_OID);
+        assert_eq!(guest.home_object_id.as_deref(), Some(wk::ADELE_OID));
+        assert_eq!(
+            back.user(wk::NORTHWIND_TENANT_ID, wk::NESTOR_OID)
+                .unwrap()
+                .user_principal_name,
+            wk::NESTOR
+        );
+        assert!(t.user_for_sign_in(wk::DIEGO).is_none());
     }
 }

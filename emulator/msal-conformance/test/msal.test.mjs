@@ -12,7 +12,10 @@ const HOST = new URL(BASE).host;
 const TENANT = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
 const WEB_APP = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
 const SECRET = "dev-web-app-secret";
-const WEB_APP_SCOPE = `api://${WEB_APP}/access_as_user`;
+// The GUID form: Entra refuses the App ID URI form (api://…) when an app refreshes or uses ROPC
+// for a token for itself (AADSTS90009).
+const WEB_APP_SCOPE = `${WEB_APP}/access_as_user`;
+const WEB_APP_SCOPE_URI = `api://${WEB_APP}/access_as_user`;
 const WEATHER = "8e18057c-ba24-4625-a109-d2c3dc7b2fab";
 const WEATHER_SCOPE = `api://${WEATHER}/Weather.Read`;
 const PASSWORD = "Passw0rd!";
@@ -72,6 +75,25 @@ test("acquireTokenSilent with forceRefresh redeems the refresh token", async () 
   assert.notEqual(again.accessToken, first.accessToken);
   assert.equal((await stats()).refresh_token, before + 1);
   assert.ok(await verifiesWithJwks(again.accessToken));
+});
+
+test("acquireTokenSilent forceRefresh for itself by App ID URI fails with AADSTS90009", async () => {
+  const cca = app();
+  await signIn(cca, ADELE);
+  const [account] = await cca.getTokenCache().getAllAccounts();
+  await assert.rejects(
+    cca.acquireTokenSilent({ account, scopes: [WEB_APP_SCOPE_URI], forceRefresh: true }),
+    (e) => {
+      assert.equal(e.name, "ServerError", `${e.name}: ${e.message}`);
+      assert.equal(e.errorCode, "invalid_request");
+      assert.equal(String(e.errorNo), "90009");
+      assert.match(
+        e.errorMessage,
+        new RegExp(`AADSTS90009: Application '${WEB_APP}'\\(api://${WEB_APP}\\) is requesting a token for itself\\.`),
+      );
+      return true;
+    },
+  );
 });
 
 test("OBO to the Weather API", async () => {

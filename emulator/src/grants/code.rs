@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{UserIssue, issue_user, requested_or_granted, resolve};
+use super::{SelfToken, UserIssue, check_self_token, issue_user, requested_or_granted, resolve};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -18,7 +18,8 @@ use crate::{
 ///
 /// # Errors
 /// AADSTS54005 (reused), 70008 (expired), 9002313 (unknown), 500112 (redirect URI),
-/// 501481 (PKCE), 70000 (another client's code).
+/// 501481 (PKCE), 70000 (another client's code), 90008 (a token for itself without a sign-in
+/// permission).
 pub fn grant(
     state: &Shared,
     tenant: &Tenant,
@@ -91,6 +92,7 @@ pub fn grant(
             scopes.oidc.push(s.clone());
         }
     }
+    check_self_token(tenant, client, &scopes, SelfToken::SignIn)?;
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;

@@ -31,6 +31,9 @@ pub struct Scopes {
     pub default: bool,
     /// OIDC scopes asked for.
     pub oidc: Vec<String>,
+    /// The resource scopes as the client named them (`api://…/x` or `<guid>/x`), which is how
+    /// a refresh grant remembers them: a refresh without `scope` asks for them again.
+    pub named: Vec<String>,
 }
 
 impl Scopes {
@@ -68,11 +71,15 @@ pub fn resolve(
         values: vec![],
         default: false,
         oidc: vec![],
+        named: vec![],
     };
     for s in scopes {
         if OIDC_SCOPES.contains(&s.as_str()) {
             out.oidc.push(s.clone());
             continue;
+        }
+        if !out.named.contains(s) {
+            out.named.push(s.clone());
         }
         let (res_name, value) = match s.rfind('/') {
             Some(i) if i > 0 => (&s[..i], &s[i + 1..]),
@@ -155,6 +162,60 @@ pub fn no_consent(client: &Application) -> AadError {
         ),
     )
     .with_suberror("consent_required")
+}
+
+/// Whether a grant may name the client's own resource by an App ID URI: only sign-in (the
+/// authorization code and `/authorize`) may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfToken {
+    /// `/authorize` and code redemption.
+    SignIn,
+    /// Refresh token, ROPC and OBO.
+    Later,
+}
+
+/// Entra's rules for an app asking for a token for itself (the resolved resource is the
+/// calling client):
+///
+/// * AADSTS90008 when the registration does not require a "Sign in and read user profile"
+///   permission (Graph `User.Read`), whatever the grant;
+/// * AADSTS90009 when a refresh, ROPC or OBO request named the resource by an App ID URI
+///   rather than the client id GUID (sign-in accepts the URI).
+///
+/// # Errors
+/// AADSTS90008 (`invalid_grant`) or AADSTS90009 (`invalid_request`).
+pub fn check_self_token(
+    tenant: &Tenant,
+    client: &Application,
+    scopes: &Scopes,
+    grant: SelfToken,
+) -> Result<(), AadError> {
+    if !scopes
+        .resource
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case(&client.app_id))
+    {
+        return Ok(());
+    }
+    if !client.requires_sign_in_permission(tenant.app(GRAPH_APP_ID)) {
+        return Err(AadError::grant(
+            90008,
+            format!(
+                "The user or administrator has not consented to use the application with ID '{}'. This happened because application is misconfigured: it must require access to Windows Azure Active Directory by specifying at least 'Sign in and read user profile' permission.",
+                client.app_id
+            ),
+        ));
+    }
+    if grant == SelfToken::Later && !scopes.aud_form.eq_ignore_ascii_case(&client.app_id) {
+        return Err(AadError::request(
+            90009,
+            format!(
+                "Application '{}'({}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.",
+                client.app_id, scopes.aud_form
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// AADSTS50076: MFA required by policy for `resource`.
@@ -252,10 +313,12 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
     let v2 = resource.wants_v2() && !graph;
     let u = i.user;
     let mut at = json!({
-        "aud": if v2 { resource.app_id.clone() } else { aud_form },
+        "aud": if v2 { resource.app_id.clone() } else { aud_form.clone() },
         "iss": if v2 { state.issuer_v2(tid) } else { format!("https://sts.windows.net/{tid}/") },
         "iat": now, "nbf": now, "exp": now + expires_in as i64,
-        "aio": tokens::opaque(24),
+        // The sign-in facts ride in the opaque `aio` (read back by OBO), since v2 access
+        // tokens carry no `amr`.
+        "aio": tokens::aio(&i.auth),
         "name": u.display_name,
         "oid": u.id,
         "rh": tokens::opaque(16),
@@ -266,6 +329,9 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
         "idtyp": "user",
         "ver": if v2 { "2.0" } else { "1.0" },
     });
+    if !i.auth.acrs.is_empty() {
+        at["acrs"] = json!(i.auth.acrs);
+    }
     if v2 {
         at["azp"] = json!(i.client.app_id);
         at["azpacr"] = json!(i.client_acr);
@@ -274,6 +340,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
         at["appid"] = json!(i.client.app_id);
         at["appidacr"] = json!(i.client_acr);
         at["acr"] = json!("1");
+        // `amr` is a v1 claim only (Entra's access-token claims reference).
         at["amr"] = json!(i.auth.amr);
         at["auth_time"] = json!(i.auth.auth_time);
         at["upn"] = json!(u.user_principal_name);
@@ -285,11 +352,9 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
         if let Some(f) = &u.surname {
             at["family_name"] = json!(f);
         }
-    }
-    if v2 {
-        // Optional claim `amr` is not in v2 by default; the emulator keeps it so that OBO can
-        // see whether MFA was done (documented deviation).
-        at["amr"] = json!(i.auth.amr);
+        if let Some(home) = &u.home_tenant_id {
+            at["idp"] = json!(format!("https://sts.windows.net/{home}/"));
+        }
     }
     let (access_token, mut resp);
     {
@@ -297,7 +362,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
         access_token = tokens::sign(keys.current(), &at, !v2, graph);
         resp = json!({
             "token_type": "Bearer",
-            "scope": response_scope(resource, &values, i.scopes),
+            "scope": response_scope(resource, &aud_form, &values, i.scopes),
             "expires_in": expires_in,
             "ext_expires_in": expires_in,
             "access_token": access_token,
@@ -328,14 +393,33 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
             {
                 id["email"] = json!(m);
             }
+            if let Some(home) = &u.home_tenant_id {
+                // Guests carry the identity provider of their home tenant.
+                id["idp"] = json!(format!("https://sts.windows.net/{home}/"));
+            }
+            if i.client.optional_claims.id_token_has("login_hint") {
+                id["login_hint"] = json!(tokens::login_hint(&u.id, tid));
+            }
             resp["id_token"] = json!(tokens::sign(keys.current(), &id, false, false));
         }
     }
     if i.client_info {
-        resp["client_info"] = json!(tokens::client_info(&u.id, tid));
+        // The account's home identity, as Entra gives it (a guest's home tenant and object id).
+        let (uid, utid) = match (&u.home_object_id, &u.home_tenant_id) {
+            (Some(o), Some(t)) => (o.as_str(), t.as_str()),
+            _ => (u.id.as_str(), tid.as_str()),
+        };
+        resp["client_info"] = json!(tokens::client_info(uid, utid));
     }
     if i.scopes.has_oidc("offline_access") || i.always_refresh {
         let rt = format!("1.{}", tokens::opaque(48));
+        // Scopes as the client named them: a refresh without `scope` asks for them again, in
+        // the same form (an App ID URI for the app itself then answers AADSTS90009, as Entra).
+        let named = if i.scopes.named.is_empty() {
+            values.iter().map(|v| scope_uri(resource, v)).collect()
+        } else {
+            i.scopes.named.clone()
+        };
         let grant = RefreshGrant {
             id: uuid::Uuid::new_v4().to_string(),
             tid: tid.clone(),
@@ -343,9 +427,8 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
             oid: u.id.clone(),
             upn: u.user_principal_name.clone(),
             obtained_by: i.obtained_by.to_string(),
-            scopes: values
-                .iter()
-                .map(|v| scope_uri(resource, v))
+            scopes: named
+                .into_iter()
                 .chain(i.scopes.oidc.iter().cloned())
                 .collect(),
             issued: now,
@@ -379,10 +462,25 @@ pub fn scope_uri(resource: &Application, value: &str) -> String {
     }
 }
 
-fn response_scope(resource: &Application, values: &[String], scopes: &Scopes) -> String {
+/// A scope value on a resource, prefixed as the client named the resource (`aud_form`):
+/// `api://…/x` or `<guid>/x`; Graph keeps short names.
+pub fn scope_named(resource: &Application, aud_form: &str, value: &str) -> String {
+    if resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID) || aud_form.is_empty() {
+        scope_uri(resource, value)
+    } else {
+        format!("{}/{value}", aud_form.trim_end_matches('/'))
+    }
+}
+
+fn response_scope(
+    resource: &Application,
+    aud_form: &str,
+    values: &[String],
+    scopes: &Scopes,
+) -> String {
     values
         .iter()
-        .map(|v| scope_uri(resource, v))
+        .map(|v| scope_named(resource, aud_form, v))
         .chain(
             scopes
                 .oidc

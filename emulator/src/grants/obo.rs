@@ -10,10 +10,21 @@
 //! | a user-delegated token, not app-only | AADSTS50027 (emulator's choice) |
 //! | consent for the downstream scopes | AADSTS65001 |
 //! | Conditional Access (MFA) | AADSTS50076 + `claims` |
+//! | a token for the caller itself: named by its GUID | AADSTS90009 |
+//!
+//! Whether the user did MFA (and which authentication contexts were satisfied) comes from the
+//! assertion's `aio` (see [`crate::tokens::aio`]), or from a v1 assertion's `amr`/`acrs`.
+//!
+//! On `/common` and `/organizations` Entra runs the exchange in the user's **home** tenant: a
+//! guest's assertion (issued by the resource tenant) gives a token of the home tenant, for the
+//! home account. [`crate::routes::token`] picks that tenant; this module accepts the guest's
+//! assertion there.
 
 use serde_json::Value;
 
-use super::{UserIssue, check_user_access, issue_user, resolve, split};
+use super::{
+    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, resolve, split,
+};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -21,7 +32,7 @@ use crate::{
     params::Params,
     state::{AuthFacts, Shared},
     tokens::{self, VerifyError},
-    world::{Application, Tenant},
+    world::{Application, Tenant, User, World},
 };
 
 /// The OBO grant type.
@@ -36,16 +47,31 @@ fn key_not_found(kid: &str) -> AadError {
     )
 }
 
-/// Exchanges a user's access token for one to a downstream API.
+/// The user a guest record of another tenant stands for in `tenant` (its home tenant), when
+/// the request came through `/common` or `/organizations`.
+pub fn home_user<'w>(world: &'w World, tenant: &Tenant, tid: &str, oid: &str) -> Option<&'w User> {
+    let guest = world.user(tid, oid)?;
+    let home_tid = guest.home_tenant_id.as_deref()?;
+    if !home_tid.eq_ignore_ascii_case(&tenant.id) {
+        return None;
+    }
+    world.user(home_tid, guest.home_object_id.as_deref()?)
+}
+
+/// Exchanges a user's access token for one to a downstream API. `alias` says the request came
+/// through `/common` or `/organizations` (then a guest's assertion may come from another tenant
+/// than `tenant`, the user's home).
 ///
 /// # Errors
 /// See the module table.
 pub fn grant(
     state: &Shared,
+    world: &World,
     tenant: &Tenant,
     client: &Application,
     acr: ClientAcr,
     p: &Params,
+    alias: bool,
 ) -> Result<Value, AadError> {
     if p.get("requested_token_use") != Some("on_behalf_of") {
         return Err(AadError::request(
@@ -61,6 +87,7 @@ pub fn grant(
     }
     let assertion = p.require("assertion")?;
     let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
+    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
 
     let decoded = tokens::decode(assertion)
         .map_err(|_| AadError::request(50027, "JWT token is invalid or is malformed."))?;
@@ -97,7 +124,12 @@ pub fn grant(
     let c = &d.claims;
     let iss = c["iss"].as_str().unwrap_or_default();
     let tid = c["tid"].as_str().unwrap_or_default();
-    if tid != tenant.id
+    let oid = c["oid"].as_str().unwrap_or_default();
+    // A guest's assertion from its resource tenant is good on /common for its home tenant.
+    let home = (alias && !tid.eq_ignore_ascii_case(&tenant.id))
+        .then(|| home_user(world, tenant, tid, oid))
+        .flatten();
+    if (!tid.eq_ignore_ascii_case(&tenant.id) && home.is_none())
         || (iss != state.issuer_v2(tid) && iss != format!("https://sts.windows.net/{tid}/"))
     {
         return Err(AadError::grant(
@@ -144,8 +176,7 @@ pub fn grant(
             "Invalid JWT token. The assertion is an app-only token: On-Behalf-Of needs a user-delegated access token (with 'scp'). Use the client credentials grant for app-only calls.",
         ));
     }
-    let oid = c["oid"].as_str().unwrap_or_default();
-    let user = tenant.user_by_oid(oid).ok_or_else(|| {
+    let user = home.or_else(|| tenant.user_by_oid(oid)).ok_or_else(|| {
         AadError::grant(
             50034,
             format!(
@@ -154,15 +185,8 @@ pub fn grant(
             ),
         )
     })?;
-    let amr: Vec<String> = c["amr"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    check_user_access(tenant, client, user, &scopes, &amr)?;
+    let facts = sign_in_facts(c, now);
+    check_user_access(tenant, client, user, &scopes, &facts.amr)?;
     Ok(issue_user(
         state,
         UserIssue {
@@ -172,8 +196,9 @@ pub fn grant(
             user,
             scopes: &scopes,
             auth: AuthFacts {
-                auth_time: c["auth_time"].as_i64().unwrap_or(now),
-                amr,
+                auth_time: facts.auth_time,
+                amr: facts.amr,
+                acrs: facts.acrs,
                 sid: uuid::Uuid::new_v4().to_string(),
             },
             nonce: None,
@@ -182,4 +207,26 @@ pub fn grant(
             client_info: p.get("client_info") == Some("1"),
         },
     ))
+}
+
+/// The sign-in facts of a verified assertion: its `aio` when the emulator made it, else a v1
+/// token's `amr`, `acrs` and `auth_time`.
+fn sign_in_facts(c: &Value, now: i64) -> tokens::AioFacts {
+    if let Some(f) = c["aio"].as_str().and_then(tokens::read_aio) {
+        return f;
+    }
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    tokens::AioFacts {
+        auth_time: c["auth_time"].as_i64().unwrap_or(now),
+        amr: strings(&c["amr"]),
+        acrs: strings(&c["acrs"]),
+    }
 }

@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
-use super::{UserIssue, check_user_access, issue_user, resolve, split};
+use super::{
+    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, resolve, split,
+};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
-    keys::now,
     params::Params,
     state::{AuthFacts, Shared},
     world::{Application, Tenant},
@@ -16,7 +17,8 @@ use crate::{
 /// Redeems a username and password.
 ///
 /// # Errors
-/// AADSTS50126 for bad credentials, plus scope, consent and MFA errors.
+/// AADSTS50126 for bad credentials, 90009/90008 (a token for itself), plus scope, consent
+/// and MFA errors.
 pub fn grant(
     state: &Shared,
     tenant: &Tenant,
@@ -27,8 +29,9 @@ pub fn grant(
     let username = p.require("username")?;
     let password = p.require("password")?;
     let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
+    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
     let user = tenant
-        .user_by_upn(username)
+        .user_for_sign_in(username)
         .filter(|u| u.password == password)
         .ok_or_else(|| {
             AadError::grant(
@@ -36,7 +39,7 @@ pub fn grant(
                 "Error validating credentials due to invalid username or password.",
             )
         })?;
-    let amr = vec!["pwd".to_string()];
+    let auth = AuthFacts::password_now();
     if user.require_mfa {
         return Err(super::mfa_required(
             scopes
@@ -46,7 +49,7 @@ pub fn grant(
             &[],
         ));
     }
-    check_user_access(tenant, client, user, &scopes, &amr)?;
+    check_user_access(tenant, client, user, &scopes, &auth.amr)?;
     Ok(issue_user(
         state,
         UserIssue {
@@ -55,11 +58,7 @@ pub fn grant(
             client_acr: acr,
             user,
             scopes: &scopes,
-            auth: AuthFacts {
-                auth_time: now(),
-                amr,
-                sid: uuid::Uuid::new_v4().to_string(),
-            },
+            auth,
             nonce: None,
             obtained_by: "password",
             always_refresh: false,

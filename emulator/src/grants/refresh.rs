@@ -1,10 +1,14 @@
 //! `grant_type=refresh_token` (reference §3.3). Each use returns a new refresh token; as in
 //! Entra, the old one is not revoked by rotation. Expired (AADSTS700082) and revoked
-//! (AADSTS50173) grants fail; use slides the expiry.
+//! (AADSTS50173) grants fail; use slides the expiry. A refresh for the client itself must name
+//! it by its GUID (AADSTS90009), also when the grant's own scopes are used (no `scope`).
 
 use serde_json::Value;
 
-use super::{UserIssue, check_user_access, issue_user, requested_or_granted, resolve};
+use super::{
+    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, requested_or_granted,
+    resolve,
+};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -17,8 +21,8 @@ use crate::{
 /// Redeems a refresh token.
 ///
 /// # Errors
-/// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client), plus
-/// scope, consent and MFA errors.
+/// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client),
+/// 90009/90008 (a token for itself), plus scope, consent and MFA errors.
 pub fn grant(
     state: &Shared,
     tenant: &Tenant,
@@ -55,6 +59,7 @@ pub fn grant(
     }
     let requested = requested_or_granted(p, &grant.scopes);
     let scopes = resolve(tenant, client, &requested)?;
+    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;

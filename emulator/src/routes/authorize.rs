@@ -101,6 +101,13 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     p.0.insert("_created".into(), now().to_string());
     {
         let world = st.world.read().expect("world lock");
+        // A `login_hint` claim value (opaque) stands for its user: continue with the UPN.
+        if let Some((oid, tid)) = p.get("login_hint").and_then(tokens::parse_login_hint)
+            && let Some(u) = world.user(&tid, &oid)
+        {
+            p.0.insert("login_hint".into(), u.user_principal_name.clone());
+            p.0.insert("_tenant".into(), tid);
+        }
         if let Err(r) = validate(st, &world, seg, &p) {
             return r;
         }
@@ -129,11 +136,7 @@ fn validate(
     let app = tenant.app(client_id).ok_or_else(|| {
         error_page(
             StatusCode::BAD_REQUEST,
-            &AadError::new(
-                700016,
-                "unauthorized_client",
-                format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", tenant.domain()),
-            ),
+            &app_not_found(client_id, tenant.domain()),
         )
     })?;
     let redirect_uri = p
@@ -182,7 +185,13 @@ fn validate(
         return fail(AadError::missing("scope"));
     };
     for s in split(scope) {
-        if let Err(e) = grants::resolve(tenant, app, &[s]) {
+        let checked = grants::resolve(tenant, app, &[s])
+            .and_then(|r| grants::check_self_token(tenant, app, &r, grants::SelfToken::SignIn));
+        if let Err(mut e) = checked {
+            if e.code == 90008 {
+                // `invalid_grant` is not an authorization-endpoint error (RFC 6749 §4.1.2.1).
+                e.error = "invalid_request";
+            }
             return fail(e);
         }
     }
@@ -218,6 +227,17 @@ fn validate(
     Ok(())
 }
 
+/// AADSTS700016.
+fn app_not_found(client_id: &str, domain: &str) -> AadError {
+    AadError::new(
+        700016,
+        "unauthorized_client",
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{domain}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
 fn resolve_tenant<'w>(
     world: &'w crate::world::World,
     seg: &str,
@@ -225,7 +245,12 @@ fn resolve_tenant<'w>(
 ) -> Result<&'w Tenant, AadError> {
     match tenant_seg(world, seg)? {
         TenantSeg::Tenant(id) => world.tenant(&id),
-        TenantSeg::Alias(_) => pick_tenant(world, &[p.get("login_hint"), p.get("client_id")]),
+        // On an alias, the tenant where the user who signs in lives (`_tenant`, set once the
+        // username is known), else the hint's.
+        TenantSeg::Alias(_) => pick_tenant(
+            world,
+            &[p.get("_tenant"), p.get("login_hint"), p.get("client_id")],
+        ),
     }
     .ok_or_else(|| super::unknown_tenant(seg))
 }
@@ -272,7 +297,7 @@ fn advance(
     new_session: Option<String>,
     notice: Option<&str>,
 ) -> Response {
-    let Some(p) = load_txn(st, txn) else {
+    let Some(mut p) = load_txn(st, txn) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             &AadError::request(
@@ -284,12 +309,31 @@ fn advance(
     let _ = notice;
     let world = st.world.read().expect("world lock");
     let seg = p.get("_seg").unwrap_or("common").to_string();
+    let sid = new_session.clone().or_else(|| txn_session(headers, &p));
+    // On an alias with nothing naming the user yet, an existing session's tenant is the one.
+    if p.get("_tenant").is_none()
+        && p.get("login_hint").is_none()
+        && matches!(tenant_seg(&world, &seg), Ok(TenantSeg::Alias(_)))
+        && let Some(tid) = sid.as_ref().and_then(|s| {
+            st.store
+                .lock()
+                .expect("store lock")
+                .sessions
+                .get(s)
+                .map(|s| s.tid.clone())
+        })
+    {
+        p.0.insert("_tenant".into(), tid);
+    }
     let Ok(tenant) = resolve_tenant(&world, &seg, &p) else {
         return error_page(StatusCode::BAD_REQUEST, &super::unknown_tenant(&seg));
     };
-    let app = match tenant.app(p.get("client_id").unwrap_or_default()) {
-        Some(a) => a,
-        None => return error_page(StatusCode::BAD_REQUEST, &AadError::missing("client_id")),
+    let client_id = p.get("client_id").unwrap_or_default();
+    let Some(app) = tenant.app(client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &app_not_found(client_id, tenant.domain()),
+        );
     };
     let req = Req {
         p: &p,
@@ -304,7 +348,6 @@ fn advance(
         state: p.get("state").map(str::to_string),
     };
     let prompt = p.get("prompt").unwrap_or_default();
-    let sid = new_session.clone().or_else(|| txn_session(headers, &p));
     let session = sid.as_ref().and_then(|s| {
         st.store
             .lock()
@@ -352,16 +395,32 @@ fn advance(
             }
         }
     }
-    let has_mfa = session.auth.amr.iter().any(|a| a == "mfa");
+    let mut session = session;
+    let has_mfa = session.auth.has_mfa();
     let mut policies: Vec<String> = vec![];
     for (res, _) in &groups {
         for pol in tenant.mfa_policies(user, res) {
             policies.push(pol.id.clone());
         }
     }
-    let claims_step_up = p
-        .get("claims")
-        .is_some_and(|c| c.contains("capolids") || c.contains("\"acrs\"") || c.contains("polids"));
+    let wanted_acrs = p.get("claims").map(requested_acrs).unwrap_or_default();
+    let missing_acrs: Vec<String> = wanted_acrs
+        .into_iter()
+        .filter(|a| !session.auth.acrs.contains(a))
+        .collect();
+    if has_mfa && !missing_acrs.is_empty() {
+        // The emulator's authentication contexts all mean "MFA": a session that did MFA
+        // satisfies them without another prompt.
+        session.auth.acrs.extend(missing_acrs.iter().cloned());
+        if let Some(s) = sid.as_ref()
+            && let Some(stored) = st.store.lock().expect("store lock").sessions.get_mut(s)
+        {
+            stored.auth.acrs = session.auth.acrs.clone();
+        }
+    }
+    let claims_step_up = !missing_acrs.is_empty()
+        || p.get("claims")
+            .is_some_and(|c| c.contains("capolids") || c.contains("polids"));
     if !has_mfa && (user.require_mfa || !policies.is_empty() || claims_step_up) {
         if prompt == "none" {
             let res = groups.first().map(|g| g.0.clone()).unwrap_or_default();
@@ -441,10 +500,12 @@ fn advance(
         fields.push(("state".into(), s.clone()));
     }
     if p.get("client_info") == Some("1") {
-        fields.push((
-            "client_info".into(),
-            tokens::client_info(&user.id, &tenant.id),
-        ));
+        // The account's home identity (a guest's home tenant and object id), as Entra gives it.
+        let (uid, utid) = match (&user.home_object_id, &user.home_tenant_id) {
+            (Some(o), Some(t)) => (o.as_str(), t.as_str()),
+            _ => (user.id.as_str(), tenant.id.as_str()),
+        };
+        fields.push(("client_info".into(), tokens::client_info(uid, utid)));
     }
     fields.push(("session_state".into(), sid_value));
     with_cookie(respond(&req, fields))
@@ -603,11 +664,21 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
         "username" => {
             let username = form.get("username").unwrap_or_default();
             let world = st.world.read().expect("world lock");
-            let known = resolve_tenant(&world, &seg, &p)
-                .ok()
-                .and_then(|t| t.user_by_upn(username))
-                .is_some();
-            if known {
+            // On an alias, the name's domain picks the tenant (home realm discovery).
+            let on_alias = matches!(tenant_seg(&world, &seg), Ok(TenantSeg::Alias(_)));
+            let tenant = if on_alias {
+                pick_tenant(&world, &[Some(username)])
+            } else {
+                resolve_tenant(&world, &seg, &p).ok()
+            };
+            let known = tenant.filter(|t| t.user_for_sign_in(username).is_some());
+            if let Some(t) = known
+                && on_alias
+            {
+                p.0.insert("_tenant".into(), t.id.clone());
+                save_txn(st, &txn, &p);
+            }
+            if known.is_some() {
                 password_page(&seg, &txn, username, None)
             } else {
                 username_page(
@@ -626,7 +697,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
             let (oid, tid) = {
                 let world = st.world.read().expect("world lock");
                 let t = resolve_tenant(&world, &seg, &p).ok();
-                match t.and_then(|t| t.user_by_upn(username).map(|u| (u, t))) {
+                match t.and_then(|t| t.user_for_sign_in(username).map(|u| (u, t))) {
                     Some((u, t)) if u.password == password => (u.id.clone(), t.id.clone()),
                     _ => {
                         return password_page(
@@ -647,9 +718,8 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                     oid,
                     tid,
                     auth: AuthFacts {
-                        auth_time: now(),
-                        amr: vec!["pwd".into()],
                         sid: sid.clone(),
+                        ..AuthFacts::password_now()
                     },
                 },
             );
@@ -669,9 +739,16 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
             }
             if let Some(sid) = txn_session(headers, &p)
                 && let Some(s) = st.store.lock().expect("store lock").sessions.get_mut(&sid)
-                && !s.auth.amr.iter().any(|a| a == "mfa")
             {
-                s.auth.amr.push("mfa".into());
+                if !s.auth.has_mfa() {
+                    s.auth.amr.push("mfa".into());
+                }
+                // The authentication contexts this sign-in asked for are now satisfied.
+                for a in p.get("claims").map(requested_acrs).unwrap_or_default() {
+                    if !s.auth.acrs.contains(&a) {
+                        s.auth.acrs.push(a);
+                    }
+                }
             }
             advance(st, headers, &txn, None, None)
         }
@@ -709,6 +786,28 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
             &AadError::request(900144, "Unknown sign-in step."),
         ),
     }
+}
+
+/// The authentication-context ids a `claims` request asks for in `access_token.acrs`
+/// (`value` or `values`).
+pub fn requested_acrs(claims: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(claims) else {
+        return vec![];
+    };
+    let acrs = &v["access_token"]["acrs"];
+    let mut out: Vec<String> = acrs["values"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(one) = acrs["value"].as_str() {
+        out.push(one.to_string());
+    }
+    out.dedup();
+    out
 }
 
 fn record_consent(st: &Shared, headers: &HeaderMap, seg: &str, p: &Params) {

@@ -36,7 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/oidc/userinfo", get(userinfo))
 }
 
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+/// An error in Graph's shape (`{"error":{"code","message","innerError":{…}}}`); a 401 also
+/// carries `WWW-Authenticate: Bearer …`.
+pub fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     let rid = uuid::Uuid::new_v4().to_string();
     let date = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -55,6 +57,45 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
         ))
     {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// An injected fault's answer, in Graph's shape: the `code` and message Graph uses for that
+/// status (401 `InvalidAuthenticationToken`, 429 `TooManyRequests`, 503 `ServiceUnavailable`,
+/// …), with `Retry-After` (seconds) when given.
+pub fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response {
+    let (code, message) = match status.as_u16() {
+        400 => ("BadRequest", "Invalid request."),
+        401 => (
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+        ),
+        403 => (
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        404 => (
+            "Request_ResourceNotFound",
+            "Resource does not exist or one of its queried reference-property objects are not present.",
+        ),
+        429 => (
+            "TooManyRequests",
+            "Too many requests. Please try again later.",
+        ),
+        502 => ("BadGateway", "The service is temporarily unavailable."),
+        503 => (
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please try again later.",
+        ),
+        504 => ("GatewayTimeout", "The request timed out."),
+        s if s >= 500 => ("InternalServerError", "An internal server error occurred."),
+        _ => ("UnknownError", ""),
+    };
+    let mut r = graph_error(status, code, message);
+    if let Some(s) = retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     r
 }

@@ -1,5 +1,9 @@
 //! The end-session endpoint (reference §8): clears the emulator's session and redirects to a
-//! `post_logout_redirect_uri` only if it is registered for the app.
+//! `post_logout_redirect_uri` only if it is registered for the app. `logout_hint` (the
+//! `login_hint` claim's value) names the account to sign out, so Entra shows no account
+//! picker; the emulator has no picker, and a session holds one account, so it signs out the
+//! browser's session and, when the hint names another account's sessions and the browser sent
+//! none, those.
 
 use axum::{
     Router,
@@ -59,8 +63,18 @@ fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) 
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| v.to_string());
-    if let Some(sid) = sid {
-        st.store.lock().expect("store lock").sessions.remove(&sid);
+    let hinted = p.get("logout_hint").and_then(tokens::parse_login_hint);
+    {
+        let mut store = st.store.lock().expect("store lock");
+        match (&sid, &hinted) {
+            (Some(sid), _) => {
+                store.sessions.remove(sid);
+            }
+            (None, Some((oid, tid))) => store
+                .sessions
+                .retain(|_, s| !(s.oid.eq_ignore_ascii_case(oid) && s.tid == *tid)),
+            (None, None) => {}
+        }
     }
     let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     let mut resp = match p.get("post_logout_redirect_uri") {
@@ -79,7 +93,13 @@ fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) 
                 .ok()
                 .and_then(|t| match t {
                     super::TenantSeg::Tenant(id) => world.tenant(&id),
-                    super::TenantSeg::Alias(_) => world.tenants.first(),
+                    super::TenantSeg::Alias(_) => super::pick_tenant(
+                        &world,
+                        &[
+                            hinted.as_ref().map(|(_, tid)| tid.as_str()),
+                            client_id.as_deref(),
+                        ],
+                    ),
                 });
             let allowed = tenant.is_some_and(|t| match &client_id {
                 Some(c) => t.app(c).is_some_and(|a| a.redirect_uri_allowed(uri)),

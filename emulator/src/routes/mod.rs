@@ -1,5 +1,7 @@
 //! The HTTP surface: one module per endpoint family, assembled by [`router`], with the fault
-//! injection layer (admin-controlled latency, error statuses and timeouts) in front.
+//! injection layer (admin-controlled latency, error statuses and timeouts) in front. A status
+//! fault answers in the shape of the endpoint it hits: Entra's AADSTS body for the identity
+//! endpoints, Graph's error body for the Graph slice.
 
 pub mod admin;
 pub mod authorize;
@@ -83,6 +85,13 @@ async fn faults(State(st): State<AppState>, req: Request, next: Next) -> Respons
         Some(FaultKind::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
+        }
+        Some(FaultKind::Status { code, retry_after }) if endpoint == FaultEndpoint::Graph => {
+            // A refused call still reached Graph: count it, so that tests can tell a client
+            // that retries or hammers from one that holds off.
+            crate::state::Counters::bump(&st.stats.graph);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            graph::fault_response(status, retry_after)
         }
         Some(FaultKind::Status { code, retry_after }) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

@@ -70,17 +70,10 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
     let tenant = match &resolved {
         TenantSeg::Tenant(id) => world.tenant(id),
         TenantSeg::Alias(_) => {
-            let assertion_tid = p
-                .get("assertion")
-                .and_then(|a| crate::tokens::decode(a).ok())
-                .and_then(|d| d.claims["tid"].as_str().map(str::to_string));
+            let grant_tid = alias_grant_tenant(st, &world, grant_type, p);
             pick_tenant(
                 &world,
-                &[
-                    assertion_tid.as_deref(),
-                    p.get("username"),
-                    p.get("client_id"),
-                ],
+                &[grant_tid.as_deref(), p.get("username"), p.get("client_id")],
             )
         }
     }
@@ -90,7 +83,7 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
     match grant_type {
         "authorization_code" => grants::code::grant(st, tenant, client, acr, p),
         "refresh_token" => grants::refresh::grant(st, tenant, client, acr, p),
-        JWT_BEARER => grants::obo::grant(st, tenant, client, acr, p),
+        JWT_BEARER => grants::obo::grant(st, &world, tenant, client, acr, p, alias),
         "client_credentials" => {
             grants::client_credentials::grant(st, tenant, client, acr, p, alias)
         }
@@ -100,5 +93,43 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
             "unsupported_grant_type",
             format!("The app requested an unsupported grant type '{other}'."),
         )),
+    }
+}
+
+/// On `/common` and `/organizations`, the tenant the grant belongs to: a code's or refresh
+/// token's tenant, or for OBO the assertion's tenant, except that a guest's assertion goes to
+/// the guest's **home** tenant, as Entra resolves it.
+fn alias_grant_tenant(
+    st: &Shared,
+    world: &crate::world::World,
+    grant_type: &str,
+    p: &Params,
+) -> Option<String> {
+    match grant_type {
+        "authorization_code" => {
+            let store = st.store.lock().expect("store lock");
+            p.get("code")
+                .and_then(|c| store.codes.get(c))
+                .map(|g| g.tid.clone())
+        }
+        "refresh_token" => {
+            let store = st.store.lock().expect("store lock");
+            p.get("refresh_token")
+                .and_then(|r| store.refresh.get(r))
+                .map(|g| g.tid.clone())
+        }
+        JWT_BEARER => {
+            let d = p
+                .get("assertion")
+                .and_then(|a| crate::tokens::decode(a).ok())?;
+            let tid = d.claims["tid"].as_str()?;
+            let oid = d.claims["oid"].as_str().unwrap_or_default();
+            let home = world
+                .user(tid, oid)
+                .and_then(|u| u.home_tenant_id.as_deref())
+                .filter(|h| world.tenant(h).is_some());
+            Some(home.unwrap_or(tid).to_string())
+        }
+        _ => None,
     }
 }

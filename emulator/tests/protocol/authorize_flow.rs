@@ -2,139 +2,7 @@
 //! following: sign-in pages, SSO, consent, MFA, response modes, logout, and each error case.
 
 use crate::common::*;
-use base64::Engine;
-use emulator::{LifetimesUpdate, RunningEmulator, well_known as wk};
-use reqwest::{Client, Response};
-
-const REDIRECT: &str = "http://localhost:3000/auth/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn challenge(v: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(<sha2::Sha256 as sha2::Digest>::digest(v.as_bytes()))
-}
-
-fn authorize_url(emu: &RunningEmulator, extra: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    let defaults = [
-        ("client_id", wk::WEB_APP_CLIENT_ID),
-        ("response_type", "code"),
-        ("redirect_uri", REDIRECT),
-        ("state", "st-123"),
-        ("nonce", "n-456"),
-        ("code_challenge_method", "S256"),
-        ("client_info", "1"),
-    ];
-    for (k, v) in defaults {
-        if !extra.iter().any(|(ek, _)| *ek == k) {
-            q.append_pair(k, v);
-        }
-    }
-    if !extra.iter().any(|(k, _)| *k == "scope") {
-        q.append_pair(
-            "scope",
-            &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
-        );
-    }
-    if !extra.iter().any(|(k, _)| *k == "code_challenge") {
-        q.append_pair("code_challenge", &challenge(VERIFIER));
-    }
-    for (k, v) in extra {
-        q.append_pair(k, v);
-    }
-    format!(
-        "{}/oauth2/v2.0/authorize?{}",
-        emu.authority(wk::TENANT_ID),
-        q.finish()
-    )
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
-
-async fn step(
-    c: &Client,
-    emu: &RunningEmulator,
-    txn: &str,
-    step: &str,
-    fields: &[(&str, &str)],
-) -> Response {
-    let mut form = vec![("_txn", txn), ("_step", step)];
-    form.extend_from_slice(fields);
-    c.post(format!(
-        "{}/oauth2/v2.0/authorize",
-        emu.authority(wk::TENANT_ID)
-    ))
-    .form(&form)
-    .send()
-    .await
-    .unwrap()
-}
-
-/// Username then password; returns the final response (redirect, MFA or consent page).
-async fn sign_in(c: &Client, emu: &RunningEmulator, upn: &str, extra: &[(&str, &str)]) -> Response {
-    let page = c.get(authorize_url(emu, extra)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("<label for=\"username\">"), "{html}");
-    let txn = hidden(&html, "_txn");
-    let html = step(c, emu, &txn, "username", &[("username", upn)])
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        html.contains("<label for=\"password\">Password</label>"),
-        "{html}"
-    );
-    step(
-        c,
-        emu,
-        &txn,
-        "password",
-        &[("username", upn), ("password", wk::USER_PASSWORD)],
-    )
-    .await
-}
-
-fn location_params(r: &Response) -> std::collections::HashMap<String, String> {
-    assert_eq!(r.status(), 302, "expected a redirect");
-    let loc = r.headers()["location"].to_str().unwrap();
-    assert!(loc.starts_with("http://localhost:"), "{loc}");
-    let u = url::Url::parse(loc).unwrap();
-    u.query_pairs().into_owned().collect()
-}
-
-async fn redeem(
-    emu: &RunningEmulator,
-    code: &str,
-    verifier: &str,
-    redirect: &str,
-) -> (u16, serde_json::Value) {
-    token(
-        emu,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", wk::WEB_APP_CLIENT_ID),
-            ("client_secret", wk::WEB_APP_SECRET),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-            (
-                "scope",
-                &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
-            ),
-            ("client_info", "1"),
-        ],
-    )
-    .await
-}
+use emulator::{LifetimesUpdate, well_known as wk};
 
 #[tokio::test]
 async fn code_flow_with_pkce_then_single_sign_on() {
@@ -433,9 +301,10 @@ async fn consent_page_records_consent_and_decline_is_65004() {
     assert_eq!(s, 200, "{b}");
 }
 
-#[tokio::test]
-async fn mfa_page_satisfies_the_claims_challenge() {
-    let emu = start().await;
+/// Megan's OBO to the Weather API fails with a claims challenge; the MFA page satisfies it and
+/// the new assertion (v1 with `amr`, or v2 with the facts in `aio`) passes OBO.
+async fn mfa_page_satisfies_the_claims_challenge_in(world: emulator::World, v2: bool) {
+    let emu = start_with(world).await;
     // Megan's OBO fails with a claims challenge...
     let megan = user_token(&emu, wk::MEGAN).await;
     let (_, e) = obo(&emu, &megan, wk::WEATHER_API_SCOPE).await;
@@ -456,12 +325,25 @@ async fn mfa_page_satisfies_the_claims_challenge() {
     let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
     assert_eq!(s, 200, "{b}");
     let at = b["access_token"].as_str().unwrap();
+    let c = claims(at);
+    if v2 {
+        assert_eq!(c["ver"], "2.0");
+        assert!(c.get("amr").is_none(), "no amr in v2 access tokens: {c}");
+    } else {
+        assert_eq!(c["ver"], "1.0");
+        assert!(c["amr"].as_array().unwrap().iter().any(|a| a == "mfa"));
+    }
     assert!(
-        claims(at)["amr"]
+        claims(b["id_token"].as_str().unwrap())["amr"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a == "mfa")
+            .any(|a| a == "mfa"),
+        "ID tokens keep amr"
+    );
+    assert!(
+        c.get("acrs").is_none(),
+        "no authentication context was asked for"
     );
     let (s, b) = obo(&emu, at, wk::WEATHER_API_SCOPE).await;
     assert_eq!(s, 200, "{b}");
@@ -469,6 +351,81 @@ async fn mfa_page_satisfies_the_claims_challenge() {
     let c = client();
     let r = sign_in(&c, &emu, wk::MEGAN, &[("scope", wk::WEATHER_API_SCOPE)]).await;
     assert!(r.text().await.unwrap().contains("id=\"otc\""));
+}
+
+#[tokio::test]
+async fn mfa_page_satisfies_the_claims_challenge_with_a_v1_assertion() {
+    mfa_page_satisfies_the_claims_challenge_in(emulator::World::well_known(), false).await;
+}
+
+#[tokio::test]
+async fn mfa_page_satisfies_the_claims_challenge_with_a_v2_assertion_through_aio() {
+    mfa_page_satisfies_the_claims_challenge_in(emulator::World::well_known_with_v2_web_app(), true)
+        .await;
+}
+
+#[tokio::test]
+async fn an_acrs_claims_request_puts_acrs_in_every_access_token_of_that_sign_in() {
+    let emu = start().await;
+    let c = client();
+    let acrs_request = format!(
+        r#"{{"access_token":{{"acrs":{{"essential":true,"value":"{}"}}}}}}"#,
+        wk::WEATHER_AUTH_CONTEXT
+    );
+    let r = sign_in(&c, &emu, wk::ADELE, &[("claims", &acrs_request)]).await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"otc\""),
+        "an auth context means MFA: {html}"
+    );
+    let txn = hidden(&html, "_txn");
+    let q = location_params(&step(&c, &emu, &txn, "mfa", &[("otc", wk::MFA_CODE)]).await);
+    let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200, "{b}");
+    let expected = serde_json::json!([wk::WEATHER_AUTH_CONTEXT]);
+    let at = b["access_token"].as_str().unwrap();
+    assert_eq!(claims(at)["acrs"], expected, "v1 token of the sign-in");
+    // Refreshed tokens and OBO tokens (v2, the Weather API) carry it too.
+    let (s, r) = refresh(&emu, b["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        claims(r["access_token"].as_str().unwrap())["acrs"],
+        expected
+    );
+    let (s, w) = obo(&emu, at, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{w}");
+    let w = claims(w["access_token"].as_str().unwrap());
+    assert_eq!(
+        (&w["ver"], &w["acrs"]),
+        (&serde_json::json!("2.0"), &expected)
+    );
+    // A session that did MFA satisfies a `values` request without another prompt.
+    let r = c
+        .get(authorize_url(
+            &emu,
+            &[(
+                "claims",
+                r#"{"access_token":{"acrs":{"essential":true,"values":["c2"]}}}"#,
+            )],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let q = location_params(&r);
+    let (_, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(
+        claims(b["access_token"].as_str().unwrap())["acrs"],
+        serde_json::json!([wk::WEATHER_AUTH_CONTEXT, "c2"])
+    );
+    // Without a claims request, no `acrs`.
+    let plain = user_token(&emu, wk::ADELE).await;
+    assert!(claims(&plain).get("acrs").is_none());
+    let (_, w) = obo(&emu, &plain, wk::WEATHER_API_SCOPE).await;
+    assert!(
+        claims(w["access_token"].as_str().unwrap())
+            .get("acrs")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -559,4 +516,68 @@ async fn combined_consent_through_known_client_applications() {
     let alex = user_token(&emu, wk::ALEX).await;
     let (s, b) = obo(&emu, &alex, wk::WEATHER_API_SCOPE).await;
     assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn the_login_hint_claim_is_there_when_registered_and_logout_hint_signs_that_account_out() {
+    let emu = start().await;
+    let c = client();
+    let q = location_params(&sign_in(&c, &emu, wk::ADELE, &[]).await);
+    let (_, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    let hint = claims(b["id_token"].as_str().unwrap())["login_hint"]
+        .as_str()
+        .expect("the web app lists login_hint under optionalClaims.idToken")
+        .to_string();
+    assert!(!hint.contains(wk::ADELE), "opaque, not the UPN: {hint}");
+    let (_, again) = password(&emu, wk::ADELE, &format!("{} openid", wk::WEB_APP_SCOPE)).await;
+    assert_eq!(
+        claims(again["id_token"].as_str().unwrap())["login_hint"],
+        hint.as_str(),
+        "stable per user"
+    );
+    // As a login_hint at /authorize it names Adele.
+    let html = client()
+        .get(authorize_url(&emu, &[("login_hint", &hint)]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("value=\"{}\"", wk::ADELE)), "{html}");
+    // logout_hint signs the session out without a picker.
+    let logout = format!("{}/oauth2/v2.0/logout", emu.authority("common"));
+    let r = c
+        .get(&logout)
+        .query(&[
+            ("post_logout_redirect_uri", REDIRECT),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("logout_hint", &hint),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "login_required");
+
+    // An app whose registration has no optional claims gets no login_hint.
+    let mut world = emulator::World::well_known();
+    for t in &mut world.tenants {
+        for a in &mut t.applications {
+            a.optional_claims = Default::default();
+        }
+    }
+    let emu = start_with(world).await;
+    let (_, b) = password(&emu, wk::ADELE, &format!("{} openid", wk::WEB_APP_SCOPE)).await;
+    assert!(
+        claims(b["id_token"].as_str().unwrap())
+            .get("login_hint")
+            .is_none()
+    );
 }

@@ -267,7 +267,7 @@ async fn key_rollover_keeps_old_tokens_valid_during_grace() {
     assert_eq!(emu.kids(), vec![new_kid.clone(), old_kid.clone()]);
     let fresh = user_token(&emu, wk::ADELE).await;
     assert_eq!(header(&fresh)["kid"], new_kid);
-    verify(&emu, &old, wk::WEB_APP_CLIENT_ID, &v2_issuer(&emu))
+    verify(&emu, &old, wk::WEB_APP_CLIENT_ID, V1_ISSUER)
         .await
         .unwrap();
     let (s, _) = obo(&emu, &old, wk::WEATHER_API_SCOPE).await;
@@ -372,4 +372,70 @@ async fn https_with_generated_certificate_and_keys_persist_in_the_data_dir() {
         .await;
     assert!(matches!(refused, Err(emulator::Error::NotLoopback(_))));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn graph_faults_answer_with_graphs_statuses_headers_and_error_bodies() {
+    let emu = start().await;
+    let assertion = user_token(&emu, wk::ADELE).await;
+    let (_, g) = obo(&emu, &assertion, "User.Read").await;
+    let gt = g["access_token"].as_str().unwrap();
+    let c = client();
+    let add = |fault: Value| {
+        let c = c.clone();
+        let url = format!("{}/_emulator/faults", emu.base_url());
+        async move {
+            let r = c.post(url).json(&fault).send().await.unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+    let graph_error = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.unwrap();
+        for k in ["date", "request-id", "client-request-id"] {
+            assert!(body["error"]["innerError"][k].is_string(), "{k}: {body}");
+        }
+        (status, headers, body["error"]["code"].clone(), body)
+    };
+    // 401 for the next two requests: the token "expired" under the app's feet.
+    add(json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 2})).await;
+    for _ in 0..2 {
+        let (_, r) = graph_get(&emu, "/v1.0/me", Some(gt)).await;
+        let (status, headers, code, body) = graph_error(r).await;
+        assert_eq!(status, 401);
+        assert_eq!(code, "InvalidAuthenticationToken");
+        assert_eq!(
+            body["error"]["message"],
+            "Access token has expired or is not yet valid."
+        );
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer ")
+        );
+    }
+    let (s, _) = graph_get(&emu, "/v1.0/me", Some(gt)).await;
+    assert_eq!(s, 200, "the fault was used up");
+    // 429 and 503 with Retry-After.
+    for (status, code) in [(429, "TooManyRequests"), (503, "ServiceUnavailable")] {
+        add(json!({"endpoint": "graph",
+            "kind": {"type": "status", "code": status, "retry_after": 3}, "count": 1}))
+        .await;
+        let (_, r) = graph_get(&emu, "/v1.0/me", Some(gt)).await;
+        let (s, headers, c, _) = graph_error(r).await;
+        assert_eq!((s, c), (status, json!(code)));
+        assert_eq!(headers["retry-after"], "3");
+        assert!(!headers.contains_key("www-authenticate"));
+    }
+    // Without retry_after, no header; the token endpoint keeps Entra's body.
+    add(json!({"endpoint": "all", "kind": {"type": "status", "code": 503}, "count": 2})).await;
+    let (_, r) = graph_get(&emu, "/v1.0/me", Some(gt)).await;
+    let (s, headers, c, _) = graph_error(r).await;
+    assert_eq!((s, c), (503, json!("ServiceUnavailable")));
+    assert!(!headers.contains_key("retry-after"));
+    let (s, e) = password(&emu, wk::ADELE, "User.Read").await;
+    assert_eq!(s, 503);
+    assert_eq!(e["error"], "temporarily_unavailable");
 }

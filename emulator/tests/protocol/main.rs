@@ -5,4 +5,5 @@ mod authorize_flow;
 mod cli;
 mod common;
 mod graph_admin;
+mod multi_tenant;
 mod token_grants;

@@ -103,7 +103,7 @@ async fn discovery_document_names_guid_endpoints_and_jwks_has_x5c() {
 }
 
 #[tokio::test]
-async fn password_grant_issues_verifiable_v2_tokens_with_client_info() {
+async fn password_grant_issues_verifiable_v1_tokens_for_the_web_apps_own_api_with_client_info() {
     let emu = start().await;
     let (s, b) = password(
         &emu,
@@ -117,19 +117,22 @@ async fn password_grant_issues_verifiable_v2_tokens_with_client_info() {
     let ci = crate::common::claims(&format!("x.{}.y", b["client_info"].as_str().unwrap()));
     assert_eq!(ci["uid"], wk::ADELE_OID);
     assert_eq!(ci["utid"], wk::TENANT_ID);
-    let at = verify(
-        &emu,
-        b["access_token"].as_str().unwrap(),
-        wk::WEB_APP_CLIENT_ID,
-        &v2_issuer(&emu),
-    )
-    .await
-    .unwrap();
+    // The web app's registration leaves requestedAccessTokenVersion null: v1 tokens, `aud` as
+    // requested (the GUID form here).
+    let token = b["access_token"].as_str().unwrap();
+    assert_eq!(header(token)["x5t"], header(token)["kid"]);
+    let at = verify(&emu, token, wk::WEB_APP_CLIENT_ID, V1_ISSUER)
+        .await
+        .unwrap();
     assert_eq!(at["scp"], "access_as_user");
-    assert_eq!(at["azp"], wk::WEB_APP_CLIENT_ID);
-    assert_eq!(at["azpacr"], "1");
+    assert_eq!(at["appid"], wk::WEB_APP_CLIENT_ID);
+    assert_eq!(at["appidacr"], "1");
+    assert_eq!(at["amr"], json!(["pwd"]));
+    assert_eq!(at["upn"], wk::ADELE);
+    assert_eq!(at["unique_name"], wk::ADELE);
     assert_eq!(at["oid"], wk::ADELE_OID);
-    assert_eq!(at["ver"], "2.0");
+    assert_eq!(at["ver"], "1.0");
+    assert!(at.get("azp").is_none() && at.get("acrs").is_none());
     let exp_in = b["expires_in"].as_u64().unwrap();
     assert!(
         (3600..5400).contains(&exp_in),
@@ -153,6 +156,42 @@ async fn password_grant_issues_verifiable_v2_tokens_with_client_info() {
         "sub is pairwise per app"
     );
     assert_eq!(emu.stats().password, 2);
+}
+
+#[tokio::test]
+async fn a_v2_web_app_gets_v2_tokens_without_amr_while_id_tokens_keep_it() {
+    let emu = start_with(emulator::World::well_known_with_v2_web_app()).await;
+    let (s, b) = sign_in_and_redeem(
+        &emu,
+        wk::TENANT_ID,
+        wk::ADELE,
+        &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE_URI),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let at = verify(
+        &emu,
+        b["access_token"].as_str().unwrap(),
+        wk::WEB_APP_CLIENT_ID,
+        &v2_issuer(&emu),
+    )
+    .await
+    .unwrap();
+    assert_eq!(at["ver"], "2.0");
+    assert_eq!(at["aud"], wk::WEB_APP_CLIENT_ID, "v2: always the GUID");
+    assert_eq!(at["azp"], wk::WEB_APP_CLIENT_ID);
+    assert!(at.get("amr").is_none(), "amr is a v1 claim: {at}");
+    assert!(at["aio"].is_string());
+    let id = claims(b["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd"]));
+    // The v2 assertion still works for OBO: the sign-in facts ride in `aio`.
+    let (s, w) = obo(
+        &emu,
+        b["access_token"].as_str().unwrap(),
+        wk::WEATHER_API_SCOPE,
+    )
+    .await;
+    assert_eq!(s, 200, "{w}");
 }
 
 #[tokio::test]
@@ -642,25 +681,40 @@ async fn private_key_jwt_client_authentication() {
 }
 
 #[tokio::test]
-async fn obo_accepts_v1_assertions_addressed_by_app_id_uri() {
-    let mut world = emulator::World::well_known();
-    let web = world.tenants[0]
-        .applications
-        .iter_mut()
-        .find(|a| a.app_id == wk::WEB_APP_CLIENT_ID)
-        .unwrap();
-    web.api.requested_access_token_version = None;
-    let emu = start_with(world).await;
-    let assertion = user_token(&emu, wk::ADELE).await;
-    let c = claims(&assertion);
+async fn obo_accepts_v1_assertions_addressed_by_app_id_uri_or_guid() {
+    let emu = start().await;
+    // Signed in with the App ID URI form: v1 `aud` keeps it.
+    let (s, b) = sign_in_and_redeem(
+        &emu,
+        wk::TENANT_ID,
+        wk::ADELE,
+        &format!("{} openid offline_access", wk::WEB_APP_SCOPE_URI),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let assertion = b["access_token"].as_str().unwrap();
+    let c = claims(assertion);
     assert_eq!(c["aud"], wk::WEB_APP_ID_URI);
     assert_eq!(c["iss"], V1_ISSUER);
-    assert_eq!(header(&assertion)["x5t"], header(&assertion)["kid"]);
-    verify(&emu, &assertion, wk::WEB_APP_ID_URI, V1_ISSUER)
+    assert_eq!(c["ver"], "1.0");
+    assert_eq!(c["amr"], json!(["pwd"]));
+    assert_eq!(c["appid"], wk::WEB_APP_CLIENT_ID);
+    assert_eq!(header(assertion)["x5t"], header(assertion)["kid"]);
+    verify(&emu, assertion, wk::WEB_APP_ID_URI, V1_ISSUER)
         .await
         .unwrap();
-    let (s, b) = obo(&emu, &assertion, wk::WEATHER_API_SCOPE).await;
-    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["scope"],
+        format!("{} openid", wk::WEB_APP_SCOPE_URI),
+        "scope echoes the form the client named"
+    );
+    let (s, w) = obo(&emu, assertion, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{w}");
+    // Signed in with the GUID form: `aud` is the GUID.
+    let guid = user_token(&emu, wk::ADELE).await;
+    assert_eq!(claims(&guid)["aud"], wk::WEB_APP_CLIENT_ID);
+    let (s, w) = obo(&emu, &guid, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{w}");
 }
 
 #[tokio::test]
@@ -702,4 +756,114 @@ async fn token_endpoint_accepts_domain_and_alias_tenant_segments() {
         .unwrap();
     let b: serde_json::Value = r.json().await.unwrap();
     assert_eq!(b["correlation_id"], "6b1e3c2a-0000-4000-8000-000000000002");
+}
+
+/// The message Entra gives for AADSTS90009 when the web app names itself by its App ID URI.
+fn for_itself_message() -> String {
+    format!(
+        "AADSTS90009: Application '{}'({}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.\r\n",
+        wk::WEB_APP_CLIENT_ID,
+        wk::WEB_APP_ID_URI
+    )
+}
+
+#[tokio::test]
+async fn signing_in_for_itself_by_app_id_uri_works_but_refreshing_it_is_90009() {
+    let emu = start().await;
+    let scope = format!("{} openid profile offline_access", wk::WEB_APP_SCOPE_URI);
+    let (s, b) = sign_in_and_redeem(&emu, wk::TENANT_ID, wk::ADELE, &scope).await;
+    assert_eq!(s, 200, "sign-in with the App ID URI form works: {b}");
+    let rt = b["refresh_token"].as_str().unwrap();
+    for scope in [Some(scope.as_str()), None] {
+        let (s, e) = refresh(&emu, rt, scope).await;
+        assert_aadsts(s, &e, 400, "invalid_request", 90009);
+        assert_eq!(e["error_codes"], json!([90009]));
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with(&for_itself_message()),
+            "scope {scope:?}: {e}"
+        );
+    }
+    // The same refresh token serves other resources, and the GUID form of the app itself.
+    let (s, r) = refresh(&emu, rt, Some("User.Read")).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = refresh(&emu, rt, Some(wk::WEB_APP_SCOPE)).await;
+    assert_eq!(s, 200, "{r}");
+}
+
+#[tokio::test]
+async fn signing_in_for_itself_by_guid_refreshes_with_and_without_scope() {
+    let emu = start().await;
+    let scope = format!("{} openid profile offline_access", wk::WEB_APP_SCOPE);
+    let (s, b) = sign_in_and_redeem(&emu, wk::TENANT_ID, wk::ADELE, &scope).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        claims(b["access_token"].as_str().unwrap())["aud"],
+        wk::WEB_APP_CLIENT_ID
+    );
+    assert_eq!(b["scope"], format!("{} openid profile", wk::WEB_APP_SCOPE));
+    let rt = b["refresh_token"].as_str().unwrap();
+    let (s, r) = refresh(&emu, rt, Some(&scope)).await;
+    assert_eq!(s, 200, "{r}");
+    // Without `scope` the grant's own scopes are used, in the form the client named them.
+    let (s, r) = refresh(&emu, r["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(s, 200, "{r}");
+    let c = claims(r["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], wk::WEB_APP_CLIENT_ID);
+    assert_eq!(c["scp"], "access_as_user");
+}
+
+#[tokio::test]
+async fn ropc_and_obo_for_itself_by_app_id_uri_are_90009() {
+    let emu = start().await;
+    let (s, e) = password(&emu, wk::ADELE, wk::WEB_APP_SCOPE_URI).await;
+    assert_aadsts(s, &e, 400, "invalid_request", 90009);
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with(&for_itself_message())
+    );
+    let (s, _) = password(&emu, wk::ADELE, wk::WEB_APP_SCOPE).await;
+    assert_eq!(s, 200);
+    let assertion = user_token(&emu, wk::ADELE).await;
+    let (s, e) = obo(&emu, &assertion, wk::WEB_APP_SCOPE_URI).await;
+    assert_aadsts(s, &e, 400, "invalid_request", 90009);
+}
+
+#[tokio::test]
+async fn an_app_that_requires_no_graph_sign_in_permission_gets_90008_for_itself() {
+    let mut world = emulator::World::well_known();
+    let web = world.tenants[0]
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == wk::WEB_APP_CLIENT_ID)
+        .unwrap();
+    web.required_resource_access
+        .retain(|r| r.resource_app_id != wk::GRAPH_APP_ID);
+    let emu = start_with(world).await;
+    let message = format!(
+        "AADSTS90008: The user or administrator has not consented to use the application with ID '{}'. This happened because application is misconfigured: it must require access to Windows Azure Active Directory by specifying at least 'Sign in and read user profile' permission.\r\n",
+        wk::WEB_APP_CLIENT_ID
+    );
+    for scope in [wk::WEB_APP_SCOPE, wk::WEB_APP_SCOPE_URI] {
+        let (s, e) = password(&emu, wk::ADELE, scope).await;
+        assert_aadsts(s, &e, 400, "invalid_grant", 90008);
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with(&message),
+            "{e}"
+        );
+    }
+    // Sign-in itself is refused too, back at the redirect URI.
+    let q = location_params(&client().get(authorize_url(&emu, &[])).send().await.unwrap());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].starts_with("AADSTS90008: "), "{q:?}");
+    // Tokens for other resources are not concerned.
+    let (s, _) = password(&emu, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200);
 }

@@ -1,9 +1,12 @@
 //! Shared test helpers: start an emulator on a free loopback port, a client that keeps cookies
-//! and doesn't follow redirects, token requests, and JWKS verification with jsonwebtoken.
+//! and doesn't follow redirects, token requests, the sign-in pages (authorization code with
+//! PKCE), and JWKS verification with jsonwebtoken.
 #![allow(dead_code)]
 
+use base64::Engine;
 use emulator::{Emulator, RunningEmulator, World, well_known as wk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use reqwest::{Client, Response};
 use serde_json::Value;
 
 pub async fn start() -> RunningEmulator {
@@ -32,8 +35,13 @@ pub fn token_url(emu: &RunningEmulator) -> String {
 
 /// POSTs a form to the token endpoint; returns (status, body).
 pub async fn token(emu: &RunningEmulator, form: &[(&str, &str)]) -> (u16, Value) {
+    token_at(emu, wk::TENANT_ID, form).await
+}
+
+/// POSTs a form to the token endpoint of tenant segment `seg` (GUID, domain or alias).
+pub async fn token_at(emu: &RunningEmulator, seg: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = client()
-        .post(token_url(emu))
+        .post(format!("{}/oauth2/v2.0/token", emu.authority(seg)))
         .form(form)
         .send()
         .await
@@ -71,8 +79,19 @@ pub async fn user_token(emu: &RunningEmulator, upn: &str) -> String {
 }
 
 pub async fn obo(emu: &RunningEmulator, assertion: &str, scope: &str) -> (u16, Value) {
-    token(
+    obo_at(emu, wk::TENANT_ID, assertion, scope).await
+}
+
+/// OBO on the token endpoint of tenant segment `seg`.
+pub async fn obo_at(
+    emu: &RunningEmulator,
+    seg: &str,
+    assertion: &str,
+    scope: &str,
+) -> (u16, Value) {
+    token_at(
         emu,
+        seg,
         &[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("client_id", wk::WEB_APP_CLIENT_ID),
@@ -155,6 +174,212 @@ pub fn header(token: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// A refresh-token redemption by the web app; `scope` `None` leaves the parameter out.
+pub async fn refresh(emu: &RunningEmulator, rt: &str, scope: Option<&str>) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", wk::WEB_APP_CLIENT_ID),
+        ("client_secret", wk::WEB_APP_SECRET),
+        ("refresh_token", rt),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    token(emu, &form).await
+}
+
+pub const REDIRECT: &str = "http://localhost:3000/auth/callback";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+pub fn challenge(v: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(v.as_bytes()))
+}
+
+/// The web app's `/authorize` URL on the built-in tenant; `extra` overrides or adds parameters.
+pub fn authorize_url(emu: &RunningEmulator, extra: &[(&str, &str)]) -> String {
+    authorize_url_at(emu, wk::TENANT_ID, extra)
+}
+
+/// [`authorize_url`] on tenant segment `seg`.
+pub fn authorize_url_at(emu: &RunningEmulator, seg: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    let defaults = [
+        ("client_id", wk::WEB_APP_CLIENT_ID),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+        ("code_challenge_method", "S256"),
+        ("client_info", "1"),
+    ];
+    for (k, v) in defaults {
+        if !extra.iter().any(|(ek, _)| *ek == k) {
+            q.append_pair(k, v);
+        }
+    }
+    if !extra.iter().any(|(k, _)| *k == "scope") {
+        q.append_pair(
+            "scope",
+            &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
+        );
+    }
+    if !extra.iter().any(|(k, _)| *k == "code_challenge") {
+        q.append_pair("code_challenge", &challenge(VERIFIER));
+    }
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!(
+        "{}/oauth2/v2.0/authorize?{}",
+        emu.authority(seg),
+        q.finish()
+    )
+}
+
+/// The value of a hidden input.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+/// Submits one sign-in page.
+pub async fn step(
+    c: &Client,
+    emu: &RunningEmulator,
+    txn: &str,
+    step: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let mut form = vec![("_txn", txn), ("_step", step)];
+    form.extend_from_slice(fields);
+    c.post(format!(
+        "{}/oauth2/v2.0/authorize",
+        emu.authority(wk::TENANT_ID)
+    ))
+    .form(&form)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Username then password; returns the final response (redirect, MFA or consent page).
+pub async fn sign_in(
+    c: &Client,
+    emu: &RunningEmulator,
+    upn: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    sign_in_at(c, emu, wk::TENANT_ID, upn, extra).await
+}
+
+/// [`sign_in`] on tenant segment `seg` (e.g. `common`).
+pub async fn sign_in_at(
+    c: &Client,
+    emu: &RunningEmulator,
+    seg: &str,
+    upn: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    let page = c
+        .get(authorize_url_at(emu, seg, extra))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<label for=\"username\">"), "{html}");
+    let txn = hidden(&html, "_txn");
+    let html = step(c, emu, &txn, "username", &[("username", upn)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<label for=\"password\">Password</label>"),
+        "{html}"
+    );
+    step(
+        c,
+        emu,
+        &txn,
+        "password",
+        &[("username", upn), ("password", wk::USER_PASSWORD)],
+    )
+    .await
+}
+
+/// The query of a redirect to the app.
+pub fn location_params(r: &Response) -> std::collections::HashMap<String, String> {
+    assert_eq!(r.status(), 302, "expected a redirect");
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(loc.starts_with("http://localhost:"), "{loc}");
+    let u = url::Url::parse(loc).unwrap();
+    u.query_pairs().into_owned().collect()
+}
+
+/// Redeems a code for the web app's own scope (the GUID form) plus OIDC scopes.
+pub async fn redeem(
+    emu: &RunningEmulator,
+    code: &str,
+    verifier: &str,
+    redirect: &str,
+) -> (u16, Value) {
+    token(
+        emu,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("client_secret", wk::WEB_APP_SECRET),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+            (
+                "scope",
+                &format!("{} openid profile offline_access", wk::WEB_APP_SCOPE),
+            ),
+            ("client_info", "1"),
+        ],
+    )
+    .await
+}
+
+/// Redeems a code (from [`REDIRECT`] with [`VERIFIER`]) on tenant segment `seg`, asking for
+/// `scope`.
+pub async fn redeem_at(emu: &RunningEmulator, seg: &str, code: &str, scope: &str) -> (u16, Value) {
+    token_at(
+        emu,
+        seg,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+            ("client_secret", wk::WEB_APP_SECRET),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("scope", scope),
+            ("client_info", "1"),
+        ],
+    )
+    .await
+}
+
+/// Signs `upn` in through the pages on `seg` asking for `scope` and redeems the code there.
+pub async fn sign_in_and_redeem(
+    emu: &RunningEmulator,
+    seg: &str,
+    upn: &str,
+    scope: &str,
+) -> (u16, Value) {
+    let c = client();
+    let q = location_params(&sign_in_at(&c, emu, seg, upn, &[("scope", scope)]).await);
+    redeem_at(emu, seg, &q["code"], scope).await
 }
 
 pub fn v2_issuer(emu: &RunningEmulator) -> String {
