@@ -30,7 +30,7 @@ test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS500
     "The sign-in token's audience is Microsoft Graph",
   );
   await expect(problem.getByTestId("problem-fix")).toContainText(
-    "API_SCOPE to api://dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user",
+    "API_SCOPE to dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user",
   );
   expect(server.output()).toContain("AADSTS50013");
 

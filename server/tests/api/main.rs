@@ -8,5 +8,6 @@ mod downstream_api;
 mod id_token_validation;
 mod interaction_required;
 mod lifecycle;
+mod multi_tenant;
 mod real_tenant;
 mod sign_in_flow;

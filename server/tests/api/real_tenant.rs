@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 const CLIENT_ID: &str = emulator::well_known::WEB_APP_CLIENT_ID;
 
 /// The claims of one decoded token on the token view, by kind (`IdToken`, `SignIn`, ...).
-async fn claims(app: &crate::common::TestApp, kind: &str) -> serde_json::Map<String, Value> {
-    let report: Value = app.server_fn("tokens").await.json().await.unwrap();
+pub async fn claims(app: &crate::common::TestApp, kind: &str) -> serde_json::Map<String, Value> {
+    let report = app.ok("tokens").await;
     let token = report["tokens"]
         .as_array()
         .unwrap()
@@ -39,24 +39,12 @@ async fn an_app_id_uri_api_scope_is_used_in_guid_form_so_the_first_refresh_succe
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     app.reset_emulator_stats().await;
 
-    let profile = app.server_fn("profile").await;
-    assert_eq!(
-        profile.status(),
-        StatusCode::OK,
-        "{}",
-        profile.text().await.unwrap()
-    );
+    app.ok("profile").await;
     let stats = app.emulator_stats().await;
     assert_eq!(stats["refresh_token"], 1, "{stats}");
 
     // The correction is shown on the diagnostics page.
-    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Sign-in scope names this app by GUID")
-        .unwrap_or_else(|| panic!("{report}"));
+    let check = app.diagnostic("Sign-in scope names this app by GUID").await;
     assert_eq!(check["outcome"], "Pass", "{check}");
     let detail = check["detail"].as_str().unwrap();
     assert!(detail.contains("AADSTS90009"), "{detail}");
@@ -102,13 +90,7 @@ async fn a_kept_app_id_uri_signs_in_but_the_refresh_explains_aadsts90009() {
         "{problem}"
     );
     // The diagnostics page fails the same setting.
-    let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Sign-in scope names this app by GUID")
-        .unwrap();
+    let check = app.diagnostic("Sign-in scope names this app by GUID").await;
     assert_eq!(check["outcome"], "Fail", "{check}");
 }
 
@@ -148,20 +130,8 @@ async fn the_flows_work_with_access_tokens_of(version: Option<u64>) {
     }
     assert_eq!(sign_in["scp"], "access_as_user");
 
-    let profile = app.server_fn("profile").await;
-    assert_eq!(
-        profile.status(),
-        StatusCode::OK,
-        "{}",
-        profile.text().await.unwrap()
-    );
-    let call = app.server_fn("call-api").await;
-    assert_eq!(
-        call.status(),
-        StatusCode::OK,
-        "{}",
-        call.text().await.unwrap()
-    );
+    app.ok("profile").await;
+    app.ok("call-api").await;
 }
 
 #[tokio::test]
@@ -204,20 +174,8 @@ async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
     assert!(consent.contains("Weather.Read"), "{consent}");
 
     // The first On-Behalf-Of calls find their consent: no AADSTS65001 round trip.
-    let profile = app.server_fn("profile").await;
-    assert_eq!(
-        profile.status(),
-        StatusCode::OK,
-        "{}",
-        profile.text().await.unwrap()
-    );
-    let call = app.server_fn("call-api").await;
-    assert_eq!(
-        call.status(),
-        StatusCode::OK,
-        "{}",
-        call.text().await.unwrap()
-    );
+    app.ok("profile").await;
+    app.ok("call-api").await;
 }
 
 #[tokio::test]
@@ -233,14 +191,7 @@ async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
         json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 1}),
     )
     .await;
-    let profile = app.server_fn("profile").await;
-    assert_eq!(
-        profile.status(),
-        StatusCode::OK,
-        "{}",
-        profile.text().await.unwrap()
-    );
-    let profile: Value = profile.json().await.unwrap();
+    let profile = app.ok("profile").await;
     assert_eq!(profile["token_from_cache"], false);
     let stats = app.emulator_stats().await;
     assert_eq!(

@@ -228,6 +228,27 @@ impl TestApp {
         );
     }
 
+    /// Calls a server function that must succeed; its JSON answer.
+    pub async fn ok(&self, name: &str) -> serde_json::Value {
+        let response = self.server_fn(name).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// One row of the diagnostics page, by its name.
+    pub async fn diagnostic(&self, name: &str) -> serde_json::Value {
+        let report = self.ok("diagnostics").await;
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name:?} in {report}"))
+            .clone()
+    }
+
     /// A server function's error, as the page receives it: the `Problem` of an
     /// `AppError::Problem`.
     pub async fn problem(&self, name: &str, status: StatusCode) -> serde_json::Value {
