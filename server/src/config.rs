@@ -487,11 +487,12 @@ fn read_allowed_tenants(
         return Vec::new();
     };
     if !multi {
-        warnings.push(format!(
+        warnings.push(
             "AZURE_AD_ALLOWED_TENANTS is set but AZURE_AD_TENANT_ID is a single tenant: only \
              that tenant's users can sign in, so the list is ignored. It applies to common \
              and organizations."
-        ));
+                .to_owned(),
+        );
         return Vec::new();
     }
     let mut tenants = Vec::new();
