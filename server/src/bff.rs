@@ -185,6 +185,7 @@ impl Bff for BffService {
         let mut result = graph::me(http, &self.graph_base_url, &token).await;
         if let Err(err) = &result
             && err.is_token_refused()
+            && cached
         {
             // A cached token Graph no longer takes would fail every page until it expires:
             // forget it and exchange anew, once.

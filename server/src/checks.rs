@@ -152,7 +152,7 @@ pub async fn run(
                 )),
             )
         } else {
-            let detail = match config.notes.first() {
+            let detail = match config.notes.iter().find(|n| n.starts_with("API_SCOPE=")) {
                 Some(note) => note.clone(),
                 None => format!("API_SCOPE={}: refreshable (GUID form)", config.api_scope),
             };

@@ -311,7 +311,7 @@ const CATALOGUE: &[Entry] = &[
         "A guest account needs its tenant's endpoint",
         "A guest with a personal Microsoft account cannot obtain tokens from the multi-tenant endpoints (common, organizations); the request must name the tenant the guest was invited to.",
         "A token request went to a multi-tenant endpoint for a guest user.",
-        "This app sends refresh and On-Behalf-Of to each user's own tenant; if this appears, set AZURE_AD_TENANT_ID to the tenant the guest belongs to, or add that tenant to AZURE_AD_ALLOWED_TENANTS.",
+        "This app sends refresh and On-Behalf-Of to the tenant that issued the user's sign-in; if this appears, set AZURE_AD_TENANT_ID to the tenant the guest was invited to.",
         true,
     ),
     entry(

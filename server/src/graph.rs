@@ -15,6 +15,9 @@ use crate::{domain::Secret, entra::retry_after};
 /// How long to hold off when Graph throttles without saying for how long (Microsoft
 /// Graph throttling guidance: back off, then retry).
 const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` taken as given: a larger one is a broken answer, not a reason
+/// to shut a tenant out of Graph for days.
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,7 +133,7 @@ impl Throttle {
         let now = Instant::now();
         let mut map = self.0.lock().expect("throttle lock");
         map.retain(|_, until| *until > now);
-        map.insert(tid.to_owned(), now + wait);
+        map.insert(tid.to_owned(), now + wait.min(MAX_THROTTLE_WAIT));
     }
 }
 
@@ -147,6 +150,9 @@ mod tests {
         assert!(throttle.remaining("b").is_none());
         throttle.hold("b", Duration::ZERO);
         assert!(throttle.remaining("b").is_none());
+        // An absurd Retry-After is capped, not an overflow.
+        throttle.hold("c", Duration::from_secs(u64::MAX));
+        assert!(throttle.remaining("c").unwrap() <= MAX_THROTTLE_WAIT);
     }
 
     #[test]

@@ -184,7 +184,23 @@ fn validate(
     let Some(scope) = p.get("scope") else {
         return fail(AadError::missing("scope"));
     };
-    for s in split(scope) {
+    let scopes = split(scope);
+    // `.default` stands for every permission of its resource: Entra refuses it next to
+    // other resource scopes at sign-in (AADSTS70011).
+    let resources = scopes
+        .iter()
+        .filter(|s| !crate::world::OIDC_SCOPES.contains(&s.as_str()))
+        .count();
+    if resources > 1 && scopes.iter().any(|s| s.ends_with("/.default")) {
+        return fail(AadError::new(
+            70011,
+            "invalid_scope",
+            format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope '{scope}' is not valid. .default scope can't be combined with resource-specific scopes."
+            ),
+        ));
+    }
+    for s in scopes {
         let checked = grants::resolve(tenant, app, &[s])
             .and_then(|r| grants::check_self_token(tenant, app, &r, grants::SelfToken::SignIn));
         if let Err(mut e) = checked {

@@ -187,6 +187,20 @@ async fn authorize_errors_show_a_page_or_redirect_back() {
             .unwrap(),
     );
     assert_eq!(q["error"], "invalid_resource");
+    // `.default` next to another resource's scope (MSAL's extraScopesToConsent mistake).
+    let mixed = format!(
+        "openid {} https://graph.microsoft.com/.default",
+        wk::WEB_APP_SCOPE
+    );
+    let q = location_params(
+        &c.get(authorize_url(&emu, &[("scope", &mixed)]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(q["error"], "invalid_scope");
+    assert!(q["error_description"].starts_with("AADSTS70011: "), "{q:?}");
+    assert!(q["error_description"].contains(".default scope can't be combined"));
     // Wrong username, then wrong password: shown inline.
     let html = c
         .get(authorize_url(&emu, &[]))

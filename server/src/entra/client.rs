@@ -195,7 +195,9 @@ impl EntraClient {
         let mut named: Vec<String> = Vec::new();
         for scope in consent.into_iter().flat_map(ScopeSet::iter) {
             let scope = scope.to_string();
-            if !named.contains(&scope) {
+            // `.default` cannot stand next to other resources' scopes at sign-in
+            // (AADSTS70011); such an API's consent comes from an administrator.
+            if !named.contains(&scope) && !scope.ends_with("/.default") {
                 request = request.add_scope(oauth2::Scope::new(scope.clone()));
                 named.push(scope);
             }

@@ -287,3 +287,22 @@ async fn sign_out_sends_the_login_hint_claim_as_logout_hint_when_the_app_asks_fo
     assert!(!without.contains("logout_hint="), "{without}");
     assert!(without.contains("post_logout_redirect_uri="), "{without}");
 }
+
+#[tokio::test]
+async fn a_default_scope_is_left_out_of_the_consent_at_sign_in() {
+    // Entra refuses `.default` next to other resources' scopes at sign-in (AADSTS70011).
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("GRAPH_SCOPE", "https://graph.microsoft.com/.default"),
+    ])
+    .await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let authorize = location(&login);
+    assert!(!authorize.contains(".default"), "{authorize}");
+    assert!(authorize.contains("Weather.Read"), "{authorize}");
+    let callback = app
+        .through_emulator(&authorize, ADELE, &mut Seen::default())
+        .await;
+    assert_eq!(location(&callback), "/");
+    app.ok("profile").await;
+}
