@@ -39,9 +39,16 @@ LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
 EMULATOR_ADDR="127.0.0.1:$(free_port)"
 WEATHER_API_ADDR="127.0.0.1:$(free_port)"
 DATA_DIR=$(mktemp -d)
-trap 'rm -rf "$DATA_DIR"' EXIT
 export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR DATA_DIR
-cargo leptos end-to-end --release
+E2E_LOG=$(mktemp)
+trap 'rm -rf "$DATA_DIR" "$E2E_LOG"' EXIT
+cargo leptos end-to-end --release 2>&1 | tee "$E2E_LOG"
+# cargo-leptos 0.3.10 exits 0 when the release build fails, and then runs no browser test:
+# the stage passes only if Playwright reported its passed tests and no failure.
+if ! grep -qE '^ *[0-9]+ passed' "$E2E_LOG" || grep -qE '^ *[0-9]+ (failed|flaky)' "$E2E_LOG"; then
+  echo "The release build or the browser tests failed (see above)." >&2
+  exit 1
+fi
 
 stage "release bundle sizes"
 scripts/bundle-size.sh

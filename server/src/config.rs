@@ -54,6 +54,8 @@ pub struct Config {
     /// The downstream API called On-Behalf-Of the user; `None` when not configured.
     pub downstream: Option<Downstream>,
     pub session: SessionConfig,
+    /// What one client may hold of the listener: timeouts and the connection bound.
+    pub limits: crate::listener::Limits,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
     /// well-known world.
@@ -313,6 +315,7 @@ impl Config {
         let downstream = read_downstream(&get, embedded, &mut problems);
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
         let session = read_session(&get, &data_dir, &mut problems);
+        let limits = read_limits(&get, &mut problems);
         let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
 
         if !problems.is_empty() {
@@ -332,6 +335,7 @@ impl Config {
             public_url,
             downstream,
             session,
+            limits,
             data_dir,
             emulator_world,
             warnings,
@@ -590,6 +594,34 @@ fn read_session(
         store,
         idle_timeout: seconds("SESSION_IDLE_TIMEOUT_SECS", 8 * 3600),
         absolute_timeout: seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", 7 * 24 * 3600),
+    }
+}
+
+fn read_limits(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> crate::listener::Limits {
+    let defaults = crate::listener::Limits::default();
+    let mut number = |name: &str, default: u64| match get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                problems.push(format!(
+                    "{name}={raw:?} is not a positive whole number (default {default})."
+                ));
+                default
+            }
+        },
+    };
+    crate::listener::Limits {
+        header_read: Duration::from_secs(number(
+            "HEADER_READ_TIMEOUT_SECS",
+            defaults.header_read.as_secs(),
+        )),
+        request: Duration::from_secs(number("REQUEST_TIMEOUT_SECS", defaults.request.as_secs())),
+        max_connections: number("MAX_CONNECTIONS", defaults.max_connections as u64) as usize,
+        drain: defaults.drain,
     }
 }
 

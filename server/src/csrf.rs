@@ -15,9 +15,18 @@ use axum::{
 use url::Url;
 
 /// Checks that a request comes from this site: `Sec-Fetch-Site` (sent by every current
-/// browser) must be `same-origin`, and `Origin`, when present, must be this app's.
+/// browser) must be `same-origin`, and `Origin`, when present, must be this app's. A header
+/// that is present but unreadable (not visible ASCII) fails the check: fail closed, never
+/// treat it as absent.
 pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), String> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+    let read = |name: &str| match headers.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("the request's {name} header is not readable")),
+    };
+    if let Some(site) = read("sec-fetch-site")?
         && site != "same-origin"
     {
         return Err(format!(
@@ -25,9 +34,7 @@ pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), St
         ));
     }
     let expected = public_url.origin().ascii_serialization();
-    if let Some(origin) = headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
+    if let Some(origin) = read(http::header::ORIGIN.as_str())?
         && origin != expected
     {
         return Err(format!(
@@ -103,5 +110,20 @@ mod tests {
         assert!(check_same_origin(&headers(&[("sec-fetch-site", "cross-site")]), &url).is_err());
         assert!(check_same_origin(&headers(&[("sec-fetch-site", "same-site")]), &url).is_err());
         assert!(check_same_origin(&headers(&[("origin", "http://evil.example")]), &url).is_err());
+        assert!(check_same_origin(&headers(&[("origin", "null")]), &url).is_err());
+    }
+
+    #[test]
+    fn unreadable_fetch_metadata_or_origin_counts_as_cross_site() {
+        let url = Url::parse("http://localhost:3000").unwrap();
+        for name in ["sec-fetch-site", "origin"] {
+            let mut map = HeaderMap::new();
+            map.insert(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_bytes(b"same-origin\xff").unwrap(),
+            );
+            let err = check_same_origin(&map, &url).unwrap_err();
+            assert!(err.contains("not readable"), "{err}");
+        }
     }
 }

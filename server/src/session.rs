@@ -84,9 +84,16 @@ impl UserSession {
             use subtle::ConstantTimeEq as _;
             t.state.len() == state.len() && bool::from(t.state.as_bytes().ct_eq(state.as_bytes()))
         });
-        let found = position.map(|i| pending.remove(i));
+        // No matching sign-in: nothing is written (a forged callback must not create or
+        // touch a session).
+        let Some(found) = position.map(|i| pending.remove(i)) else {
+            return Ok(None);
+        };
+        // Spent now and durably: whatever the redemption answers (tower-sessions does not
+        // save on 5xx), this state, verifier and nonce never serve a second time.
         self.0.insert(TRANSACTIONS_KEY, pending).await?;
-        Ok(found.filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS))
+        self.0.save().await?;
+        Ok(Some(found).filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS))
     }
 
     pub async fn user(&self) -> Result<Option<SignedInUser>, SessionError> {

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use app::{App, api::port::Bff, shell};
-use axum::{Router, middleware, serve::ListenerExt};
+use axum::{Router, middleware};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -21,6 +21,8 @@ use crate::{
     config::{Config, ConfigError, DownstreamLocation, IdentityProvider, SessionStoreKind},
     csrf,
     entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
+    headers::{self, Https},
+    listener,
     routes::auth::{self, AuthState},
     tokens::TokenService,
 };
@@ -134,11 +136,11 @@ impl Application {
             (Some(graph), _) => graph,
             (None, Some(host)) => config.adopt_graph_host(host),
             (None, None) => match &config.graph_base_url {
-                Some(url) => url.clone(),
-                None if authority_host.host_str() == Some("login.microsoftonline.com") => {
+                Some(url) if config.graph_scope_configured => url.clone(),
+                _ if authority_host.host_str() == Some("login.microsoftonline.com") => {
                     config.adopt_graph_host("graph.microsoft.com")
                 }
-                None => {
+                _ => {
                     return Err(ConfigError(vec![format!(
                         "The identity provider at {authority_host} does not say which Microsoft \
                          Graph serves its cloud (no msgraph_host in its discovery document): \
@@ -170,7 +172,13 @@ impl Application {
             graph_throttle: Default::default(),
         });
         let router = router(leptos_options, config.clone(), tokens.clone(), bff);
-        let router = with_sessions(router, &config).await?;
+        let router = with_sessions(router, &config)
+            .await?
+            .layer(listener::request_timeout(&config.limits))
+            .layer(middleware::from_fn_with_state(
+                Https(config.is_https()),
+                headers::secure,
+            ));
         Ok(Self {
             listener,
             router,
@@ -202,15 +210,15 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
-        // Nagle's algorithm delays small static-file responses by ~40 ms each.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         #[cfg(feature = "embedded-emulator")]
         let _emulator = self.emulator;
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        listener::serve(
+            self.listener,
+            self.router,
+            self.config.limits,
+            shutdown_signal(),
+        )
+        .await
     }
 }
 

@@ -170,8 +170,20 @@ mod get {
                     &retry(&transaction.return_to),
                 );
                 tracing::warn!("code redemption failed: {err}");
+                // A code the provider refuses came from the browser: a 4xx with the reason.
+                // An unreachable or failing provider is the gateway's problem.
+                let status = match &err {
+                    crate::entra::IdpError::Rejected { body, .. }
+                        if matches!(body.error.as_str(), "invalid_grant" | "invalid_request") =>
+                    {
+                        StatusCode::BAD_REQUEST
+                    }
+                    crate::entra::IdpError::Throttled { .. }
+                    | crate::entra::IdpError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_GATEWAY,
+                };
                 return error_page(
-                    StatusCode::BAD_GATEWAY,
+                    status,
                     &format!("Sign-in failed: {}", problem.title),
                     &[problem.meaning, problem.cause, problem.fix],
                     (&retry(&transaction.return_to), "Sign in again"),

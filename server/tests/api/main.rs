@@ -5,6 +5,7 @@ mod certificate_credential;
 mod common;
 mod consent_flow;
 mod downstream_api;
+mod edge;
 mod id_token_validation;
 mod interaction_required;
 mod lifecycle;

@@ -1,0 +1,64 @@
+//! Headers every response carries: no framing by other sites (`frame-ancestors 'none'` and
+//! `X-Frame-Options`), no MIME sniffing, no referrer to other origins, HSTS over HTTPS, and
+//! `Cache-Control: no-store` on everything but static files, so that a profile or a decoded
+//! token never comes back from the browser's cache (or back/forward cache) after sign-out on
+//! a shared computer (OWASP Session Management Cheat Sheet, "Web Content Caching").
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::Response,
+};
+
+/// Whether HSTS applies (the app is served over HTTPS).
+#[derive(Clone, Copy)]
+pub struct Https(pub bool);
+
+/// The middleware; applied to the whole router.
+pub async fn secure(State(Https(https)): State<Https>, request: Request, next: Next) -> Response {
+    let cacheable = is_static_file(request.uri().path());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Files under `/pkg` (the WASM, JS and CSS) and the public files: the same for everyone.
+fn is_static_file(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/favicon.ico"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_static_files_may_be_cached() {
+        assert!(is_static_file("/pkg/entra-bff.wasm"));
+        assert!(is_static_file("/favicon.svg"));
+        for path in ["/", "/tokens", "/api/profile", "/auth/login", "/pkgx"] {
+            assert!(!is_static_file(path), "{path}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The server's edge against a hostile or careless client: security headers and no caching
+//! of personal pages, single-use sign-in state, no session written for forged callbacks,
+//! fail-closed anti-CSRF checks, and a deadline for the request head (slowloris).
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Seen, location, spawn_app};
+use reqwest::{StatusCode, header::HeaderValue};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_personal_ones_are_not_cached() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
+        .await;
+    let responses = [
+        app.client.get(app.url("/")).send().await.unwrap(),
+        app.client.get(app.url("/tokens")).send().await.unwrap(),
+        app.client.get(app.url("/auth/login")).send().await.unwrap(),
+        app.server_fn("profile").await,
+        app.client
+            .get(app.url("/no-such-page"))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in &responses {
+        let what = response.url().path();
+        assert_eq!(
+            header(response, "x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(header(response, "x-frame-options"), Some("DENY"), "{what}");
+        assert!(
+            header(response, "content-security-policy")
+                .is_some_and(|csp| csp.contains("frame-ancestors 'none'")),
+            "{what}"
+        );
+        assert_eq!(
+            header(response, "referrer-policy"),
+            Some("same-origin"),
+            "{what}"
+        );
+        assert_eq!(
+            header(response, "cache-control"),
+            Some("no-store"),
+            "{what}"
+        );
+        // Plain HTTP on localhost: no HSTS (it would pin localhost to HTTPS).
+        assert_eq!(
+            header(response, "strict-transport-security"),
+            None,
+            "{what}"
+        );
+    }
+    // Static files may be cached; they are the same for everyone.
+    let asset = app
+        .client
+        .get(app.url("/favicon.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(header(&asset, "cache-control"), Some("no-store"));
+    assert_eq!(header(&asset, "x-content-type-options"), Some("nosniff"));
+
+    let https = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("APP_URL", "https://bff.example.com"),
+    ])
+    .await;
+    let home = https.client.get(https.url("/")).send().await.unwrap();
+    assert!(
+        header(&home, "strict-transport-security").is_some_and(|v| v.starts_with("max-age=")),
+        "HSTS over HTTPS"
+    );
+}
+
+#[tokio::test]
+async fn a_code_the_provider_refuses_is_a_400_and_its_state_cannot_be_used_again() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let state = url::Url::parse(&location(&login))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let callback = format!("/auth/callback?code=forged-code&state={state}");
+
+    let first = app.client.get(app.url(&callback)).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+    let page = first.text().await.unwrap();
+    assert!(page.contains("Sign-in failed"), "{page}");
+
+    // The state (with its verifier and nonce) was spent by the first try.
+    let again = app.client.get(app.url(&callback)).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(again.text().await.unwrap().contains("no longer valid"));
+}
+
+#[tokio::test]
+async fn a_forged_callback_sets_no_cookie_and_stores_no_session() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let forged = app
+        .client
+        .get(app.url("/auth/callback?code=x&state=never-issued"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        forged.headers().get("set-cookie").is_none(),
+        "a forged callback created a session: {:?}",
+        forged.headers().get("set-cookie")
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_origin_or_fetch_metadata_is_refused_as_cross_site() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    for name in ["origin", "sec-fetch-site"] {
+        let response = app
+            .client
+            .post(app.url("/api/session"))
+            .header("x-csrf", "1")
+            .header(name, HeaderValue::from_bytes(b"same-origin\xff").unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("not readable"), "{name}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_drips_its_request_head_is_cut_off() {
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("HEADER_READ_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let addr = app.base.trim_start_matches("http://localhost:");
+    let mut slow = tokio::net::TcpStream::connect(format!("127.0.0.1:{addr}"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    // Never finish the head: the server must close the connection by itself.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was held open for 10 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let answer = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    // Everyone else is still served.
+    let ok = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+}
