@@ -38,8 +38,9 @@ stage "release build + browser tests (Playwright, chromium)"
 LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
 EMULATOR_ADDR="127.0.0.1:$(free_port)"
 WEATHER_API_ADDR="127.0.0.1:$(free_port)"
+METRICS_ADDR="127.0.0.1:0"
 DATA_DIR=$(mktemp -d)
-export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR DATA_DIR
+export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR METRICS_ADDR DATA_DIR
 E2E_LOG=$(mktemp)
 trap 'rm -rf "$DATA_DIR" "$E2E_LOG"' EXIT
 cargo leptos end-to-end --release 2>&1 | tee "$E2E_LOG"

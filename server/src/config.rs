@@ -24,6 +24,9 @@ pub mod embedded {
 const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
 const DEFAULT_GRAPH_SCOPE: &str = "https://graph.microsoft.com/User.Read";
+/// Prometheus' default port range starts at 9090; 9464 is the one commonly used for an
+/// application's own exporter.
+const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 
 /// The whole configuration of the server.
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// What one client may hold of the listener: timeouts and the connection bound.
     pub limits: crate::listener::Limits,
+    /// Where `/metrics` is served: its own listener, loopback by default, never the app's.
+    pub metrics_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
     /// well-known world.
@@ -316,6 +321,7 @@ impl Config {
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
         let session = read_session(&get, &data_dir, &mut problems);
         let limits = read_limits(&get, &mut problems);
+        let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
         let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
 
         if !problems.is_empty() {
@@ -336,6 +342,7 @@ impl Config {
             downstream,
             session,
             limits,
+            metrics_addr,
             data_dir,
             emulator_world,
             warnings,
@@ -594,6 +601,34 @@ fn read_session(
         store,
         idle_timeout: seconds("SESSION_IDLE_TIMEOUT_SECS", 8 * 3600),
         absolute_timeout: seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", 7 * 24 * 3600),
+    }
+}
+
+/// `METRICS_ADDR`: the metrics are anonymous, so they are served on their own address,
+/// loopback unless the operator chooses otherwise.
+fn read_metrics_addr(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> SocketAddr {
+    let raw = get("METRICS_ADDR").unwrap_or_else(|| DEFAULT_METRICS_ADDR.to_owned());
+    match raw.parse::<SocketAddr>() {
+        Ok(addr) => {
+            if !addr.ip().is_loopback() {
+                warnings.push(format!(
+                    "METRICS_ADDR={raw} is not a loopback address: /metrics answers anyone who \
+                     can reach it. Keep it on a private network or behind the scraper's proxy."
+                ));
+            }
+            addr
+        }
+        Err(_) => {
+            problems.push(format!(
+                "METRICS_ADDR={raw:?} is not an address: write it as host:port, e.g. \
+                 {DEFAULT_METRICS_ADDR}."
+            ));
+            DEFAULT_METRICS_ADDR.parse().expect("valid")
+        }
     }
 }
 

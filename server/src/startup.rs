@@ -60,6 +60,9 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics`, on its own address (`METRICS_ADDR`).
+    metrics_listener: TcpListener,
+    metrics_router: Router,
     config: Arc<Config>,
     tokens: Arc<TokenService>,
     #[cfg(feature = "embedded-emulator")]
@@ -172,6 +175,13 @@ impl Application {
             graph_throttle: Default::default(),
         });
         let router = router(leptos_options, config.clone(), tokens.clone(), bff);
+        let metrics_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: format!("{} (METRICS_ADDR)", config.metrics_addr),
+                source,
+            })?;
+        let metrics_router = crate::routes::metrics::router(tokens.clone());
         let router = with_sessions(router, &config)
             .await?
             .layer(listener::request_timeout(&config.limits))
@@ -182,6 +192,8 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            metrics_listener,
+            metrics_router,
             config,
             tokens,
             #[cfg(feature = "embedded-emulator")]
@@ -191,6 +203,13 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -212,6 +231,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         #[cfg(feature = "embedded-emulator")]
         let _emulator = self.emulator;
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(self.metrics_listener, self.metrics_router).await {
+                tracing::error!("the metrics listener stopped: {err}");
+            }
+        });
         listener::serve(
             self.listener,
             self.router,
@@ -329,7 +353,6 @@ fn router(
         config,
         tokens: tokens.clone(),
     })
-    .merge(crate::routes::metrics::router(tokens))
     .merge(leptos)
 }
 

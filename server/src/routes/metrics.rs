@@ -1,5 +1,6 @@
 //! `GET /metrics`: the token cache's size and hit rate, as JSON, for dashboards and tests.
-//! Counts only: no user, key or token appears here.
+//! Counts only: no user, key or token appears here. Served on its own listener
+//! (`METRICS_ADDR`, loopback by default), never on the app's public address.
 
 use std::sync::{Arc, atomic::Ordering};
 

@@ -81,6 +81,22 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
 }
 
 #[tokio::test]
+async fn metrics_are_served_on_their_own_address_only() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let private = reqwest::get(format!("{}/metrics", app.metrics))
+        .await
+        .unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    assert!(
+        app.metrics.starts_with("http://127.0.0.1:"),
+        "{}",
+        app.metrics
+    );
+}
+
+#[tokio::test]
 async fn a_code_the_provider_refuses_is_a_400_and_its_state_cannot_be_used_again() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     let login = app.client.get(app.url("/auth/login")).send().await.unwrap();

@@ -79,7 +79,7 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
         assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
     }
     assert_eq!(app.server_fn("call-api").await.status(), StatusCode::OK);
-    let metrics: Value = reqwest::get(app.url("/metrics"))
+    let metrics: Value = reqwest::get(format!("{}/metrics", app.metrics))
         .await
         .unwrap()
         .json()
@@ -101,7 +101,7 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
         .await
         .unwrap();
     assert!(out.status().is_redirection());
-    let metrics: Value = reqwest::get(app.url("/metrics"))
+    let metrics: Value = reqwest::get(format!("{}/metrics", app.metrics))
         .await
         .unwrap()
         .json()
@@ -121,6 +121,7 @@ async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
         client: crate::common::browser(),
         base: app.base.clone(),
         emulator: app.emulator.clone(),
+        metrics: app.metrics.clone(),
         data_dir: std::env::temp_dir().join("bff-unused"),
     };
     let callback = other_browser

@@ -19,6 +19,8 @@ pub struct TestApp {
     /// `http://localhost:PORT`: a different site from the emulator on 127.0.0.1.
     pub base: String,
     pub emulator: String,
+    /// `http://127.0.0.1:PORT` of the `/metrics` listener.
+    pub metrics: String,
     pub client: Client,
     pub data_dir: std::path::PathBuf,
 }
@@ -30,6 +32,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let mut env: HashMap<String, String> = HashMap::from([
         ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
         ("WEATHER_API_ADDR".into(), "127.0.0.1:0".into()),
+        ("METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ("DATA_DIR".into(), data_dir.display().to_string()),
     ]);
     for (k, v) in vars {
@@ -53,10 +56,12 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
             .trim_end_matches('/')
             .to_owned(),
     };
+    let metrics = format!("http://{}", app.metrics_addr());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://localhost:{}", addr.port()),
         emulator,
+        metrics,
         client: browser(),
         data_dir,
     }
