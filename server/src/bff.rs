@@ -34,6 +34,9 @@ pub struct BffService {
     pub downstream: Option<(Url, ScopeSet)>,
     /// Graph's `Retry-After`, honoured per tenant.
     pub graph_throttle: Throttle,
+    /// The diagnostics page's checks against the identity provider, refreshed at most every
+    /// few seconds.
+    pub diagnostics: crate::checks::CachedChecks,
 }
 
 /// One day of the Weather API's answer (the .NET template's `WeatherForecast`).
@@ -299,13 +302,21 @@ impl Bff for BffService {
     }
 
     async fn diagnostics(&self, request: &Parts) -> Result<Diagnostics, AppError> {
-        Ok(crate::checks::run(
-            self.tokens.entra(),
-            &self.config,
-            self.downstream.as_ref().map(|(_, scope)| scope),
-            request,
-        )
-        .await)
+        let signed_in = match self.user(&Self::session(request)?).await {
+            Ok(_) => true,
+            Err(AppError::NotSignedIn) => false,
+            Err(other) => return Err(other),
+        };
+        Ok(self
+            .diagnostics
+            .report(
+                self.tokens.entra(),
+                &self.config,
+                self.downstream.as_ref().map(|(_, scope)| scope),
+                request,
+                signed_in,
+            )
+            .await)
     }
 
     async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError> {

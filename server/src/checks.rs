@@ -1,9 +1,17 @@
 //! The diagnostics page's live checks: discovery, signing keys, the sign-in scope's
 //! audience (the AADSTS50013 trap), one resource per scope setting, and the redirect URI
 //! against the origin the browser is using.
+//!
+//! The page is reachable by anyone, so it must not become a way to get this app throttled
+//! by Entra or to learn its configuration: the checks against the identity provider run at
+//! most once per [`REFRESH_EVERY`] whatever the traffic (single flight), and strangers see
+//! only each check's name and outcome.
+
+use std::time::{Duration, Instant};
 
 use app::model::{Check, Diagnostics, Outcome};
 use http::request::Parts;
+use tokio::sync::Mutex;
 
 use crate::{
     config::Config,
@@ -20,12 +28,52 @@ fn check(name: &str, outcome: Outcome, detail: String, fix: Option<String>) -> C
     }
 }
 
-pub async fn run(
+/// How often at most the identity provider is asked again for the diagnostics page.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
+
+/// The configuration checks, kept for [`REFRESH_EVERY`].
+#[derive(Default)]
+pub struct CachedChecks(Mutex<Option<(Instant, Vec<Check>)>>);
+
+impl CachedChecks {
+    /// The report for this request: the cached configuration checks (refreshed when older
+    /// than [`REFRESH_EVERY`], one refresh at a time) and the redirect URI against this
+    /// request's host. `signed_in: false` keeps only names and outcomes.
+    pub async fn report(
+        &self,
+        entra: &EntraClient,
+        config: &Config,
+        downstream: Option<&ScopeSet>,
+        request: &Parts,
+        signed_in: bool,
+    ) -> Diagnostics {
+        let mut checks = {
+            let mut cached = self.0.lock().await;
+            match cached.as_ref() {
+                Some((at, checks)) if at.elapsed() < REFRESH_EVERY => checks.clone(),
+                _ => {
+                    let checks = configuration_checks(entra, config, downstream).await;
+                    *cached = Some((Instant::now(), checks.clone()));
+                    checks
+                }
+            }
+        };
+        checks.push(redirect_check(config, request));
+        if !signed_in {
+            for check in &mut checks {
+                check.detail = "Sign in to see the details.".to_owned();
+                check.fix = None;
+            }
+        }
+        Diagnostics { checks }
+    }
+}
+
+async fn configuration_checks(
     entra: &EntraClient,
     config: &Config,
     downstream: Option<&ScopeSet>,
-    request: &Parts,
-) -> Diagnostics {
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let authority = entra
         .metadata()
@@ -187,7 +235,11 @@ pub async fn run(
         ),
     });
 
-    // 5. The redirect URI against the origin this browser uses.
+    checks
+}
+
+/// The redirect URI against the origin this browser uses.
+fn redirect_check(config: &Config, request: &Parts) -> Check {
     let redirect = config.redirect_uri();
     let served = request
         .headers
@@ -200,7 +252,7 @@ pub async fn run(
         }
         _ => redirect.host_str().unwrap_or_default().to_owned(),
     };
-    checks.push(if served.eq_ignore_ascii_case(&expected) {
+    if served.eq_ignore_ascii_case(&expected) {
         check(
             "Redirect URI",
             Outcome::Pass,
@@ -220,9 +272,7 @@ pub async fn run(
                 config.public_url
             )),
         )
-    });
-
-    Diagnostics { checks }
+    }
 }
 
 fn default_port(scheme: &str) -> Option<u16> {

@@ -173,6 +173,7 @@ impl Application {
             graph_base_url,
             downstream,
             graph_throttle: Default::default(),
+            diagnostics: Default::default(),
         });
         let router = router(leptos_options, config.clone(), tokens.clone(), bff);
         let metrics_listener = TcpListener::bind(config.metrics_addr)

@@ -81,6 +81,38 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
 }
 
 #[tokio::test]
+async fn diagnostics_ask_the_identity_provider_at_most_every_few_seconds_and_tell_strangers_little()
+{
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.reset_emulator_stats().await;
+    for _ in 0..20 {
+        let report = app.ok("diagnostics").await;
+        for check in report["checks"].as_array().unwrap() {
+            assert_eq!(check["detail"], "Sign in to see the details.", "{check}");
+            assert_eq!(check["fix"], serde_json::Value::Null, "{check}");
+        }
+        let text = report.to_string();
+        assert!(
+            !text.contains(emulator::well_known::WEB_APP_CLIENT_ID),
+            "{text}"
+        );
+        assert!(!text.contains(emulator::well_known::TENANT_ID), "{text}");
+    }
+    let stats = app.emulator_stats().await;
+    assert!(stats["discovery"].as_u64().unwrap() <= 1, "{stats}");
+    assert!(stats["jwks"].as_u64().unwrap() <= 1, "{stats}");
+
+    // A signed-in user sees what was found.
+    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
+        .await;
+    let check = app.diagnostic("Discovery document").await;
+    assert!(
+        check["detail"].as_str().unwrap().contains("issuer"),
+        "{check}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_are_served_on_their_own_address_only() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     let public = app.client.get(app.url("/metrics")).send().await.unwrap();

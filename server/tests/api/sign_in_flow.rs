@@ -370,6 +370,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
 #[tokio::test]
 async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
     let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 7, "{report}");
@@ -382,6 +383,7 @@ async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() 
         ("API_SCOPE", "https://graph.microsoft.com/User.Read"),
     ])
     .await;
+    wrong.sign_in(ADELE, "/", &mut Seen::default()).await;
     let report: Value = wrong.server_fn("diagnostics").await.json().await.unwrap();
     let scope = report["checks"]
         .as_array()
@@ -395,7 +397,8 @@ async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() 
         "{scope}"
     );
 
-    // Browsing at 127.0.0.1 while the redirect URI says localhost is flagged.
+    // Browsing at 127.0.0.1 while the redirect URI says localhost is flagged (to a stranger,
+    // as the session cookie belongs to localhost: the outcome without the details).
     let port = app.base.rsplit(':').next().unwrap();
     let r = app
         .client
