@@ -34,7 +34,7 @@ test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS500
   );
   expect(server.output()).toContain("AADSTS50013");
 
-  // The diagnostics page names the mistake before anyone signs in.
+  // The diagnostics page names the mistake (details are for signed-in users).
   await page.goto(`${server.url}/diagnostics`);
   const row = page.locator('tr[data-check="Sign-in scope (OBO assertion)"]');
   await expect(row.locator(".outcome")).toHaveText("Problem");

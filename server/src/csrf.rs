@@ -44,12 +44,29 @@ pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), St
     Ok(())
 }
 
+fn is_same_origin(value: &http::HeaderValue, public_url: &Url) -> bool {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| Url::parse(v).ok())
+        .is_some_and(|url| url.origin() == public_url.origin())
+}
+
 /// Middleware for the server-function routes.
 pub async fn require_api_proof(
     State(public_url): State<Url>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    // leptos_axum answers a server-function call that accepts `text/html` (a form posted
+    // without JavaScript) with a redirect to its `Referer`: only ever to this app's pages.
+    let foreign_referer = request
+        .headers()
+        .get(http::header::REFERER)
+        .is_some_and(|referer| !is_same_origin(referer, &public_url));
+    if foreign_referer {
+        request.headers_mut().remove(http::header::REFERER);
+    }
     if request.method() == Method::GET || request.method() == Method::HEAD {
         // Leptos server functions are POST; GET ones must not change state.
         return next.run(request).await;

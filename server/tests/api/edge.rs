@@ -216,3 +216,25 @@ async fn a_client_that_drips_its_request_head_is_cut_off() {
     let ok = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_server_function_never_redirects_to_a_foreign_referer() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let response = app
+        .client
+        .post(app.url("/api/session"))
+        .header("x-csrf", "1")
+        .header("accept", "text/html")
+        .header("referer", "https://evil.example/phish")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    let target = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!target.contains("evil.example"), "redirected to {target}");
+}
