@@ -22,6 +22,10 @@ pub enum AppError {
     /// The request lacked the anti-CSRF proof.
     #[error("request refused: {0}")]
     Forbidden(String),
+    /// The request (or its answer) could not be read: a malformed body. What the parser
+    /// said is not echoed: it describes this server's internals, not the caller's mistake.
+    #[error("the request could not be read; reload the page and try again")]
+    BadRequest,
     /// Anything else. The detail is logged on the server, not shown.
     #[error("something went wrong on the server ({0}); try again")]
     Internal(String),
@@ -34,6 +38,7 @@ impl AppError {
         use crate::model::ProblemAction;
         match self {
             Self::NotSignedIn => http::StatusCode::UNAUTHORIZED,
+            Self::BadRequest => http::StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
             Self::Problem(problem) if problem.action == ProblemAction::Retry => {
                 http::StatusCode::SERVICE_UNAVAILABLE
@@ -52,6 +57,9 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(detail) => {
                 Self::Internal(format!("the server could not be reached: {detail}"))
             }
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => Self::BadRequest,
             other => Self::Internal(other.to_string()),
         }
     }

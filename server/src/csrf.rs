@@ -44,6 +44,30 @@ pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), St
     Ok(())
 }
 
+/// Leptos answers a body it cannot parse with a 500, before the server function runs; such
+/// an answer carries [`AppError::BadRequest`](app::error::AppError::BadRequest), and is the
+/// caller's mistake: a 400.
+async fn with_client_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the answer could not be read",
+        )
+            .into_response();
+    };
+    if matches!(
+        serde_json::from_slice::<app::error::AppError>(&bytes),
+        Ok(app::error::AppError::BadRequest)
+    ) {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 fn is_same_origin(value: &http::HeaderValue, public_url: &Url) -> bool {
     value
         .to_str()
@@ -83,7 +107,7 @@ pub async fn require_api_proof(
         Err(format!("the anti-CSRF header `{name}: {value}` is missing"))
     };
     match verdict {
-        Ok(()) => next.run(request).await,
+        Ok(()) => with_client_error_status(next.run(request).await).await,
         Err(reason) => {
             tracing::warn!(path = %request.uri().path(), "refused: {reason}");
             (

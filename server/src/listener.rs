@@ -42,6 +42,15 @@ impl Default for Limits {
     }
 }
 
+/// Request bodies larger than this are refused with a 413: server functions take a few
+/// fields at most, and no route of this app accepts an upload.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The bound on request bodies ([`MAX_BODY_BYTES`]): a 413 before the body is read.
+pub fn body_limit() -> tower_http::limit::RequestBodyLimitLayer {
+    tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES)
+}
+
 /// The whole-request deadline: a handler still running then is dropped with a 408.
 pub fn request_timeout(limits: &Limits) -> TimeoutLayer {
     TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request)

@@ -185,6 +185,7 @@ impl Application {
         let metrics_router = crate::routes::metrics::router(tokens.clone());
         let router = with_sessions(router, &config)
             .await?
+            .layer(listener::body_limit())
             .layer(listener::request_timeout(&config.limits))
             .layer(middleware::from_fn_with_state(
                 Https(config.is_https()),

@@ -238,3 +238,42 @@ async fn a_server_function_never_redirects_to_a_foreign_referer() {
         .to_owned();
     assert!(!target.contains("evil.example"), "redirected to {target}");
 }
+
+#[tokio::test]
+async fn oversized_and_malformed_server_function_bodies_are_4xx_with_a_plain_message() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/session"))
+            .header("x-csrf", "1")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let big = post(
+        vec![b'a'; 2 * 1024 * 1024],
+        "application/x-www-form-urlencoded",
+    )
+    .await
+    .unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    for (body, content_type) in [
+        (
+            b"\xff\xfe=\xff".to_vec(),
+            "application/x-www-form-urlencoded",
+        ),
+        (b"a[=b&&[]]=".to_vec(), "application/x-www-form-urlencoded"),
+        (b"{}".to_vec(), "application/x-www-form-urlencoded"),
+        (b"x".to_vec(), "text/plain"),
+    ] {
+        let response = post(body.clone(), content_type).await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "{body:?}: {status} {text}"
+        );
+        assert!(!text.contains("serde") && !text.contains("/src/"), "{text}");
+    }
+}
