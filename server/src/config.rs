@@ -61,6 +61,8 @@ pub struct Config {
     pub limits: crate::listener::Limits,
     /// Where `/metrics` is served: its own listener, loopback by default, never the app's.
     pub metrics_addr: SocketAddr,
+    /// The rate limit of `/auth/*` per client.
+    pub auth_rate_limit: crate::rate_limit::AuthRateLimit,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
     /// well-known world.
@@ -322,6 +324,7 @@ impl Config {
         let session = read_session(&get, &data_dir, &mut problems);
         let limits = read_limits(&get, &mut problems);
         let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
+        let auth_rate_limit = read_auth_rate_limit(&get, &mut problems);
         let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
 
         if !problems.is_empty() {
@@ -343,6 +346,7 @@ impl Config {
             session,
             limits,
             metrics_addr,
+            auth_rate_limit,
             data_dir,
             emulator_world,
             warnings,
@@ -629,6 +633,31 @@ fn read_metrics_addr(
             ));
             DEFAULT_METRICS_ADDR.parse().expect("valid")
         }
+    }
+}
+
+fn read_auth_rate_limit(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> crate::rate_limit::AuthRateLimit {
+    let defaults = crate::rate_limit::AuthRateLimit::default();
+    let trust_forwarded_for = read_bool(get, "TRUST_FORWARDED_FOR", false, problems);
+    let mut number = |name: &str, default: u32| match get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                problems.push(format!(
+                    "{name}={raw:?} is not a positive whole number (default {default})."
+                ));
+                default
+            }
+        },
+    };
+    crate::rate_limit::AuthRateLimit {
+        burst: number("AUTH_RATE_LIMIT_BURST", defaults.burst),
+        per_minute: number("AUTH_RATE_LIMIT_PER_MINUTE", defaults.per_minute),
+        trust_forwarded_for,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod headers;
 pub mod inspect;
 pub mod listener;
+pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod startup;

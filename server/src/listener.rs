@@ -77,7 +77,7 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors or a connection reset before accept: not fatal.
@@ -94,7 +94,11 @@ pub async fn serve(
         let service = hyper::service::service_fn({
             let router = router.clone();
             move |request: Request<Incoming>| {
-                let request: Request = request.map(axum::body::Body::new);
+                let mut request: Request = request.map(axum::body::Body::new);
+                // The client's address, for per-client limits (as axum::serve provides it).
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 router.clone().oneshot(request)
             }
         });

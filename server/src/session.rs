@@ -14,7 +14,8 @@ const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
 const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
-/// A sign-in must come back from the identity provider within this time.
+/// A sign-in must come back from the identity provider within this time; a session that
+/// holds nothing but pending sign-ins lives no longer either.
 const SIGN_IN_TIMEOUT_SECS: i64 = 15 * 60;
 
 /// A sign-in in progress: what the callback needs to finish it.
@@ -65,6 +66,13 @@ impl UserSession {
         let now = now();
         pending.retain(|t| now - t.started_at < SIGN_IN_TIMEOUT_SECS);
         pending.push(tx);
+        // An anonymous visitor's session holds only this: it need not outlive the sign-in
+        // (8 hours of stored rows per anonymous `GET /auth/login` otherwise).
+        if self.user().await?.is_none() {
+            self.0.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+                tower_sessions::cookie::time::Duration::seconds(SIGN_IN_TIMEOUT_SECS),
+            )));
+        }
         if pending.len() > MAX_PENDING_SIGN_INS {
             pending.remove(0);
         }
@@ -100,9 +108,17 @@ impl UserSession {
         Ok(self.0.get(USER_KEY).await?)
     }
 
-    /// Stores the user after sign-in, under a new session id (session fixation defence).
-    pub async fn sign_in(&self, user: &SignedInUser) -> Result<(), SessionError> {
+    /// Stores the user after sign-in, under a new session id (session fixation defence),
+    /// with the session's idle timeout.
+    pub async fn sign_in(
+        &self,
+        user: &SignedInUser,
+        idle_timeout: std::time::Duration,
+    ) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
+        self.0.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(idle_timeout.as_secs() as i64),
+        )));
         self.0.remove_value(TRANSACTIONS_KEY).await?;
         self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
         self.0.remove_value(CONSENT_SCOPES_KEY).await?;

@@ -14,11 +14,13 @@ pub struct AuthState {
 }
 
 pub fn router(state: AuthState) -> Router {
-    Router::new()
+    let limit = state.config.auth_rate_limit;
+    let routes = Router::new()
         .route("/auth/login", get(get::login))
         .route("/auth/callback", get(get::callback))
         .route("/auth/logout", post(post::logout))
-        .with_state(state)
+        .with_state(state);
+    crate::rate_limit::limit(routes, &limit)
 }
 
 mod get {
@@ -247,7 +249,10 @@ mod get {
             .tokens
             .purge_user(&user.tenant_id, &user.object_id)
             .await;
-        if let Err(err) = session.sign_in(&user).await {
+        if let Err(err) = session
+            .sign_in(&user, state.config.session.idle_timeout)
+            .await
+        {
             return store_failed(err);
         }
         tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");

@@ -277,3 +277,60 @@ async fn oversized_and_malformed_server_function_bodies_are_4xx_with_a_plain_mes
         assert!(!text.contains("serde") && !text.contains("/src/"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn sign_in_requests_are_rate_limited_per_client_with_a_retry_after() {
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("AUTH_RATE_LIMIT_BURST", "5"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..8 {
+        let response = crate::common::browser()
+            .get(app.url("/auth/login"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(response);
+        }
+    }
+    assert_eq!(&statuses[..5], &[303; 5], "{statuses:?}");
+    let refused = refused.unwrap_or_else(|| panic!("never limited: {statuses:?}"));
+    let wait: u64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many sign-in requests")
+    );
+    // Pages and server functions are not limited by it.
+    assert_eq!(
+        app.client.get(app.url("/")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_anonymous_sign_in_start_keeps_its_session_only_as_long_as_the_sign_in() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let cookie = header(&login, "set-cookie").unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=900"), "{cookie}");
+    // Signed in: the configured idle timeout (8 h) again.
+    let callback = app
+        .through_emulator(
+            &location(&login),
+            crate::common::ADELE,
+            &mut Seen::default(),
+        )
+        .await;
+    let cookie = header(&callback, "set-cookie").unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=28800"), "{cookie}");
+}
