@@ -11,6 +11,28 @@ use axum::{
     response::Response,
 };
 
+/// Sets the Content-Security-Policy of a rendered page, inside its Leptos context: scripts
+/// from this origin or carrying this response's nonce (Leptos puts it on its hydration,
+/// streaming and reload scripts), WebAssembly compilation, no plugins, no `<base>`, no
+/// framing, and no `unsafe-inline` anywhere.
+pub fn set_page_csp() {
+    use leptos::prelude::use_context;
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// Whether HSTS applies (the app is served over HTTPS).
 #[derive(Clone, Copy)]
 pub struct Https(pub bool);

@@ -341,10 +341,18 @@ fn router(
     let routes = generate_route_list(App);
     let public_url = config.public_url.clone();
     let leptos = Router::new()
-        .leptos_routes_with_context(&options, routes, move || provide_context(bff.clone()), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || {
+                provide_context(bff.clone());
+                headers::set_page_csp();
+            },
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .layer(middleware::from_fn_with_state(

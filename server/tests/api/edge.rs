@@ -58,6 +58,26 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
             "{what}"
         );
     }
+    // Pages: scripts only from this origin or with this response's nonce, never inline.
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    let csp = header(&home, "content-security-policy").unwrap().to_owned();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"))
+        .to_owned();
+    let html = home.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
+    let again = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(
+        !header(&again, "content-security-policy")
+            .unwrap()
+            .contains(&nonce),
+        "a nonce is used once"
+    );
+
     // Static files may be cached; they are the same for everyone.
     let asset = app
         .client
