@@ -70,6 +70,10 @@ impl BffService {
             session.destroy().await.map_err(internal)?;
             return Err(AppError::NotSignedIn);
         }
+        session
+            .touch(self.config.session.idle_timeout)
+            .await
+            .map_err(internal)?;
         Ok(user)
     }
 

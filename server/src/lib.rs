@@ -13,6 +13,7 @@ pub mod domain;
 pub mod entra;
 pub mod graph;
 pub mod headers;
+pub mod idle_store;
 pub mod inspect;
 pub mod listener;
 pub mod rate_limit;

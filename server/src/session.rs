@@ -12,6 +12,7 @@ const TRANSACTIONS_KEY: &str = "auth.transactions";
 const USER_KEY: &str = "auth.user";
 const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
 const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
+const LAST_USE_KEY: &str = "auth.last_use";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
 /// A sign-in must come back from the identity provider within this time; a session that
@@ -109,16 +110,13 @@ impl UserSession {
     }
 
     /// Stores the user after sign-in, under a new session id (session fixation defence),
-    /// with the session's idle timeout.
-    pub async fn sign_in(
-        &self,
-        user: &SignedInUser,
-        idle_timeout: std::time::Duration,
-    ) -> Result<(), SessionError> {
+    /// in a browser-session cookie (the idle timeout is kept by the store, see
+    /// [`crate::idle_store`]).
+    pub async fn sign_in(&self, user: &SignedInUser) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
-        self.0.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(idle_timeout.as_secs() as i64),
-        )));
+        self.0
+            .set_expiry(Some(tower_sessions::Expiry::OnSessionEnd));
+        self.0.insert(LAST_USE_KEY, now()).await?;
         self.0.remove_value(TRANSACTIONS_KEY).await?;
         self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
         self.0.remove_value(CONSENT_SCOPES_KEY).await?;
@@ -161,6 +159,18 @@ impl UserSession {
         Ok(self.0.get(CONSENT_SCOPES_KEY).await?)
     }
 
+    /// Marks the session as used now, so that its idle time starts again: a store write at
+    /// most every [`touch_interval`] (the layer saves the modified session with the
+    /// response), not on every request.
+    pub async fn touch(&self, idle_timeout: std::time::Duration) -> Result<(), SessionError> {
+        let last: Option<i64> = self.0.get(LAST_USE_KEY).await?;
+        let now = now();
+        if last.is_none_or(|at| now - at >= touch_interval(idle_timeout)) {
+            self.0.insert(LAST_USE_KEY, now).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the session and everything in it.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.0.flush().await?;
@@ -172,6 +182,25 @@ impl UserSession {
     }
 }
 
+/// How stale the last-use mark may get: a minute, or a quarter of a short idle timeout.
+fn touch_interval(idle_timeout: std::time::Duration) -> i64 {
+    (idle_timeout.as_secs() as i64 / 4).clamp(1, 60)
+}
+
 pub fn now() -> i64 {
     jsonwebtoken::get_current_timestamp() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::touch_interval;
+
+    #[test]
+    fn the_last_use_is_written_at_most_once_a_minute() {
+        assert_eq!(touch_interval(Duration::from_secs(8 * 3600)), 60);
+        assert_eq!(touch_interval(Duration::from_secs(120)), 30);
+        assert_eq!(touch_interval(Duration::from_secs(3)), 1);
+    }
 }

@@ -22,6 +22,7 @@ use crate::{
     csrf,
     entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
     headers::{self, Https},
+    idle_store::IdleExpiry,
     listener,
     routes::auth::{self, AuthState},
     tokens::TokenService,
@@ -370,7 +371,10 @@ fn router(
 /// id: HttpOnly always; `Secure` and the `__Host-` prefix over HTTPS.
 async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartError> {
     match &config.session.store {
-        SessionStoreKind::Memory => Ok(router.layer(session_layer(MemoryStore::default(), config))),
+        SessionStoreKind::Memory => Ok(router.layer(session_layer(
+            IdleExpiry::new(MemoryStore::default(), config.session.idle_timeout),
+            config,
+        ))),
         SessionStoreKind::Sqlite(path) => {
             private_file(path)
                 .map_err(|e| StartError::SessionStore(format!("{}: {e}", path.display())))?;
@@ -390,7 +394,10 @@ async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartE
                     .clone()
                     .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
             );
-            Ok(router.layer(session_layer(store, config)))
+            Ok(router.layer(session_layer(
+                IdleExpiry::new(store, config.session.idle_timeout),
+                config,
+            )))
         }
     }
 }
@@ -415,9 +422,6 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 fn session_layer<S: SessionStore + Clone>(store: S, config: &Config) -> SessionManagerLayer<S> {
-    let idle = tower_sessions::cookie::time::Duration::seconds(
-        config.session.idle_timeout.as_secs() as i64,
-    );
     SessionManagerLayer::new(store)
         .with_name(if config.is_https() {
             "__Host-bff-session"
@@ -432,7 +436,8 @@ fn session_layer<S: SessionStore + Clone>(store: S, config: &Config) -> SessionM
         // callback would find no sign-in transaction. Lax still withholds the cookie from
         // cross-site POSTs, and state-changing requests are CSRF-checked on top.
         .with_same_site(SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(idle))
+        // A browser-session cookie; the idle timeout is the store's (see `idle_store`).
+        .with_expiry(Expiry::OnSessionEnd)
 }
 
 async fn shutdown_signal() {

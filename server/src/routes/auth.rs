@@ -249,10 +249,7 @@ mod get {
             .tokens
             .purge_user(&user.tenant_id, &user.object_id)
             .await;
-        if let Err(err) = session
-            .sign_in(&user, state.config.session.idle_timeout)
-            .await
-        {
+        if let Err(err) = session.sign_in(&user).await {
             return store_failed(err);
         }
         tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");

@@ -343,7 +343,8 @@ async fn an_anonymous_sign_in_start_keeps_its_session_only_as_long_as_the_sign_i
     let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
     let cookie = header(&login, "set-cookie").unwrap().to_owned();
     assert!(cookie.contains("Max-Age=900"), "{cookie}");
-    // Signed in: the configured idle timeout (8 h) again.
+    // Signed in: a browser-session cookie (gone when the browser closes); the idle timeout
+    // is kept on the server.
     let callback = app
         .through_emulator(
             &location(&login),
@@ -352,5 +353,29 @@ async fn an_anonymous_sign_in_start_keeps_its_session_only_as_long_as_the_sign_i
         )
         .await;
     let cookie = header(&callback, "set-cookie").unwrap().to_owned();
-    assert!(cookie.contains("Max-Age=28800"), "{cookie}");
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Expires"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn idle_time_counts_from_the_last_use_not_from_the_sign_in() {
+    let app = spawn_app(&[
+        ("SESSION_STORE", "sqlite"),
+        ("SESSION_IDLE_TIMEOUT_SECS", "3"),
+    ])
+    .await;
+    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
+        .await;
+    // Used every 2 s: alive 6 s after sign-in, twice the idle timeout.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let session = app.ok("session").await;
+        assert_eq!(session["user"]["name"], "Adele Vance", "{session}");
+    }
+    // Then left alone longer than the timeout: signed out.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let session = app.ok("session").await;
+    assert_eq!(session["user"], serde_json::Value::Null, "{session}");
 }
