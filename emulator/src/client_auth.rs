@@ -1,5 +1,12 @@
 //! Client authentication at the token endpoint (reference §3.1): `client_secret_post`,
 //! `client_secret_basic` and `private_key_jwt` (RS256 with `x5t` or PS256 with `x5t#S256`).
+//!
+//! A client assertion must name this token endpoint as its `aud` (with the tenant segment the
+//! request used, or the tenant's GUID or a domain of it, on the emulator's own host), and each
+//! assertion is good for one request: its `jti` is remembered until the assertion expires, so a
+//! captured assertion cannot be replayed. Secrets and passwords are compared in constant time.
+
+use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use base64::{
@@ -9,11 +16,13 @@ use base64::{
 use jsonwebtoken::{Algorithm, DecodingKey};
 use rsa::{pkcs8::DecodePublicKey, traits::PublicKeyParts};
 use sha2::Digest;
+use subtle::ConstantTimeEq;
 
 use crate::{
     errors::AadError,
     keys::now,
     params::Params,
+    state::Store,
     tokens,
     world::{Application, Tenant},
 };
@@ -24,6 +33,49 @@ pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-t
 /// How the client proved itself: `appidacr` / `azpacr` value.
 pub type ClientAcr = &'static str;
 
+/// Seconds of clock skew allowed on a client assertion's `exp` and `nbf`.
+const ASSERTION_SKEW_SECS: i64 = 300;
+
+/// The token endpoint a request reached, as a client assertion's `aud` may name it.
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    /// The accepted `aud` values; the first (the URL the request used) is shown in errors.
+    pub accepted: Vec<String>,
+}
+
+impl TokenEndpoint {
+    /// `{base}/{segment}/oauth2/v2.0/token` with the segment the request used (GUID, domain
+    /// or alias), the tenant's GUID or any of its domains, on the emulator's base URL, or on
+    /// the loopback name the request was addressed to (`Host`: `localhost`, `127.0.0.1` or
+    /// `[::1]`, as the client reached it). Entra likewise accepts only its own host.
+    pub fn new(base_url: &str, host: Option<&str>, seg: &str, tenant: &Tenant) -> Self {
+        let mut bases = vec![base_url.to_string()];
+        if let Some(h) = host.filter(|h| crate::routes::admin::is_loopback_host(h)) {
+            let scheme = base_url.split_once("://").map_or("http", |(s, _)| s);
+            bases.push(format!("{scheme}://{h}"));
+        }
+        let segs = std::iter::once(seg)
+            .chain(std::iter::once(tenant.id.as_str()))
+            .chain(tenant.domains.iter().map(String::as_str));
+        let mut accepted = vec![];
+        for seg in segs {
+            for base in &bases {
+                let url = format!("{base}/{seg}/oauth2/v2.0/token");
+                if !accepted.contains(&url) {
+                    accepted.push(url);
+                }
+            }
+        }
+        Self { accepted }
+    }
+
+    /// Whether `aud` names this endpoint: exactly, but for ASCII case (host names, tenant
+    /// GUIDs and domains are case-insensitive).
+    pub fn is(&self, aud: &str) -> bool {
+        self.accepted.iter().any(|a| a.eq_ignore_ascii_case(aud))
+    }
+}
+
 /// Authenticates the calling client of `tenant`.
 ///
 /// # Errors
@@ -32,7 +84,8 @@ pub fn authenticate<'t>(
     tenant: &'t Tenant,
     params: &Params,
     headers: &HeaderMap,
-    token_endpoint: &str,
+    token_endpoint: &TokenEndpoint,
+    store: &Mutex<Store>,
 ) -> Result<(&'t Application, ClientAcr), AadError> {
     let basic = basic_credentials(headers);
     let assertion = params.get("client_assertion");
@@ -71,18 +124,19 @@ pub fn authenticate<'t>(
     }
     if let Some(secret) = secret {
         let now = now();
-        let valid = app
+        // Every credential is compared (no early exit), each in constant time.
+        let matched: Vec<_> = app
             .password_credentials
             .iter()
-            .any(|c| c.secret_text == secret && c.end_date_time.is_none_or(|end| end > now));
-        if valid {
+            .filter(|c| secret_matches(&secret, &c.secret_text))
+            .collect();
+        if matched
+            .iter()
+            .any(|c| c.end_date_time.is_none_or(|end| end > now))
+        {
             return Ok((app, "1"));
         }
-        if app
-            .password_credentials
-            .iter()
-            .any(|c| c.secret_text == secret)
-        {
+        if !matched.is_empty() {
             return Err(AadError::client(
                 7000222,
                 format!(
@@ -106,13 +160,37 @@ pub fn authenticate<'t>(
                 "The required field 'client_assertion_type' is missing or invalid in the credential.",
             ));
         }
-        verify_client_assertion(app, assertion, token_endpoint)?;
+        let (jti, exp) = verify_client_assertion(app, assertion, token_endpoint)?;
+        // Checked last, so that only an otherwise valid assertion spends its `jti`; it is
+        // remembered as long as the assertion would be accepted.
+        let fresh = store.lock().expect("store lock").remember_jti(
+            format!("{}\n{jti}", app.app_id.to_ascii_lowercase()),
+            exp + ASSERTION_SKEW_SECS,
+            now(),
+        );
+        if !fresh {
+            return Err(AadError::client(
+                50027,
+                format!(
+                    "Invalid JWT token. The client assertion's 'jti' ({jti}) has already been used; each assertion is good for one request."
+                ),
+            ));
+        }
         return Ok((app, "2"));
     }
     Err(AadError::client(
         7000218,
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
     ))
+}
+
+/// Whether a presented secret (client secret or user password) equals the registered one, in
+/// time that depends on neither value: both are hashed to 32 bytes first, so neither the
+/// position of the first difference nor the registered secret's length shows in the timing.
+pub fn secret_matches(presented: &str, registered: &str) -> bool {
+    let a = sha2::Sha256::digest(presented.as_bytes());
+    let b = sha2::Sha256::digest(registered.as_bytes());
+    a.as_slice().ct_eq(b.as_slice()).into()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -138,11 +216,13 @@ fn sig_failed(reason: &str) -> AadError {
     )
 }
 
+/// Verifies the assertion (key, signature, `iss`/`sub`, `aud`, lifetime); returns its `jti`
+/// and `exp`.
 fn verify_client_assertion(
     app: &Application,
     assertion: &str,
-    token_endpoint: &str,
-) -> Result<(), AadError> {
+    token_endpoint: &TokenEndpoint,
+) -> Result<(String, i64), AadError> {
     let d = tokens::decode(assertion)
         .map_err(|_| AadError::client(50027, "JWT token is invalid or is malformed."))?;
     let (alg, thumb, sha256) = match (
@@ -198,24 +278,25 @@ fn verify_client_assertion(
         ));
     }
     let aud_ok = match &c["aud"] {
-        serde_json::Value::String(a) => aud_matches(a, token_endpoint),
+        serde_json::Value::String(a) => token_endpoint.is(a),
         serde_json::Value::Array(a) => a
             .iter()
-            .any(|x| x.as_str().is_some_and(|s| aud_matches(s, token_endpoint))),
+            .any(|x| x.as_str().is_some_and(|s| token_endpoint.is(s))),
         _ => false,
     };
     if !aud_ok {
         return Err(AadError::client(
             700027,
             format!(
-                "Client assertion contains an invalid audience. The expected audience is '{token_endpoint}'."
+                "Client assertion contains an invalid audience. The expected audience is '{}'.",
+                token_endpoint.accepted.first().map_or("", String::as_str)
             ),
         ));
     }
     let now = now();
     let exp = c["exp"].as_i64().unwrap_or(0);
     let nbf = c["nbf"].as_i64().unwrap_or(0);
-    if exp + 300 < now || nbf - 300 > now {
+    if exp + ASSERTION_SKEW_SECS < now || nbf - ASSERTION_SKEW_SECS > now {
         return Err(AadError::client(
             700024,
             format!(
@@ -223,13 +304,15 @@ fn verify_client_assertion(
             ),
         ));
     }
-    Ok(())
-}
-
-/// The token endpoint with the tenant GUID or domain, or a different host alias, all count.
-fn aud_matches(aud: &str, token_endpoint: &str) -> bool {
-    aud.trim_end_matches('/') == token_endpoint
-        || (aud.ends_with("/oauth2/v2.0/token") && token_endpoint.ends_with("/oauth2/v2.0/token"))
+    // Without a `jti` an assertion could not be told from its replay (Entra's documentation
+    // lists `jti` among the required claims).
+    let jti = c["jti"].as_str().filter(|j| !j.is_empty()).ok_or_else(|| {
+        AadError::client(
+            50027,
+            "Invalid JWT token. The client assertion has no 'jti' claim.",
+        )
+    })?;
+    Ok((jti.to_string(), exp))
 }
 
 /// The RSA public key inside a DER certificate (walks the few DER levels it needs).
@@ -271,4 +354,91 @@ fn der_tlv(b: &[u8]) -> Option<Tlv<'_>> {
     };
     let body = b.get(hdr..hdr + len)?;
     Some(((tag, body), &b[hdr + len..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{well_known as wk, world::World};
+
+    #[test]
+    fn secrets_compare_equal_only_when_identical() {
+        assert!(secret_matches(wk::WEB_APP_SECRET, wk::WEB_APP_SECRET));
+        // Same length, one byte off (first, last), and other lengths.
+        assert_eq!(wk::WEB_APP_SECRET.len(), "dev-web-app-secreT".len());
+        for wrong in [
+            "dev-web-app-secreT",
+            "Dev-web-app-secret",
+            "dev-web-app-secre",
+            "dev-web-app-secret ",
+            "",
+            wk::WEB_APP_SECRET_ID,
+        ] {
+            assert!(!secret_matches(wrong, wk::WEB_APP_SECRET), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn wrong_client_secrets_of_equal_and_different_length_are_refused() {
+        let world = World::well_known();
+        let tenant = world.tenant(wk::TENANT_ID).unwrap();
+        let auth = |secret: &str| {
+            let p = Params::parse(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("client_id", wk::WEB_APP_CLIENT_ID)
+                    .append_pair("client_secret", secret)
+                    .finish()
+                    .as_bytes(),
+            );
+            let endpoint = TokenEndpoint::new("http://127.0.0.1:1", None, wk::TENANT_ID, tenant);
+            authenticate(
+                tenant,
+                &p,
+                &HeaderMap::new(),
+                &endpoint,
+                &Mutex::new(Store::default()),
+            )
+            .map(|(_, acr)| acr)
+            .map_err(|e| e.code)
+        };
+        assert_eq!(auth(wk::WEB_APP_SECRET), Ok("1"));
+        assert_eq!(auth("dev-web-app-secreT"), Err(7000215));
+        assert_eq!(auth("short"), Err(7000215));
+        assert_eq!(auth("dev-web-app-secret-and-more"), Err(7000215));
+    }
+
+    #[test]
+    fn assertion_audiences_name_this_token_endpoint_on_this_host_only() {
+        let world = World::well_known();
+        let tenant = world.tenant(wk::TENANT_ID).unwrap();
+        let base = "http://127.0.0.1:3100";
+        let at_common = TokenEndpoint::new(base, Some("localhost:3100"), "common", tenant);
+        let url = |b: &str, seg: &str| format!("{b}/{seg}/oauth2/v2.0/token");
+        for ok in [
+            url(base, "common"),
+            url(base, wk::TENANT_ID),
+            url(base, &wk::TENANT_ID.to_uppercase()),
+            url(base, wk::TENANT_DOMAIN),
+            url("http://localhost:3100", wk::TENANT_ID),
+        ] {
+            assert!(at_common.is(&ok), "{ok}");
+        }
+        for bad in [
+            url(base, "organizations"),
+            url(base, wk::FABRIKAM_TENANT_ID),
+            url("https://login.microsoftonline.com", wk::TENANT_ID),
+            url("http://127.0.0.1:3101", wk::TENANT_ID),
+            url(base, wk::TENANT_ID) + "/",
+            url(base, wk::TENANT_ID) + "?x=1",
+            format!("{base}/{}/oauth2/token", wk::TENANT_ID),
+            format!("{base}/evil/{}/oauth2/v2.0/token", wk::TENANT_ID),
+        ] {
+            assert!(!at_common.is(&bad), "{bad}");
+        }
+        // Only a loopback `Host` adds a base; the alias is only the one the request used.
+        let at_guid = TokenEndpoint::new(base, Some("evil.example:3100"), wk::TENANT_ID, tenant);
+        assert!(!at_guid.is(&url("http://evil.example:3100", wk::TENANT_ID)));
+        assert!(!at_guid.is(&url(base, "common")));
+        assert_eq!(at_guid.accepted[0], url(base, wk::TENANT_ID));
+    }
 }

@@ -1,5 +1,7 @@
 //! Shared state of a running emulator: the world, keys, issued grants, sessions, statistics,
-//! injected faults and lifetimes.
+//! injected faults and lifetimes. The maps that requests from anyone can grow (pending
+//! sign-ins, SSO sessions, client-assertion ids) are bounded and expire ([`StoreLimits`]),
+//! pruned as entries are added rather than by a background task.
 
 use std::{
     collections::HashMap,
@@ -183,6 +185,46 @@ pub struct Session {
     pub tid: String,
     /// Sign-in facts.
     pub auth: AuthFacts,
+    /// Unix time the session was last used (it expires after [`StoreLimits::session_idle_secs`]).
+    pub last_used: i64,
+}
+
+/// A pending sign-in: the `/authorize` parameters between the pages (the `_txn` form field).
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    /// Unix time the sign-in started (it expires after [`StoreLimits::txn_ttl_secs`]).
+    pub created: i64,
+    /// The authorize parameters plus the emulator's own `_…` bookkeeping.
+    pub params: Vec<(String, String)>,
+}
+
+/// How much in-memory state the emulator keeps. Anyone who can reach `/authorize` can start
+/// sign-ins and sessions, so these maps are bounded: past the bound the expired entries go
+/// first, then the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Pending sign-ins kept at once.
+    pub txns: usize,
+    /// Seconds a pending sign-in lives (Entra's sign-in page also times out).
+    pub txn_ttl_secs: i64,
+    /// SSO sessions kept at once.
+    pub sessions: usize,
+    /// Seconds an unused SSO session lives.
+    pub session_idle_secs: i64,
+    /// Client-assertion `jti` values remembered at once (replay detection).
+    pub jtis: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            txns: 10_000,
+            txn_ttl_secs: 15 * 60,
+            sessions: 10_000,
+            session_idle_secs: 24 * 3600,
+            jtis: 10_000,
+        }
+    }
 }
 
 /// Mutable protocol state.
@@ -192,24 +234,28 @@ pub struct Store {
     pub codes: HashMap<String, CodeGrant>,
     /// Refresh grants by token value.
     pub refresh: HashMap<String, RefreshGrant>,
-    /// Sessions by cookie value.
+    /// Sessions by cookie value (use [`Store::insert_session`] and [`Store::session`]).
     pub sessions: HashMap<String, Session>,
-    /// Sign-in transactions by id (authorize parameters).
-    pub txns: HashMap<String, Vec<(String, String)>>,
+    /// Pending sign-ins by id (use [`Store::insert_txn`] and [`Store::txn`]).
+    pub txns: HashMap<String, PendingSignIn>,
+    /// Client-assertion ids seen, by `client_id` + `jti`, with the time they may be forgotten.
+    pub jtis: HashMap<String, i64>,
+    /// Bounds of the maps above.
+    pub limits: StoreLimits,
 }
 
 impl Store {
-    /// Drops expired codes (spent ones stay until then, to answer 54005), expired refresh grants, and sign-in transactions older
-    /// than an hour. Cheap enough to call every few hundred inserts.
+    /// Drops expired codes (spent ones stay until then, to answer 54005), expired refresh
+    /// grants, expired sign-in transactions, idle sessions and `jti`s past their assertion's
+    /// lifetime. Cheap enough to call every few hundred inserts.
     pub fn housekeeping(&mut self, now: i64) {
+        let l = self.limits;
         self.codes.retain(|_, c| c.expires > now);
         self.refresh.retain(|_, g| g.expires > now);
-        self.txns.retain(|_, t| {
-            t.iter()
-                .find(|(k, _)| k == "_created")
-                .and_then(|(_, v)| v.parse::<i64>().ok())
-                .is_some_and(|c| c + 3600 > now)
-        });
+        self.txns.retain(|_, t| t.created + l.txn_ttl_secs > now);
+        self.sessions
+            .retain(|_, s| s.last_used + l.session_idle_secs > now);
+        self.jtis.retain(|_, until| *until > now);
     }
 
     /// Runs [`Store::housekeeping`] every 512 inserts or so.
@@ -218,6 +264,109 @@ impl Store {
         if n > 0 && n.is_multiple_of(512) {
             self.housekeeping(now);
         }
+    }
+
+    /// Stores a new pending sign-in, making room first if the bound is reached.
+    pub fn insert_txn(&mut self, id: String, params: Vec<(String, String)>, now: i64) {
+        let ttl = self.limits.txn_ttl_secs;
+        make_room(
+            &mut self.txns,
+            self.limits.txns,
+            |t| t.created + ttl > now,
+            |t| t.created,
+        );
+        self.txns.insert(
+            id,
+            PendingSignIn {
+                created: now,
+                params,
+            },
+        );
+    }
+
+    /// A pending sign-in that has not expired.
+    pub fn txn(&self, id: &str, now: i64) -> Option<&PendingSignIn> {
+        self.txns
+            .get(id)
+            .filter(|t| t.created + self.limits.txn_ttl_secs > now)
+    }
+
+    /// Replaces the parameters of a pending sign-in (keeping its start time). One that expired
+    /// or was dropped in the meantime stays gone.
+    pub fn update_txn(&mut self, id: &str, params: Vec<(String, String)>) {
+        if let Some(t) = self.txns.get_mut(id) {
+            t.params = params;
+        }
+    }
+
+    /// Stores a new SSO session, making room first if the bound is reached.
+    pub fn insert_session(&mut self, sid: String, mut session: Session, now: i64) {
+        let idle = self.limits.session_idle_secs;
+        make_room(
+            &mut self.sessions,
+            self.limits.sessions,
+            |s| s.last_used + idle > now,
+            |s| s.last_used,
+        );
+        session.last_used = now;
+        self.sessions.insert(sid, session);
+    }
+
+    /// The SSO session `sid` if it has not been idle too long; using it keeps it alive.
+    pub fn session(&mut self, sid: &str, now: i64) -> Option<&mut Session> {
+        let idle = self.limits.session_idle_secs;
+        if self
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.last_used + idle <= now)
+        {
+            self.sessions.remove(sid);
+            return None;
+        }
+        let s = self.sessions.get_mut(sid)?;
+        s.last_used = now;
+        Some(s)
+    }
+
+    /// Records a client assertion's `key` (client id and `jti`) until `forget_after`. False
+    /// when it was already recorded and is still remembered: a replay.
+    pub fn remember_jti(&mut self, key: String, forget_after: i64, now: i64) -> bool {
+        if self.jtis.get(&key).is_some_and(|until| *until > now) {
+            return false;
+        }
+        make_room(
+            &mut self.jtis,
+            self.limits.jtis,
+            |until| *until > now,
+            |until| *until,
+        );
+        self.jtis.insert(key, forget_after);
+        true
+    }
+}
+
+/// Keeps `map` below `limit` before an insert: when full, drops the dead entries and, if that
+/// is not enough, the oldest tenth (by `age`), so that the sorting happens once every
+/// `limit / 10` inserts rather than on each.
+fn make_room<V>(
+    map: &mut HashMap<String, V>,
+    limit: usize,
+    alive: impl Fn(&V) -> bool,
+    age: impl Fn(&V) -> i64,
+) {
+    if map.len() < limit {
+        return;
+    }
+    map.retain(|_, v| alive(v));
+    let keep = limit.saturating_sub((limit / 10).max(1));
+    if map.len() <= keep {
+        return;
+    }
+    let mut by_age: Vec<(i64, String)> = map.iter().map(|(k, v)| (age(v), k.clone())).collect();
+    by_age.sort_unstable();
+    let excess = map.len() - keep;
+    for (_, k) in by_age.into_iter().take(excess) {
+        map.remove(&k);
     }
 }
 
@@ -387,4 +536,101 @@ pub struct Fault {
     /// How many requests it affects; `None` = until cleared.
     #[serde(default)]
     pub count: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Store {
+        Store {
+            limits: StoreLimits {
+                txns: 50,
+                sessions: 20,
+                jtis: 30,
+                ..StoreLimits::default()
+            },
+            ..Store::default()
+        }
+    }
+
+    fn session(oid: &str) -> Session {
+        Session {
+            oid: oid.into(),
+            tid: "t".into(),
+            auth: AuthFacts::password_now(),
+            last_used: 0,
+        }
+    }
+
+    #[test]
+    fn pending_sign_ins_stay_within_their_bound_and_the_oldest_go_first() {
+        let mut store = small();
+        for i in 0..500 {
+            store.insert_txn(format!("t{i}"), vec![], 1000 + i);
+            assert!(store.txns.len() <= 50, "{} after {i}", store.txns.len());
+        }
+        assert!(store.txn("t499", 1500).is_some());
+        assert!(store.txn("t0", 1500).is_none() && !store.txns.contains_key("t0"));
+    }
+
+    #[test]
+    fn pending_sign_ins_expire_after_fifteen_minutes() {
+        let mut store = Store::default();
+        store.insert_txn("t".into(), vec![("a".into(), "1".into())], 1000);
+        store.update_txn("t", vec![("a".into(), "2".into())]);
+        assert_eq!(store.txn("t", 1000 + 899).unwrap().params[0].1, "2");
+        assert!(store.txn("t", 1000 + 900).is_none());
+        store.housekeeping(1000 + 900);
+        assert!(store.txns.is_empty());
+        // An update after expiry does not bring it back.
+        store.update_txn("t", vec![]);
+        assert!(store.txns.is_empty());
+    }
+
+    #[test]
+    fn sessions_stay_within_their_bound_and_expire_when_idle() {
+        let mut store = small();
+        for i in 0..300 {
+            store.insert_session(format!("s{i}"), session("o"), 1000 + i);
+            assert!(
+                store.sessions.len() <= 20,
+                "{} after {i}",
+                store.sessions.len()
+            );
+        }
+        assert!(store.session("s299", 1300).is_some());
+        assert!(store.session("s0", 1300).is_none());
+        // Use keeps a session alive; a day without use ends it.
+        let day = 24 * 3600;
+        assert!(store.session("s299", 1300 + day - 1).is_some());
+        assert!(store.session("s299", 1300 + 2 * day - 2).is_some());
+        assert!(store.session("s298", 1300 + day).is_none());
+        assert!(!store.sessions.contains_key("s298"));
+    }
+
+    #[test]
+    fn expired_entries_make_room_before_live_ones() {
+        let mut store = small();
+        for i in 0..19 {
+            store.insert_session(format!("old{i}"), session("o"), 0);
+        }
+        store.insert_session("live".into(), session("o"), 24 * 3600 - 1);
+        // Full: the idle ones go, the live one stays.
+        store.insert_session("new".into(), session("o"), 24 * 3600 + 10);
+        assert_eq!(store.sessions.len(), 2);
+        assert!(store.sessions.contains_key("live"));
+    }
+
+    #[test]
+    fn a_jti_is_refused_until_forgotten_and_the_cache_is_bounded() {
+        let mut store = small();
+        assert!(store.remember_jti("c\nj".into(), 2000, 1000));
+        assert!(!store.remember_jti("c\nj".into(), 2000, 1999));
+        assert!(store.remember_jti("c\nj".into(), 3000, 2000));
+        for i in 0..200 {
+            assert!(store.remember_jti(format!("c\n{i}"), 5000 + i, 1000));
+            assert!(store.jtis.len() <= 30);
+        }
+    }
 }

@@ -105,6 +105,11 @@ pub struct Application {
     pub app_id: String,
     /// Display name.
     pub display_name: String,
+    /// Who may sign in: `AzureADMyOrg` (this tenant only: `/common` and `/organizations`
+    /// answer AADSTS50194) or `AzureADMultipleOrgs` (the default here, so that worlds written
+    /// before the field keep working).
+    #[serde(default = "multiple_orgs")]
+    pub sign_in_audience: String,
     /// App ID URIs.
     #[serde(default)]
     pub identifier_uris: Vec<String>,
@@ -132,6 +137,15 @@ pub struct Application {
     /// Optional claims (only `login_hint` in ID tokens has an effect).
     #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
     pub optional_claims: OptionalClaims,
+}
+
+/// `signInAudience` for a single-tenant app.
+pub const SINGLE_TENANT: &str = "AzureADMyOrg";
+/// `signInAudience` for a multi-tenant app (the default).
+pub const MULTI_TENANT: &str = "AzureADMultipleOrgs";
+
+fn multiple_orgs() -> String {
+    MULTI_TENANT.into()
 }
 
 /// The manifest's `optionalClaims`, in Graph's shape.
@@ -257,6 +271,23 @@ pub struct WebSection {
     /// Front-channel logout URL.
     #[serde(default)]
     pub logout_url: Option<String>,
+    /// Which tokens `/authorize` may return directly (implicit and hybrid flows).
+    #[serde(default)]
+    pub implicit_grant_settings: ImplicitGrantSettings,
+}
+
+/// `web.implicitGrantSettings`: both off in a new registration. The emulator implements no
+/// implicit or hybrid flow; these only decide which error a `response_type` other than `code`
+/// gets (AADSTS700054 for `id_token`, 700051 for `token`, when not enabled).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImplicitGrantSettings {
+    /// ID tokens from `/authorize` (`response_type` with `id_token`).
+    #[serde(default)]
+    pub enable_id_token_issuance: bool,
+    /// Access tokens from `/authorize` (`response_type` with `token`).
+    #[serde(default)]
+    pub enable_access_token_issuance: bool,
 }
 
 /// A client secret.
@@ -417,6 +448,7 @@ impl World {
         let graph = Application {
             app_id: wk::GRAPH_APP_ID.into(),
             display_name: "Microsoft Graph".into(),
+            sign_in_audience: MULTI_TENANT.into(),
             identifier_uris: vec![
                 wk::GRAPH_RESOURCE.into(),
                 "https://graph.microsoft.com/".into(),
@@ -448,6 +480,8 @@ impl World {
         let weather = Application {
             app_id: wk::WEATHER_API_CLIENT_ID.into(),
             display_name: "Weather API".into(),
+            // Registered in Contoso only, as a line-of-business API is.
+            sign_in_audience: SINGLE_TENANT.into(),
             identifier_uris: vec![wk::WEATHER_API_ID_URI.into()],
             api: ApiSection {
                 requested_access_token_version: Some(2),
@@ -472,6 +506,7 @@ impl World {
         let web_app = Application {
             app_id: wk::WEB_APP_CLIENT_ID.into(),
             display_name: "Entra BFF (web app)".into(),
+            sign_in_audience: MULTI_TENANT.into(),
             identifier_uris: vec![wk::WEB_APP_ID_URI.into()],
             api: ApiSection {
                 // Null, as in a new app registration: v1 access tokens for its own API.
@@ -515,6 +550,7 @@ impl World {
                     "http://127.0.0.1:3000/".into(),
                 ],
                 logout_url: None,
+                implicit_grant_settings: ImplicitGrantSettings::default(),
             },
             is_fallback_public_client: false,
             password_credentials: vec![PasswordCredential {
@@ -779,6 +815,20 @@ impl Application {
             && (!self.password_credentials.is_empty() || !self.key_credentials.is_empty())
     }
 
+    /// Whether only its own tenant may use it (`signInAudience` `AzureADMyOrg`).
+    pub fn is_single_tenant(&self) -> bool {
+        self.sign_in_audience.eq_ignore_ascii_case(SINGLE_TENANT)
+    }
+
+    /// Whether the delegated scope `value` is one only an administrator may consent to
+    /// (`type` `Admin`).
+    pub fn is_admin_scope(&self, value: &str) -> bool {
+        self.api
+            .oauth2_permission_scopes
+            .iter()
+            .any(|s| s.value.eq_ignore_ascii_case(value) && s.kind.eq_ignore_ascii_case("Admin"))
+    }
+
     /// v2 access tokens?
     pub fn wants_v2(&self) -> bool {
         self.api.requested_access_token_version == Some(2)
@@ -921,6 +971,28 @@ mod tests {
             "https://app.example/cb",
             "https://app.example:444/cb"
         ));
+    }
+
+    #[test]
+    fn manifest_fields_added_later_default_to_what_older_worlds_meant() {
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "appId": "11111111-1111-1111-1111-111111111111",
+            "displayName": "Old",
+            "web": {"redirectUris": ["http://localhost/cb"]},
+            "api": {"oauth2PermissionScopes": [
+                {"id": "a", "value": "Read"},
+                {"id": "b", "value": "Manage", "type": "Admin"}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(app.sign_in_audience, MULTI_TENANT);
+        assert!(!app.is_single_tenant());
+        assert!(!app.web.implicit_grant_settings.enable_id_token_issuance);
+        assert!(!app.is_admin_scope("Read") && app.is_admin_scope("manage"));
+        let json = serde_json::to_value(World::well_known()).unwrap();
+        let weather = &json["tenants"][0]["applications"][1];
+        assert_eq!(weather["appId"], wk::WEATHER_API_CLIENT_ID);
+        assert_eq!(weather["signInAudience"], SINGLE_TENANT);
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn grant(
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
     super::check_user_access(tenant, client, user, &scopes, &grant.auth.amr)?;
-    Ok(issue_user(
+    issue_user(
         state,
         UserIssue {
             tenant,
@@ -111,5 +111,5 @@ pub fn grant(
             always_refresh: false,
             client_info: p.get("client_info") == Some("1"),
         },
-    ))
+    )
 }

@@ -86,14 +86,7 @@ pub fn resolve(
             _ => (GRAPH_APP_ID, s.as_str()),
         };
         let Some(resource) = tenant.resource(res_name) else {
-            return Err(AadError::new(
-                500011,
-                "invalid_resource",
-                format!(
-                    "The resource principal named {res_name} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-                    tenant.domain()
-                ),
-            ));
+            return Err(resource_not_found(tenant, res_name));
         };
         match &out.resource {
             Some(r) if !r.eq_ignore_ascii_case(&resource.app_id) => {
@@ -145,6 +138,40 @@ pub fn resolve(
         }
     }
     Ok(out)
+}
+
+/// AADSTS500011: `name` is no resource of `tenant`.
+pub fn resource_not_found(tenant: &Tenant, name: &str) -> AadError {
+    AadError::new(
+        500011,
+        "invalid_resource",
+        format!(
+            "The resource principal named {name} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+            tenant.domain()
+        ),
+    )
+}
+
+/// The resource a user token is issued for, with its scope values: the requested one, or for
+/// OIDC scopes only Microsoft Graph with `User.Read`, as Entra does.
+///
+/// # Errors
+/// AADSTS500011 when OIDC scopes alone were asked for and the tenant has no Microsoft Graph
+/// (a custom world may leave it out).
+pub fn token_resource<'t>(
+    tenant: &'t Tenant,
+    scopes: &Scopes,
+) -> Result<(&'t Application, Vec<String>), AadError> {
+    let id = scopes.resource.as_deref().unwrap_or(GRAPH_APP_ID);
+    let resource = tenant
+        .app(id)
+        .ok_or_else(|| resource_not_found(tenant, id))?;
+    let values = if scopes.resource.is_some() {
+        scopes.values.clone()
+    } else {
+        vec!["User.Read".to_string()]
+    };
+    Ok((resource, values))
 }
 
 /// The Conditional Access claims challenge for MFA policies.
@@ -286,22 +313,14 @@ pub struct UserIssue<'a> {
 }
 
 /// Mints the access token (and ID and refresh tokens when asked) and builds the response.
-pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
+///
+/// # Errors
+/// AADSTS500011 when the token's resource is missing (see [`token_resource`]).
+pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
+    let (resource, values) = token_resource(i.tenant, i.scopes)?;
     let lt = *state.lifetimes.read().expect("lifetimes lock");
     let now = now();
     let tid = &i.tenant.id;
-    let world_resource;
-    let (resource, values) = match &i.scopes.resource {
-        Some(r) => {
-            world_resource = i.tenant.app(r).cloned();
-            (world_resource.as_ref(), i.scopes.values.clone())
-        }
-        None => {
-            world_resource = i.tenant.app(GRAPH_APP_ID).cloned();
-            (world_resource.as_ref(), vec!["User.Read".to_string()])
-        }
-    };
-    let resource = resource.expect("a resolved resource exists");
     let aud_form = if i.scopes.aud_form.is_empty() {
         GRAPH_APP_ID.to_string()
     } else {
@@ -445,7 +464,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Value {
         resp["refresh_token"] = json!(rt);
         resp["refresh_token_expires_in"] = json!(lt.refresh_token_secs);
     }
-    resp
+    Ok(resp)
 }
 
 /// The full scope string of a value on a resource (Graph keeps short names).

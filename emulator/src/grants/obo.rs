@@ -187,7 +187,7 @@ pub fn grant(
     })?;
     let facts = sign_in_facts(c, now);
     check_user_access(tenant, client, user, &scopes, &facts.amr)?;
-    Ok(issue_user(
+    issue_user(
         state,
         UserIssue {
             tenant,
@@ -206,7 +206,7 @@ pub fn grant(
             always_refresh: true,
             client_info: p.get("client_info") == Some("1"),
         },
-    ))
+    )
 }
 
 /// The sign-in facts of a verified assertion: its `aio` when the emulator made it, else a v1

@@ -32,7 +32,7 @@ pub fn grant(
     check_self_token(tenant, client, &scopes, SelfToken::Later)?;
     let user = tenant
         .user_for_sign_in(username)
-        .filter(|u| u.password == password)
+        .filter(|u| crate::client_auth::secret_matches(password, &u.password))
         .ok_or_else(|| {
             AadError::grant(
                 50126,
@@ -50,7 +50,7 @@ pub fn grant(
         ));
     }
     check_user_access(tenant, client, user, &scopes, &auth.amr)?;
-    Ok(issue_user(
+    issue_user(
         state,
         UserIssue {
             tenant,
@@ -64,5 +64,5 @@ pub fn grant(
             always_refresh: false,
             client_info: p.get("client_info") == Some("1"),
         },
-    ))
+    )
 }

@@ -3,13 +3,16 @@
 //! not loopback addresses get 403, and so do requests a browser sends on a web page's behalf
 //! (`Sec-Fetch-Site` other than `none`, or an `Origin`): a page the developer visits must not
 //! roll keys or revoke sessions of the emulator on 127.0.0.1 (cross-site request forgery).
+//! The `Host` must name the loopback interface too (`localhost`, `127.0.0.1` or `[::1]`, any
+//! port): after DNS rebinding, a page's own host name resolves to 127.0.0.1, so its requests
+//! come from a loopback peer and count as same-origin, but they still carry that name.
 
 use std::time::Duration;
 
 use axum::{
     Json, Router,
     extract::{ConnectInfo, Path, Request, State},
-    http::StatusCode,
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -49,15 +52,49 @@ async fn loopback_only(req: Request, next: Next) -> Response {
             .headers()
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes() != b"none");
+    // HTTP/1.1 names the host in `Host`, HTTP/2 in the `:authority` (the URI); both count.
+    let hosts: Vec<&str> = req
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .chain(req.uri().authority().map(|a| a.as_str()))
+        .collect();
+    let loopback_host = !hosts.is_empty() && hosts.iter().all(|h| is_loopback_host(h));
     match req.extensions().get::<ConnectInfo<PeerAddr>>() {
-        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() && !from_a_page => {
-            next.run(req).await
+        Some(ConnectInfo(PeerAddr(a))) if !a.ip().is_loopback() => {
+            forbidden("The emulator's admin surface only answers loopback peers.")
         }
-        Some(ConnectInfo(PeerAddr(a))) if a.ip().is_loopback() => {
+        None => forbidden("The emulator's admin surface only answers loopback peers."),
+        Some(_) if from_a_page => {
             forbidden("The emulator's admin surface does not answer requests made by web pages.")
         }
-        _ => forbidden("The emulator's admin surface only answers loopback peers."),
+        Some(_) if !loopback_host => forbidden(
+            "The emulator's admin surface only answers requests whose Host is localhost, 127.0.0.1 or [::1].",
+        ),
+        Some(_) => next.run(req).await,
     }
+}
+
+/// Whether a `Host` value (or URI authority) is `localhost`, `127.0.0.1` or `[::1]`, with or
+/// without a port. Anything else, including names that merely start with those, is refused.
+pub(crate) fn is_loopback_host(value: &str) -> bool {
+    let (host, port) = if value.starts_with('[') {
+        match value.find(']') {
+            Some(i) => (&value[..=i], &value[i + 1..]),
+            None => return false,
+        }
+    } else {
+        match value.rfind(':') {
+            Some(i) => (&value[..i], &value[i..]),
+            None => (value, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && (host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]")
 }
 
 /// Partial lifetime update (seconds); absent fields keep their value.
@@ -193,4 +230,39 @@ async fn get_lifetimes(State(st): State<AppState>) -> Response {
 
 async fn grants(State(st): State<AppState>) -> Response {
     Json(ops::grants(&st)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_pass_as_host() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:3100",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:3100",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:3100",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:80",
+            "127.0.0.2",
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "localhost:31a",
+            "::1",
+            "user@localhost",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }

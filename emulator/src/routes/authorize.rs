@@ -1,8 +1,10 @@
 //! `/{tenant}/oauth2/v2.0/authorize` (reference §2): the sign-in pages (username, then
-//! password, as Entra does; labelled inputs), the MFA page, the consent page, SSO through a
-//! session cookie, `prompt`, `login_hint`, `claims`, PKCE, and `response_mode` query,
-//! fragment and form_post. Errors before the client and redirect URI are trusted are shown on
-//! an error page; the others go back to the redirect URI.
+//! password, as Entra does; labelled inputs), the MFA page, the consent page, the account
+//! picker (`prompt=select_account` with a session), SSO through a session cookie, `prompt`,
+//! `login_hint`, `claims`, PKCE, and `response_mode` query, fragment and form_post. Errors
+//! before the client and redirect URI are trusted are shown on an error page; the others go
+//! back to the redirect URI. Pending sign-ins and sessions live in the bounded
+//! [`crate::state::Store`].
 
 // A handler's early exit is a whole response; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -98,7 +100,6 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     let mut p = p;
     p.0.retain(|k, _| !k.starts_with('_'));
     p.0.insert("_seg".into(), seg.into());
-    p.0.insert("_created".into(), now().to_string());
     {
         let world = st.world.read().expect("world lock");
         // A `login_hint` claim value (opaque) stands for its user: continue with the UPN.
@@ -112,11 +113,11 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
             return r;
         }
     }
-    st.store
-        .lock()
-        .expect("store lock")
-        .txns
-        .insert(txn.clone(), p.0.clone().into_iter().collect());
+    st.store.lock().expect("store lock").insert_txn(
+        txn.clone(),
+        p.0.clone().into_iter().collect(),
+        now(),
+    );
     advance(st, headers, &txn, None, None)
 }
 
@@ -170,16 +171,39 @@ fn validate(
             format!("The 'response_mode' value '{}' is not supported.", req.mode),
         ));
     }
-    match p.get("response_type") {
-        None => return fail(AadError::missing("response_type")),
-        Some("code") => {}
-        Some(other) => {
-            return fail(AadError::new(
+    let Some(response_type) = p.get("response_type") else {
+        return fail(AadError::missing("response_type"));
+    };
+    let types: Vec<&str> = response_type.split_whitespace().collect();
+    if types != ["code"] {
+        // Tokens straight from /authorize need the registration's implicit-grant switches
+        // (Entra's codes); with them on, the emulator still has no implicit or hybrid flow.
+        let implicit = app.web.implicit_grant_settings;
+        let e = if types.contains(&"id_token") && !implicit.enable_id_token_issuance {
+            AadError::new(
+                700054,
+                "unsupported_response_type",
+                "response_type 'id_token' is not enabled for the application.",
+            )
+        } else if types.contains(&"token") && !implicit.enable_access_token_issuance {
+            AadError::new(
                 700051,
                 "unsupported_response_type",
-                format!("response_type '{other}' is not enabled for the application."),
-            ));
-        }
+                "response_type 'token' is not enabled for the application.",
+            )
+        } else {
+            AadError::new(
+                700051,
+                "unsupported_response_type",
+                format!(
+                    "response_type '{response_type}' is not supported by the emulator: it implements the authorization code flow only."
+                ),
+            )
+        };
+        return fail(e);
+    }
+    if let Err(e) = tenant_seg(world, seg).and_then(|t| super::check_multi_tenant(&t, app)) {
+        return fail(e);
     }
     let Some(scope) = p.get("scope") else {
         return fail(AadError::missing("scope"));
@@ -198,6 +222,14 @@ fn validate(
             format!(
                 "The provided value for the input parameter 'scope' is not valid. The scope '{scope}' is not valid. .default scope can't be combined with resource-specific scopes."
             ),
+        ));
+    }
+    // OIDC scopes alone mean a Microsoft Graph token at redemption: refuse now if the tenant
+    // has no Graph (a custom world), rather than after the user signed in.
+    if resources == 0 && tenant.app(crate::well_known::GRAPH_APP_ID).is_none() {
+        return fail(grants::resource_not_found(
+            tenant,
+            crate::well_known::GRAPH_APP_ID,
         ));
     }
     for s in scopes {
@@ -289,20 +321,28 @@ fn txn_session(headers: &HeaderMap, p: &Params) -> Option<String> {
         .or_else(|| session_id(headers))
 }
 
+/// A pending sign-in's parameters; `None` once it expired (15 minutes) or was dropped.
 fn load_txn(st: &Shared, txn: &str) -> Option<Params> {
     let store = st.store.lock().expect("store lock");
     store
-        .txns
-        .get(txn)
-        .map(|v| Params(v.iter().cloned().collect()))
+        .txn(txn, now())
+        .map(|t| Params(t.params.iter().cloned().collect()))
 }
 
 fn save_txn(st: &Shared, txn: &str, p: &Params) {
     st.store
         .lock()
         .expect("store lock")
-        .txns
-        .insert(txn.into(), p.0.clone().into_iter().collect());
+        .update_txn(txn, p.0.clone().into_iter().collect());
+}
+
+/// The live SSO session `sid` (using it keeps it alive), cloned.
+fn load_session(st: &Shared, sid: &str) -> Option<Session> {
+    st.store
+        .lock()
+        .expect("store lock")
+        .session(sid, now())
+        .cloned()
 }
 
 /// Moves the sign-in forward: sign-in page, MFA page, consent page, or the code.
@@ -330,14 +370,10 @@ fn advance(
     if p.get("_tenant").is_none()
         && p.get("login_hint").is_none()
         && matches!(tenant_seg(&world, &seg), Ok(TenantSeg::Alias(_)))
-        && let Some(tid) = sid.as_ref().and_then(|s| {
-            st.store
-                .lock()
-                .expect("store lock")
-                .sessions
-                .get(s)
-                .map(|s| s.tid.clone())
-        })
+        && let Some(tid) = sid
+            .as_deref()
+            .and_then(|s| load_session(st, s))
+            .map(|s| s.tid)
     {
         p.0.insert("_tenant".into(), tid);
     }
@@ -364,26 +400,27 @@ fn advance(
         state: p.get("state").map(str::to_string),
     };
     let prompt = p.get("prompt").unwrap_or_default();
-    let session = sid.as_ref().and_then(|s| {
-        st.store
-            .lock()
-            .expect("store lock")
-            .sessions
-            .get(s)
-            .cloned()
-            .filter(|s| s.tid == tenant.id)
-    });
-    let authed_here = p.get("_authed").is_some();
-    let user = session
-        .as_ref()
+    let session = sid
+        .as_deref()
+        .and_then(|s| load_session(st, s))
+        .filter(|s| s.tid == tenant.id);
+    // Signed in during this sign-in, or picked the session's account on the account picker.
+    let authed_here = p.get("_authed").is_some() || p.get("_picked").is_some();
+    let session_user = session.as_ref().and_then(|s| tenant.user_by_oid(&s.oid));
+    let with_cookie = |r: Response| set_cookie(st, r, new_session.as_deref());
+    if prompt == "select_account"
+        && !authed_here
+        && let Some(u) = session_user
+    {
+        return with_cookie(account_picker_page(&seg, txn, u));
+    }
+    let user = session_user
         .filter(|_| authed_here || !matches!(prompt, "login" | "select_account"))
-        .and_then(|s| tenant.user_by_oid(&s.oid))
         .filter(|u| {
             authed_here
                 || p.get("login_hint")
                     .is_none_or(|h| h.eq_ignore_ascii_case(&u.user_principal_name))
         });
-    let with_cookie = |r: Response| set_cookie(st, r, new_session.as_deref());
     let Some(user) = user else {
         if prompt == "none" {
             return redirect_error(
@@ -429,7 +466,7 @@ fn advance(
         // satisfies them without another prompt.
         session.auth.acrs.extend(missing_acrs.iter().cloned());
         if let Some(s) = sid.as_ref()
-            && let Some(stored) = st.store.lock().expect("store lock").sessions.get_mut(s)
+            && let Some(stored) = st.store.lock().expect("store lock").session(s, now())
         {
             stored.auth.acrs = session.auth.acrs.clone();
         }
@@ -454,6 +491,30 @@ fn advance(
         })
         .filter(|(_, m)| !m.is_empty())
         .collect();
+    // A user cannot consent to an admin-only scope: no consent page then, but AADSTS90094.
+    let admin_only: Vec<String> = missing
+        .iter()
+        .filter_map(|(res, vals)| Some((tenant.app(res)?, vals)))
+        .flat_map(|(r, vals)| {
+            vals.iter()
+                .filter(|v| r.is_admin_scope(v))
+                .map(|v| grants::scope_uri(r, v))
+        })
+        .collect();
+    if !admin_only.is_empty() {
+        return with_cookie(redirect_error(
+            &req,
+            &AadError::new(
+                90094,
+                "consent_required",
+                format!(
+                    "The grant requires admin permission. Administrator consent is required for {}: a user cannot consent to these permissions of '{}'.",
+                    admin_only.join(" "),
+                    app.display_name
+                ),
+            ),
+        ));
+    }
     let force_consent = prompt == "consent" && p.get("_consented").is_none();
     if !missing.is_empty() || force_consent {
         if prompt == "none" {
@@ -642,6 +703,18 @@ fn password_page(seg: &str, txn: &str, username: &str, error: Option<&str>) -> R
     page("Enter password", &form(seg, txn, "password", &inner)).into_response()
 }
 
+/// `prompt=select_account` with a session: the session's account, or another one. (A session
+/// holds one account here, so that is the list.)
+fn account_picker_page(seg: &str, txn: &str, user: &crate::world::User) -> Response {
+    let inner = format!(
+        "<h1>Pick an account</h1><ul id=\"accounts\"><li><button type=\"submit\" name=\"account\" value=\"{}\" id=\"signed-in-account\"><span class=\"name\">{}</span> <span class=\"upn\">{}</span> <span>Signed in</span></button></li></ul><button type=\"submit\" name=\"account\" value=\"other\" id=\"use-another-account\">Use another account</button>",
+        esc(&user.id),
+        esc(&user.display_name),
+        esc(&user.user_principal_name)
+    );
+    page("Pick an account", &form(seg, txn, "select_account", &inner)).into_response()
+}
+
 fn mfa_page(seg: &str, txn: &str, error: Option<&str>) -> Response {
     let inner = format!(
         "<h1>Enter code</h1><p>Enter the code displayed in your authenticator app (the emulator's code is {MFA_CODE}).</p>{}<label for=\"otc\">Code</label><input id=\"otc\" name=\"otc\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required autofocus><button type=\"submit\" id=\"verify\">Verify</button>",
@@ -714,7 +787,9 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                 let world = st.world.read().expect("world lock");
                 let t = resolve_tenant(&world, &seg, &p).ok();
                 match t.and_then(|t| t.user_for_sign_in(username).map(|u| (u, t))) {
-                    Some((u, t)) if u.password == password => (u.id.clone(), t.id.clone()),
+                    Some((u, t)) if crate::client_auth::secret_matches(password, &u.password) => {
+                        (u.id.clone(), t.id.clone())
+                    }
                     _ => {
                         return password_page(
                             &seg,
@@ -728,7 +803,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                 }
             };
             let sid = uuid::Uuid::new_v4().to_string();
-            st.store.lock().expect("store lock").sessions.insert(
+            st.store.lock().expect("store lock").insert_session(
                 sid.clone(),
                 Session {
                     oid,
@@ -737,13 +812,29 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                         sid: sid.clone(),
                         ..AuthFacts::password_now()
                     },
+                    last_used: now(),
                 },
+                now(),
             );
             p.0.insert("_authed".into(), "1".into());
             // The session also rides on the transaction, for clients that drop cookies.
             p.0.insert("_sid".into(), sid.clone());
             save_txn(st, &txn, &p);
             advance(st, headers, &txn, Some(sid), None)
+        }
+        "select_account" => {
+            if form.get("account") == Some("other") {
+                return username_page(&seg, &txn, "", None);
+            }
+            // The picked account must still be the session's; otherwise (signed out in the
+            // meantime) the sign-in starts over from what the session now says.
+            let picked = form.get("account").unwrap_or_default();
+            let session = txn_session(headers, &p).and_then(|s| load_session(st, &s));
+            if session.is_some_and(|s| s.oid.eq_ignore_ascii_case(picked)) {
+                p.0.insert("_picked".into(), "1".into());
+                save_txn(st, &txn, &p);
+            }
+            advance(st, headers, &txn, None, None)
         }
         "mfa" => {
             if form.get("otc") != Some(MFA_CODE) {
@@ -754,7 +845,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                 );
             }
             if let Some(sid) = txn_session(headers, &p)
-                && let Some(s) = st.store.lock().expect("store lock").sessions.get_mut(&sid)
+                && let Some(s) = st.store.lock().expect("store lock").session(&sid, now())
             {
                 if !s.auth.has_mfa() {
                     s.auth.amr.push("mfa".into());
@@ -827,14 +918,7 @@ pub fn requested_acrs(claims: &str) -> Vec<String> {
 }
 
 fn record_consent(st: &Shared, headers: &HeaderMap, seg: &str, p: &Params) {
-    let Some(session) = txn_session(headers, p).and_then(|s| {
-        st.store
-            .lock()
-            .expect("store lock")
-            .sessions
-            .get(&s)
-            .cloned()
-    }) else {
+    let Some(session) = txn_session(headers, p).and_then(|s| load_session(st, &s)) else {
         return;
     };
     let mut world = st.world.write().expect("world lock");

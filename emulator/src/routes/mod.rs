@@ -155,6 +155,30 @@ pub fn unknown_tenant(seg: &str) -> AadError {
     )
 }
 
+/// AADSTS50194 when `app` is single-tenant and the request came on `common` or
+/// `organizations`: Entra does not guess the tenant of such an app (applications created after
+/// October 2018).
+///
+/// # Errors
+/// AADSTS50194 (`invalid_request`).
+pub fn check_multi_tenant(
+    seg: &TenantSeg,
+    app: &crate::world::Application,
+) -> Result<(), AadError> {
+    match seg {
+        TenantSeg::Alias(a) if app.is_single_tenant() && a != "consumers" => {
+            Err(AadError::request(
+                50194,
+                format!(
+                    "Application '{}'({}) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.",
+                    app.app_id, app.display_name
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The tenant for a request on an alias: the one owning `hint` (a client id, UPN or tid), else
 /// the first tenant.
 pub fn pick_tenant<'w>(world: &'w World, hints: &[Option<&str>]) -> Option<&'w Tenant> {

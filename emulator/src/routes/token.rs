@@ -78,8 +78,12 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
         }
     }
     .ok_or_else(|| unknown_tenant(seg))?;
-    let token_endpoint = format!("{}/{}/oauth2/v2.0/token", st.base_url, tenant.id);
-    let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint)?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let token_endpoint = client_auth::TokenEndpoint::new(&st.base_url, host, seg, tenant);
+    let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint, &st.store)?;
+    super::check_multi_tenant(&resolved, client)?;
     match grant_type {
         "authorization_code" => grants::code::grant(st, tenant, client, acr, p),
         "refresh_token" => grants::refresh::grant(st, tenant, client, acr, p),

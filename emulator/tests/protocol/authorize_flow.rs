@@ -595,3 +595,214 @@ async fn the_login_hint_claim_is_there_when_registered_and_logout_hint_signs_tha
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn select_account_with_a_session_shows_an_account_picker_that_continues_without_a_password() {
+    let emu = start().await;
+    let c = client();
+    location_params(&sign_in(&c, &emu, wk::ADELE, &[]).await);
+    let picker = |c: reqwest::Client| {
+        let url = authorize_url(&emu, &[("prompt", "select_account")]);
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let html = picker(c.clone()).await;
+    assert!(html.contains("Pick an account"), "{html}");
+    assert!(
+        html.contains(wk::ADELE) && html.contains("id=\"signed-in-account\""),
+        "{html}"
+    );
+    assert!(html.contains("id=\"use-another-account\""), "{html}");
+    assert!(!html.contains("id=\"password\"") && !html.contains("id=\"username\""));
+    // Choosing the signed-in account continues without a password.
+    let txn = hidden(&html, "_txn");
+    let r = step(
+        &c,
+        &emu,
+        &txn,
+        "select_account",
+        &[("account", wk::ADELE_OID)],
+    )
+    .await;
+    let q = location_params(&r);
+    let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        claims(b["access_token"].as_str().unwrap())["oid"],
+        wk::ADELE_OID
+    );
+    // "Use another account" goes to the sign-in pages, and that account gets the code.
+    let html = picker(c.clone()).await;
+    let txn = hidden(&html, "_txn");
+    let html = step(&c, &emu, &txn, "select_account", &[("account", "other")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<label for=\"username\">"), "{html}");
+    step(&c, &emu, &txn, "username", &[("username", wk::MEGAN)]).await;
+    let r = step(
+        &c,
+        &emu,
+        &txn,
+        "password",
+        &[("username", wk::MEGAN), ("password", wk::USER_PASSWORD)],
+    )
+    .await;
+    let q = location_params(&r);
+    let (s, b) = redeem(&emu, &q["code"], VERIFIER, REDIRECT).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        claims(b["access_token"].as_str().unwrap())["oid"],
+        wk::MEGAN_OID
+    );
+    // Without a session, select_account is the sign-in page.
+    let html = picker(client()).await;
+    assert!(html.contains("<label for=\"username\">"), "{html}");
+}
+
+#[tokio::test]
+async fn a_single_tenant_app_at_common_or_organizations_is_50194_but_works_at_its_tenant() {
+    let mut world = emulator::World::well_known();
+    for t in &mut world.tenants {
+        for a in &mut t.applications {
+            if a.app_id == wk::WEB_APP_CLIENT_ID {
+                a.sign_in_audience = "AzureADMyOrg".into();
+            }
+        }
+    }
+    let emu = start_with(world).await;
+    let message = format!(
+        "AADSTS50194: Application '{}'(Entra BFF (web app)) is not configured as a multi-tenant application.",
+        wk::WEB_APP_CLIENT_ID
+    );
+    for seg in ["common", "organizations"] {
+        let r = client()
+            .get(authorize_url_at(&emu, seg, &[]))
+            .send()
+            .await
+            .unwrap();
+        let q = location_params(&r);
+        assert_eq!(q["error"], "invalid_request", "{seg}");
+        assert!(q["error_description"].starts_with(&message), "{q:?}");
+        let (s, e) = token_at(
+            &emu,
+            seg,
+            &[
+                ("grant_type", "password"),
+                ("client_id", wk::WEB_APP_CLIENT_ID),
+                ("client_secret", wk::WEB_APP_SECRET),
+                ("username", wk::ADELE),
+                ("password", wk::USER_PASSWORD),
+                ("scope", wk::WEB_APP_SCOPE),
+            ],
+        )
+        .await;
+        assert_aadsts(s, &e, 400, "invalid_request", 50194);
+    }
+    // Its tenant's own authority works, by GUID or domain.
+    let (s, b) = sign_in_and_redeem(&emu, wk::TENANT_DOMAIN, wk::ADELE, wk::WEB_APP_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+    // The built-in world's web app is multi-tenant; its Weather API is single-tenant.
+    let w = emulator::World::well_known();
+    let contoso = w.tenant(wk::TENANT_ID).unwrap();
+    assert_eq!(
+        contoso.app(wk::WEB_APP_CLIENT_ID).unwrap().sign_in_audience,
+        "AzureADMultipleOrgs"
+    );
+    assert_eq!(
+        contoso
+            .app(wk::WEATHER_API_CLIENT_ID)
+            .unwrap()
+            .sign_in_audience,
+        "AzureADMyOrg"
+    );
+}
+
+#[tokio::test]
+async fn response_type_id_token_without_implicit_id_tokens_enabled_is_700054() {
+    let emu = start().await;
+    for rt in ["id_token", "code id_token", "id_token token"] {
+        let r = client()
+            .get(authorize_url(&emu, &[("response_type", rt)]))
+            .send()
+            .await
+            .unwrap();
+        let q = location_params(&r);
+        assert_eq!(q["error"], "unsupported_response_type", "{rt}");
+        assert!(
+            q["error_description"].starts_with(
+                "AADSTS700054: response_type 'id_token' is not enabled for the application."
+            ),
+            "{rt}: {q:?}"
+        );
+    }
+    // Access tokens from /authorize are a separate switch: AADSTS700051.
+    let q = location_params(
+        &client()
+            .get(authorize_url(&emu, &[("response_type", "token")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        q["error_description"]
+            .starts_with("AADSTS700051: response_type 'token' is not enabled for the application."),
+        "{q:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_asking_for_an_admin_only_scope_without_admin_consent_gets_90094_not_the_consent_page()
+ {
+    let mut world = emulator::World::well_known();
+    let weather = world.tenants[0]
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == wk::WEATHER_API_CLIENT_ID)
+        .unwrap();
+    weather
+        .api
+        .oauth2_permission_scopes
+        .push(emulator::world::PermissionScope {
+            id: "0d5ae4f0-7a2b-4c43-9c51-2a4f3e1b8d00".into(),
+            value: "Weather.Admin".into(),
+            kind: "Admin".into(),
+            user_consent_display_name: None,
+        });
+    let emu = start_with(world).await;
+    let admin_scope = format!("{}/Weather.Admin openid profile", wk::WEATHER_API_ID_URI);
+    let c = client();
+    let r = sign_in(&c, &emu, wk::ADELE, &[("scope", &admin_scope)]).await;
+    let q = location_params(&r);
+    assert_eq!(q["error"], "consent_required", "{q:?}");
+    assert!(q["error_description"].starts_with("AADSTS90094: "), "{q:?}");
+    assert!(q["error_description"].contains("Weather.Admin"), "{q:?}");
+    assert_eq!(q["state"], "st-123");
+    // A user-consentable scope still gets the consent page (Alex has not consented).
+    let user_scope = format!("{} openid profile", wk::WEATHER_API_SCOPE);
+    let html = sign_in(&client(), &emu, wk::ALEX, &[("scope", &user_scope)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"accept\""), "{html}");
+    // Once an administrator consented for the tenant, the same sign-in goes through.
+    emu.state().world.write().unwrap().tenants[0]
+        .consents
+        .push(emulator::world::ConsentGrant {
+            client_id: wk::WEB_APP_CLIENT_ID.into(),
+            resource_app_id: wk::WEATHER_API_CLIENT_ID.into(),
+            scopes: vec!["Weather.Admin".into()],
+            principal: None,
+        });
+    let r = c
+        .get(authorize_url(&emu, &[("scope", &admin_scope)]))
+        .send()
+        .await
+        .unwrap();
+    assert!(location_params(&r).contains_key("code"));
+}

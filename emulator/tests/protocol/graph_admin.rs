@@ -439,3 +439,35 @@ async fn graph_faults_answer_with_graphs_statuses_headers_and_error_bodies() {
     assert_eq!(s, 503);
     assert_eq!(e["error"], "temporarily_unavailable");
 }
+
+#[tokio::test]
+async fn admin_refuses_requests_addressed_to_a_host_name_other_than_loopback() {
+    // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches the
+    // loopback peer check with its own host name in `Host`.
+    let emu = start().await;
+    let c = client();
+    let port = emu.local_addr().port();
+    let stats = format!("{}/_emulator/stats", emu.base_url());
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_string(),
+        format!("localhost.evil.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("[::2]:{port}"),
+    ] {
+        let r = c.get(&stats).header("host", &host).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{host}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("Host"), "{host}: {body}");
+    }
+    for host in [
+        format!("localhost:{port}"),
+        "LocalHost".to_string(),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "[::1]".to_string(),
+    ] {
+        let r = c.get(&stats).header("host", &host).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{host}");
+    }
+}

@@ -867,3 +867,141 @@ async fn an_app_that_requires_no_graph_sign_in_permission_gets_90008_for_itself(
     let (s, _) = password(&emu, wk::ADELE, wk::WEATHER_API_SCOPE).await;
     assert_eq!(s, 200);
 }
+
+/// The built-in world with Microsoft Graph removed from Contoso (app and consents).
+fn world_without_graph() -> emulator::World {
+    let mut world = emulator::World::well_known();
+    let contoso = &mut world.tenants[0];
+    contoso
+        .applications
+        .retain(|a| a.app_id != wk::GRAPH_APP_ID);
+    contoso
+        .consents
+        .retain(|c| c.resource_app_id != wk::GRAPH_APP_ID);
+    world
+}
+
+#[tokio::test]
+async fn a_tenant_without_microsoft_graph_answers_500011_for_oidc_scopes_only() {
+    let emu = start_with(world_without_graph()).await;
+    // With OIDC scopes only, Entra issues a Graph token: here there is no Graph to issue it for.
+    let (s, e) = password(&emu, wk::ADELE, "openid profile offline_access").await;
+    assert_aadsts(s, &e, 400, "invalid_resource", 500011);
+    let d = e["error_description"].as_str().unwrap();
+    assert!(
+        d.contains(wk::GRAPH_APP_ID) && d.contains(wk::TENANT_DOMAIN),
+        "{d}"
+    );
+    // A code obtained for a resource, redeemed for OIDC scopes only.
+    let c = client();
+    let scope = format!("{} openid profile", wk::WEB_APP_SCOPE);
+    let q = location_params(&sign_in(&c, &emu, wk::ADELE, &[("scope", &scope)]).await);
+    let (s, e) = redeem_at(&emu, wk::TENANT_ID, &q["code"], "openid profile").await;
+    assert_aadsts(s, &e, 400, "invalid_resource", 500011);
+    // Signing in for OIDC scopes only is refused at once, back at the redirect URI.
+    let r = c
+        .get(authorize_url(&emu, &[("scope", "openid profile")]))
+        .send()
+        .await
+        .unwrap();
+    let q = location_params(&r);
+    assert_eq!(q["error"], "invalid_resource");
+    assert!(
+        q["error_description"].starts_with("AADSTS500011: "),
+        "{q:?}"
+    );
+    // Other resources still work, and the emulator is still up.
+    let (s, b) = password(&emu, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn a_client_assertion_must_name_this_token_endpoint_and_is_good_for_one_request() {
+    let (world, pem, x5t) = world_with_web_app_certificate();
+    let emu = start_with(world).await;
+    let emu = &emu;
+    let now = emulator::keys::now();
+    let assertion = |aud: &str, jti: Option<&str>| {
+        let mut c = json!({"aud": aud, "iss": wk::WEB_APP_CLIENT_ID, "sub": wk::WEB_APP_CLIENT_ID,
+            "nbf": now, "exp": now + 600});
+        if let Some(j) = jti {
+            c["jti"] = json!(j);
+        }
+        client_assertion(&pem, &x5t, &c)
+    };
+    // ROPC authenticated by the assertion: it works on an alias too.
+    let ropc = |seg: &'static str, assertion: String| async move {
+        token_at(
+            emu,
+            seg,
+            &[
+                ("grant_type", "password"),
+                ("client_id", wk::WEB_APP_CLIENT_ID),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &assertion),
+                ("username", wk::ADELE),
+                ("password", wk::USER_PASSWORD),
+                ("scope", wk::WEB_APP_SCOPE),
+            ],
+        )
+        .await
+    };
+    let endpoint = |seg: &str| format!("{}/{seg}/oauth2/v2.0/token", emu.base_url());
+    // The token endpoint by GUID or domain; on an alias, the alias the request used.
+    let once = assertion(&endpoint(wk::TENANT_ID), Some("jti-1"));
+    let (s, b) = ropc(wk::TENANT_ID, once.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(claims(b["access_token"].as_str().unwrap())["appidacr"], "2");
+    let (s, b) = ropc(
+        wk::TENANT_ID,
+        assertion(&endpoint(wk::TENANT_DOMAIN), Some("jti-2")),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = ropc("common", assertion(&endpoint("common"), Some("jti-3"))).await;
+    assert_eq!(s, 200, "{b}");
+    // Replayed: refused, on any tenant segment.
+    for seg in [wk::TENANT_ID, wk::TENANT_DOMAIN] {
+        let (s, e) = ropc(seg, once.clone()).await;
+        assert_aadsts(s, &e, 401, "invalid_client", 50027);
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("'jti' (jti-1) has already been used"),
+            "{e}"
+        );
+    }
+    // Another host, another tenant, another alias, another endpoint: refused.
+    for aud in [
+        format!(
+            "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+            wk::TENANT_ID
+        ),
+        endpoint(wk::FABRIKAM_TENANT_ID),
+        endpoint("organizations"),
+        endpoint("common"),
+        format!("{}/{}/oauth2/token", emu.base_url(), wk::TENANT_ID),
+        emu.base_url().to_string(),
+    ] {
+        let (s, e) = ropc(
+            wk::TENANT_ID,
+            assertion(&aud, Some(&uuid::Uuid::new_v4().to_string())),
+        )
+        .await;
+        assert_aadsts(s, &e, 401, "invalid_client", 700027);
+        assert!(
+            e["error_description"].as_str().unwrap().contains(&format!(
+                "The expected audience is '{}'",
+                endpoint(wk::TENANT_ID)
+            )),
+            "{aud}: {e}"
+        );
+    }
+    // No `jti` at all: refused, since it could not be told from a replay.
+    let (s, e) = ropc(wk::TENANT_ID, assertion(&endpoint(wk::TENANT_ID), None)).await;
+    assert_aadsts(s, &e, 401, "invalid_client", 50027);
+}

@@ -387,3 +387,46 @@ pub fn v2_issuer(emu: &RunningEmulator) -> String {
 }
 
 pub const V1_ISSUER: &str = "https://sts.windows.net/3dac8762-d1be-44f2-861a-a7e2aafdfc78/";
+
+/// The built-in world with a certificate credential on the web app (in Contoso); returns the
+/// world, the certificate's private key (PKCS#8 PEM) and its `x5t`.
+pub fn world_with_web_app_certificate() -> (World, String, String) {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap();
+    let pem = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let kp = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["cert-client".to_string()])
+        .unwrap()
+        .self_signed(&kp)
+        .unwrap();
+    let der = cert.der().to_vec();
+    let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha1::Sha1 as sha1::Digest>::digest(&der));
+    let mut world = World::well_known();
+    world.tenants[0]
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == wk::WEB_APP_CLIENT_ID)
+        .unwrap()
+        .key_credentials
+        .push(emulator::world::KeyCredential {
+            key_id: "k1".into(),
+            key: base64::engine::general_purpose::STANDARD.encode(&der),
+        });
+    (world, pem, x5t)
+}
+
+/// A client assertion with these claims, signed RS256 by `pem` with header `x5t`.
+pub fn client_assertion(pem: &str, x5t: &str, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(Algorithm::RS256);
+    h.x5t = Some(x5t.to_string());
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
