@@ -29,7 +29,7 @@ test("the app hydrates under its CSP, no violation is reported, every response h
   await signInAtEmulator(page, ADELE);
   await expect(page.getByTestId("profile")).toContainText("Adele Vance");
   await hydrated();
-  for (const path of ["/tokens", "/call-api", "/diagnostics"]) {
+  for (const path of ["/tokens", "/diagnostics", "/call-api"]) {
     await page.goto(path);
     await hydrated();
   }
