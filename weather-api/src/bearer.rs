@@ -8,23 +8,16 @@
 //! Failures follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
 //! (or no error when no token was sent), 403 with `error="insufficient_scope"`.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use tokio::sync::{Mutex, RwLock};
 use url::Url;
-
-/// How often at most the keys are refetched for an unknown `kid`.
-const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What this API accepts.
 #[derive(Debug, Clone)]
@@ -163,14 +156,12 @@ struct Discovery {
     jwks_uri: Url,
 }
 
-/// The validator: configuration, the tenant's issuers, and the key cache.
+/// The validator: configuration, the tenant's issuers, and the key cache (the same one the
+/// BFF uses for ID tokens: a day's maximum age, refetch on an unknown `kid`, retries).
 pub struct BearerValidator {
     config: ValidatorConfig,
     issuers: [String; 2],
-    http: reqwest::Client,
-    jwks_uri: Url,
-    keys: RwLock<Option<(JwkSet, Instant)>>,
-    refetch: Mutex<()>,
+    keys: jwks::JwksCache,
 }
 
 impl BearerValidator {
@@ -209,14 +200,10 @@ impl BearerValidator {
             v2.issuer.replace("{tenantid}", &config.tenant_id),
             v1.issuer.replace("{tenantid}", &config.tenant_id),
         ];
-        let discovery = v2;
         Ok(Self {
             config,
             issuers,
-            http,
-            jwks_uri: discovery.jwks_uri,
-            keys: RwLock::new(None),
-            refetch: Mutex::new(()),
+            keys: jwks::JwksCache::new(http, v2.jwks_uri),
         })
     }
 
@@ -233,10 +220,14 @@ impl BearerValidator {
                 header.alg
             )));
         }
-        let kid = header
-            .kid
-            .ok_or_else(|| BearerError::Invalid("the token names no signing key".into()))?;
-        let key = self.key(&kid).await?;
+        let key = self
+            .keys
+            .key(header.kid.as_deref())
+            .await
+            .map_err(|err| match err {
+                jwks::KeyError::Fetch(why) => BearerError::KeysUnavailable(why),
+                other => BearerError::Invalid(other.to_string()),
+            })?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = self.config.clock_skew.as_secs();
         validation.validate_nbf = true;
@@ -289,51 +280,6 @@ impl BearerValidator {
             scopes,
             claims,
         })
-    }
-
-    async fn key(&self, kid: &str) -> Result<DecodingKey, BearerError> {
-        if let Some(key) = self.cached(kid).await? {
-            return Ok(key);
-        }
-        let _guard = self.refetch.lock().await;
-        if let Some(key) = self.cached(kid).await? {
-            return Ok(key);
-        }
-        let recently = self
-            .keys
-            .read()
-            .await
-            .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < MIN_REFETCH_INTERVAL);
-        if !recently {
-            let set: JwkSet = async {
-                self.http
-                    .get(self.jwks_uri.clone())
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await
-            }
-            .await
-            .map_err(|e: reqwest::Error| {
-                BearerError::KeysUnavailable(e.without_url().to_string())
-            })?;
-            *self.keys.write().await = Some((set, Instant::now()));
-        }
-        self.cached(kid).await?.ok_or_else(|| {
-            BearerError::Invalid(format!("no published signing key has the id {kid}"))
-        })
-    }
-
-    async fn cached(&self, kid: &str) -> Result<Option<DecodingKey>, BearerError> {
-        let keys = self.keys.read().await;
-        match keys.as_ref().and_then(|(set, _)| set.find(kid)) {
-            None => Ok(None),
-            Some(jwk) => DecodingKey::from_jwk(jwk).map(Some).map_err(|e| {
-                BearerError::Invalid(format!("the signing key {kid} is unusable: {e}"))
-            }),
-        }
     }
 }
 

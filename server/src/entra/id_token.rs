@@ -5,7 +5,7 @@
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
-use super::jwks::{JwksCache, KeyError};
+use super::{JwksCache, KeyError};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 120;

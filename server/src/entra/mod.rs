@@ -4,7 +4,6 @@
 pub mod client;
 mod error;
 mod id_token;
-mod jwks;
 mod metadata;
 mod obo;
 
@@ -12,7 +11,7 @@ pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, TokenGran
 pub(crate) use error::retry_after;
 pub use error::{EntraErrorBody, IdpError};
 pub use id_token::{Expectations, IdTokenClaims, IdTokenError, VerifiedIdToken};
-pub use jwks::JwksCache;
+pub use jwks::{JwksCache, KeyError};
 pub use metadata::ProviderMetadata;
 pub use obo::OboToken;
 
