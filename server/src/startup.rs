@@ -301,7 +301,7 @@ async fn downstream_url(
             )
             .await
             .map_err(|e| StartError::Emulator(format!("the embedded Weather API: {e}")))?;
-            let listener = TcpListener::bind(addr)
+            let tcp = TcpListener::bind(addr)
                 .await
                 .map_err(|source| StartError::Bind {
                     addr: format!("{addr} (WEATHER_API_ADDR)"),
@@ -309,14 +309,19 @@ async fn downstream_url(
                 })?;
             let url = Url::parse(&format!(
                 "http://{}",
-                listener.local_addr().map_err(|source| StartError::Bind {
+                tcp.local_addr().map_err(|source| StartError::Bind {
                     addr: addr.to_string(),
                     source
                 })?
             ))
             .expect("a socket address is a valid host");
+            // The same limits as the app's own listener: it is served by this process.
+            let limits = config.limits;
             tokio::spawn(async move {
-                let _ = axum::serve(listener, weather_api::router(Arc::new(validator))).await;
+                let router = weather_api::router(Arc::new(validator))
+                    .layer(listener::body_limit())
+                    .layer(listener::request_timeout(&limits));
+                let _ = listener::serve(tcp, router, limits, std::future::pending()).await;
             });
             tracing::info!("embedded Weather API at {url}");
             Ok(url)
