@@ -134,12 +134,364 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
         challenge(&r)
     );
 
-    // A tampered payload: the signature no longer matches.
+    // Tampered claims, re-encoded properly: a well-formed token in every part, so only the
+    // signature check can catch it.
     let good = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
-    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-    parts[1] = parts[1].chars().rev().collect();
-    let r = call(&s.api, Some(&parts.join("."))).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&s.api, Some(&good)).await.status(), StatusCode::OK);
+    for (case, tampered) in [
+        (
+            "another user's oid",
+            tamper(&good, |c| {
+                c["oid"] = "00000000-0000-0000-0000-00000000beef".into();
+            }),
+        ),
+        (
+            "a wider scp",
+            tamper(&good, |c| c["scp"] = "Weather.Read Weather.Write".into()),
+        ),
+        (
+            "the audience of this API on another API's token",
+            tamper(&other, |c| c["aud"] = wk::WEATHER_API_CLIENT_ID.into()),
+        ),
+    ] {
+        let claims = claims_of(&tampered);
+        assert!(
+            claims.is_object(),
+            "{case}: the tampered token must stay well-formed"
+        );
+        let r = call(&s.api, Some(&tampered)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{case}");
+        assert!(
+            challenge(&r).contains("InvalidSignature"),
+            "{case}: {}",
+            challenge(&r)
+        );
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(part: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap()
+}
+
+/// A compact token's claims, unverified.
+fn claims_of(token: &str) -> serde_json::Value {
+    serde_json::from_slice(&unb64(token.split('.').nth(1).unwrap())).unwrap()
+}
+
+/// `token` with `change` applied to its claims, properly re-encoded; header and signature
+/// kept.
+fn tamper(token: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims = claims_of(token);
+    change(&mut claims);
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    )
+}
+
+/// A token with exactly this header and these claims, signed by `sign` (or unsigned).
+fn forge(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    sign: Option<(&jsonwebtoken::EncodingKey, jsonwebtoken::Algorithm)>,
+) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match sign {
+        Some((key, alg)) => jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap(),
+        None => String::new(),
+    };
+    format!("{message}.{signature}")
+}
+
+/// The emulator's published key `kid` as an SPKI PEM: what anyone can download.
+async fn public_pem(emu: &RunningEmulator, kid: &str) -> String {
+    use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+    let discovery: serde_json::Value = reqwest::get(format!(
+        "{}/v2.0/.well-known/openid-configuration",
+        emu.authority(wk::TENANT_ID)
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let jwks: serde_json::Value = reqwest::get(discovery["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("{kid} not in {jwks}"));
+    let number = |name: &str| rsa::BigUint::from_bytes_be(&unb64(jwk[name].as_str().unwrap()));
+    rsa::RsaPublicKey::new(number("n"), number("e"))
+        .unwrap()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap()
+}
+
+/// An attacker's own RSA key: its private half for signing, its public half as a JWK.
+fn attacker_key() -> (jsonwebtoken::EncodingKey, serde_json::Value) {
+    use rsa::{pkcs1::EncodeRsaPrivateKey as _, traits::PublicKeyParts as _};
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let jwk = serde_json::json!({
+        "kty": "RSA", "use": "sig", "kid": "attacker",
+        "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be()),
+    });
+    let pem = key.to_pkcs1_pem(Default::default()).unwrap();
+    (
+        jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        jwk,
+    )
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused_with_an_invalid_token_challenge() {
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let s = setup(Duration::from_secs(300)).await;
+    let valid = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(call(&s.api, Some(&valid)).await.status(), StatusCode::OK);
+    let kid = jsonwebtoken::decode_header(&valid).unwrap().kid.unwrap();
+    let claims = claims_of(&valid);
+    let signature = valid.rsplit('.').next().unwrap().to_owned();
+    let pem = public_pem(&s.emulator, &kid).await;
+    let hmac = EncodingKey::from_secret(pem.as_bytes()).unwrap();
+    let (attacker, attacker_jwk) = attacker_key();
+    let header = |alg: &str, kid: Option<&str>| {
+        let mut h = serde_json::json!({ "alg": alg, "typ": "JWT" });
+        if let Some(kid) = kid {
+            h["kid"] = kid.into();
+        }
+        h
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut expired = claims.clone();
+    expired["exp"] = (now - 3600).into();
+    expired["nbf"] = (now - 7200).into();
+    expired["iat"] = (now - 7200).into();
+    let mut oversized = claims.clone();
+    oversized["pad"] = "x".repeat(200 * 1024).into();
+    let mut embedded = header("RS256", Some("attacker"));
+    embedded["jwk"] = attacker_jwk;
+    let mut jku = header("RS256", Some("attacker"));
+    jku["jku"] = "http://127.0.0.1:9/keys".into();
+    let mut nested = header("RS256", Some(&kid));
+    nested["cty"] = "JWT".into();
+    let nested_payload = format!(
+        "{}.{}",
+        b64(nested.to_string().as_bytes()),
+        b64(valid.as_bytes())
+    );
+
+    // (case, token, what the challenge names)
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "signed by another key under the real kid",
+            forge(
+                &header("RS256", Some(&kid)),
+                &claims,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "InvalidSignature",
+        ),
+        (
+            "expired and forged",
+            forge(
+                &header("RS256", Some(&kid)),
+                &expired,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "invalid_token",
+        ),
+        (
+            "alg none",
+            forge(&header("none", Some(&kid)), &claims, None),
+            "not a JWT",
+        ),
+        (
+            "alg none with the real signature kept",
+            format!(
+                "{}{signature}",
+                forge(&header("none", Some(&kid)), &claims, None)
+            ),
+            "not a JWT",
+        ),
+        (
+            "alg None",
+            forge(&header("None", Some(&kid)), &claims, None),
+            "not a JWT",
+        ),
+        (
+            "HS256 keyed with the API's RSA public key",
+            forge(
+                &header("HS256", Some(&kid)),
+                &claims,
+                Some((&hmac, Algorithm::HS256)),
+            ),
+            "unexpected algorithm",
+        ),
+        (
+            "RS256 header over an HMAC with the public key",
+            forge(
+                &header("RS256", Some(&kid)),
+                &claims,
+                Some((&hmac, Algorithm::HS256)),
+            ),
+            "InvalidSignature",
+        ),
+        (
+            "PS256 by another key under the real kid",
+            forge(
+                &header("PS256", Some(&kid)),
+                &claims,
+                Some((&attacker, Algorithm::PS256)),
+            ),
+            "unexpected algorithm",
+        ),
+        (
+            "no kid",
+            forge(
+                &header("RS256", None),
+                &claims,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "no `kid`",
+        ),
+        (
+            "kid path injection",
+            forge(
+                &header("RS256", Some("../../x")),
+                &claims,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "no signing key",
+        ),
+        (
+            "kid with CR LF",
+            forge(
+                &header("RS256", Some("x\r\nSet-Cookie: a=b")),
+                &claims,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "no signing key",
+        ),
+        (
+            "an 8 KiB kid",
+            forge(
+                &header("RS256", Some(&"k".repeat(8 * 1024))),
+                &claims,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "no signing key",
+        ),
+        (
+            "the attacker's key embedded as jwk",
+            forge(&embedded, &claims, Some((&attacker, Algorithm::RS256))),
+            "no signing key",
+        ),
+        (
+            "the attacker's key set named by jku",
+            forge(&jku, &claims, Some((&attacker, Algorithm::RS256))),
+            "no signing key",
+        ),
+        (
+            "a valid token nested in a forged one",
+            format!(
+                "{nested_payload}.{}",
+                jsonwebtoken::crypto::sign(nested_payload.as_bytes(), &attacker, Algorithm::RS256)
+                    .unwrap()
+            ),
+            "invalid_token",
+        ),
+        (
+            "a valid token nested, with its own signature",
+            format!("{nested_payload}.{signature}"),
+            "invalid_token",
+        ),
+        (
+            "a 200 KiB forged token",
+            forge(
+                &header("RS256", Some(&kid)),
+                &oversized,
+                Some((&attacker, Algorithm::RS256)),
+            ),
+            "InvalidSignature",
+        ),
+        (
+            "the valid token without its signature",
+            valid[..valid.rfind('.').unwrap() + 1].to_owned(),
+            "invalid_token",
+        ),
+        (
+            "two parts",
+            valid[..valid.rfind('.').unwrap()].to_owned(),
+            "invalid_token",
+        ),
+        (
+            "five parts (JWE-shaped)",
+            format!("{valid}.{signature}.{signature}"),
+            "invalid_token",
+        ),
+    ];
+    for (case, token, named) in cases {
+        let r = call(&s.api, Some(&token)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{case}");
+        assert!(r.headers().get("set-cookie").is_none(), "{case}");
+        let header = challenge(&r);
+        assert!(
+            header.contains(r#"error="invalid_token""#),
+            "{case}: {header}"
+        );
+        assert!(header.contains(named), "{case}: {header}");
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains(&token[..40.min(token.len())]),
+            "{case}: echoed"
+        );
+    }
+
+    // A token past the server's header limits: refused before validation.
+    let huge = forge(
+        &header("RS256", Some(&kid)),
+        &serde_json::json!({ "pad": "x".repeat(1024 * 1024) }),
+        Some((&attacker, Algorithm::RS256)),
+    );
+    match reqwest::Client::new()
+        .get(format!("{}/weatherforecast", s.api))
+        .bearer_auth(&huge)
+        .send()
+        .await
+    {
+        Ok(r) => assert!(
+            matches!(r.status().as_u16(), 401 | 431),
+            "a 1 MiB token: {}",
+            r.status()
+        ),
+        // The server may close the connection while the head is still being sent.
+        Err(err) => assert!(!err.is_timeout(), "{err}"),
+    }
 }
 
 #[tokio::test]

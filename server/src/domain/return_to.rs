@@ -56,3 +56,43 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Strings near the edge: slashes, backslashes, schemes, encodings, controls.
+    fn tricky() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "(/|//|///|\\\\|/\\\\|https?:|javascript:|%2F|\\.)?[a-zA-Z0-9/\\\\:.@%?#\t\r\n\u{0} \u{7f}\u{85}\u{3000}\u{feff}]{0,30}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_accepted_value_is_a_path_on_this_site(raw in tricky()) {
+            if let Some(ok) = ReturnTo::parse(&raw) {
+                let v = ok.as_str();
+                prop_assert_eq!(v, raw.as_str());
+                prop_assert!(v.starts_with('/'));
+                prop_assert!(!v.starts_with("//") && !v.starts_with("/\\"));
+                prop_assert!(!v.chars().any(char::is_control));
+                // No scheme: it is relative, and resolves on this origin.
+                prop_assert!(url::Url::parse(v).is_err());
+                let base = url::Url::parse("https://bff.example/").unwrap();
+                let joined = base.join(v).unwrap();
+                prop_assert_eq!(joined.origin(), base.origin());
+            }
+        }
+
+        #[test]
+        fn plain_local_paths_are_kept(path in "(/[A-Za-z0-9._~-]{1,12}){1,4}(\\?[a-z]{1,5}=[a-z0-9]{0,5})?") {
+            prop_assert_eq!(ReturnTo::parse(&path).map(|r| r.as_str().to_owned()), Some(path));
+        }
+    }
+}

@@ -331,3 +331,44 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Space- or tab-separated scope-like words, some of them malformed.
+    fn scope_lists() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            "(api://[a-z0-9-]{1,6}/|https://graph.microsoft.com/|[a-f0-9-]{4,8}/)?[A-Za-z.]{1,10}",
+            Just("openid".to_owned()),
+            Just("offline_access".to_owned()),
+            Just("api://x/".to_owned()),
+            "[ -~]{0,8}",
+        ];
+        (prop::collection::vec(word, 0..6), "[ \t]{1,2}").prop_map(|(words, sep)| words.join(&sep))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parsing_never_panics(raw in any::<String>()) {
+            let _ = Scope::parse(&raw);
+            let _ = ScopeSet::parse(&raw);
+        }
+
+        #[test]
+        fn a_parsed_set_is_sorted_and_reparses_to_itself(raw in prop_oneof![scope_lists(), any::<String>()]) {
+            if let Ok(set) = ScopeSet::parse(&raw) {
+                let wire = set.to_wire();
+                let words: Vec<&str> = wire.split(' ').collect();
+                prop_assert!(words.windows(2).all(|w| w[0] < w[1]), "not sorted: {}", wire);
+                prop_assert!(words.iter().all(|w| !w.is_empty()));
+                prop_assert_eq!(ScopeSet::parse(&wire), Ok(set.clone()));
+                prop_assert!(set.resource().is_ok());
+            }
+        }
+    }
+}

@@ -29,3 +29,40 @@ pub fn decode_unverified(raw: &str) -> Option<(serde_json::Value, serde_json::Va
     };
     Some((decode(header)?, decode(payload)?))
 }
+
+#[cfg(test)]
+mod properties {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::decode_unverified;
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn decoding_never_panics(
+            raw in prop_oneof![
+                any::<String>(),
+                "(eyJ)?[A-Za-z0-9_=+/-]{0,40}(\\.[A-Za-z0-9_=+/-]{0,40}){0,4}",
+            ]
+        ) {
+            let _ = decode_unverified(&raw);
+        }
+
+        #[test]
+        fn any_json_header_and_payload_decode_back(
+            header in prop::collection::btree_map("[a-z]{1,5}", any::<String>(), 0..4),
+            claims in prop::collection::btree_map("[a-z]{1,5}", any::<i64>(), 0..4),
+            signature in "[A-Za-z0-9_-]{0,20}",
+        ) {
+            let (h, c) = (serde_json::json!(header), serde_json::json!(claims));
+            let raw = format!("{}.{}.{signature}", b64(&h.to_string()), b64(&c.to_string()));
+            prop_assert_eq!(decode_unverified(&raw), Some((h, c)));
+        }
+    }
+}

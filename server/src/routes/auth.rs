@@ -313,3 +313,43 @@ mod post {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use axum::{extract::Query, http::Uri};
+    use proptest::prelude::*;
+
+    use super::get::CallbackQuery;
+
+    const KNOWN: [&str; 4] = ["code", "state", "error", "error_description"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any query parses or is refused, without a panic; one of each known parameter
+        /// (and anything else) parses; a known parameter twice is refused.
+        #[test]
+        fn the_callback_query_is_read_or_refused(
+            pairs in prop::collection::vec(
+                (prop_oneof![Just("code".to_owned()), Just("state".to_owned()),
+                    Just("error".to_owned()), Just("error_description".to_owned()),
+                    "[a-z_]{0,6}"], any::<String>()),
+                0..6,
+            ),
+            raw in "[ -~]{0,40}",
+        ) {
+            if let Ok(uri) = format!("/auth/callback?{raw}").parse::<Uri>() {
+                let _ = Query::<CallbackQuery>::try_from_uri(&uri);
+            }
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .finish();
+            let uri: Uri = format!("/auth/callback?{query}").parse().unwrap();
+            let parsed = Query::<CallbackQuery>::try_from_uri(&uri);
+            let twice = KNOWN
+                .iter()
+                .any(|name| pairs.iter().filter(|(k, _)| k == name).count() > 1);
+            prop_assert_eq!(parsed.is_ok(), !twice, "{}", query);
+        }
+    }
+}

@@ -1,10 +1,12 @@
 //! ID-token validation against a JWKS served on loopback: every rejection the callback
-//! relies on (bad signature, wrong audience, nonce, issuer, tenant, expiry, unknown key).
+//! relies on (bad signature, wrong audience, nonce, issuer, tenant, expiry, unknown key), and
+//! forged tokens (alg `none`, HS256 keyed with the RSA public key, no or injected `kid`,
+//! nested, oversized, no `exp`, an audience array).
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
-use server::entra::{Expectations, IdTokenError, JwksCache, VerifiedIdToken};
+use server::entra::{Expectations, IdTokenError, JwksCache, KeyError, VerifiedIdToken};
 
 const TENANT: &str = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
 const CLIENT: &str = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
@@ -13,10 +15,17 @@ const NONCE: &str = "n-0S6_WzA2Mj";
 struct Keys {
     signing: EncodingKey,
     other: EncodingKey,
+    /// The signing key's public half (SPKI PEM), as an attacker would find it.
+    public_pem: String,
     jwks: JwksCache,
 }
 
 fn keypair() -> (EncodingKey, serde_json::Value) {
+    let (_, signing, jwk) = rsa_keypair();
+    (signing, jwk)
+}
+
+fn rsa_keypair() -> (RsaPrivateKey, EncodingKey, serde_json::Value) {
     let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let jwk = serde_json::json!({
@@ -24,12 +33,19 @@ fn keypair() -> (EncodingKey, serde_json::Value) {
         "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be()),
     });
     let pem = key.to_pkcs1_pem(Default::default()).unwrap();
-    (EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(), jwk)
+    let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    (key, signing, jwk)
 }
 
 async fn keys() -> Keys {
-    let (signing, jwk) = keypair();
+    let (key, signing, jwk) = rsa_keypair();
     let (other, _) = keypair();
+    let public_pem = {
+        use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+        rsa::RsaPublicKey::from(&key)
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap()
+    };
     let body = serde_json::json!({ "keys": [jwk] }).to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -45,6 +61,7 @@ async fn keys() -> Keys {
     Keys {
         signing,
         other,
+        public_pem,
         jwks: JwksCache::new(reqwest::Client::new(), uri),
     }
 }
@@ -66,6 +83,29 @@ fn sign(key: &EncodingKey, claims: &serde_json::Value, kid: &str) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token with exactly this header and these claims, signed by `sign` over the usual
+/// `header.payload` (or unsigned when `sign` is `None`).
+fn forge(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    sign: Option<(&EncodingKey, Algorithm)>,
+) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match sign {
+        Some((key, alg)) => jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap(),
+        None => String::new(),
+    };
+    format!("{message}.{signature}")
 }
 
 fn expectations() -> Expectations<'static> {
@@ -189,6 +229,140 @@ async fn each_invalid_id_token_is_rejected_for_its_reason() {
         ("not a JWT", "not.a.jwt".to_owned(), |e| {
             matches!(e, IdTokenError::Malformed)
         }),
+        (
+            "no exp",
+            sign(
+                &keys.signing,
+                &with(|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("exp")),
+        ),
+        (
+            "an audience array with another app",
+            sign(
+                &keys.signing,
+                &with(|c| c["aud"] = serde_json::json!([CLIENT, "another-app"])),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(_)),
+        ),
+        (
+            "an audience array of another app",
+            sign(
+                &keys.signing,
+                &with(|c| c["aud"] = serde_json::json!(["another-app"])),
+                "test-kid",
+            ),
+            // Refused by the claims' type (`aud` is one string, as Entra issues it).
+            |e| matches!(e, IdTokenError::Invalid(_)),
+        ),
+    ];
+    for (name, token, expected) in cases {
+        match verify(&keys, &token).await {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(err) => assert!(
+                expected(&err),
+                "{name}: rejected for the wrong reason: {err}"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn forged_id_tokens_are_rejected() {
+    let keys = keys().await;
+    let header = |alg: &str, kid: Option<&str>| {
+        let mut h = serde_json::json!({ "alg": alg, "typ": "JWT" });
+        if let Some(kid) = kid {
+            h["kid"] = kid.into();
+        }
+        h
+    };
+    let hmac = EncodingKey::from_secret(keys.public_pem.as_bytes()).unwrap();
+    let valid = sign(&keys.signing, &claims(), "test-kid");
+    let valid_signature = valid.rsplit('.').next().unwrap().to_owned();
+    let mut no_kid = Header::new(Algorithm::RS256);
+    no_kid.kid = None;
+    let mut nested = Header::new(Algorithm::RS256);
+    nested.kid = Some("test-kid".into());
+    nested.cty = Some("JWT".into());
+    let nested_message = format!(
+        "{}.{}",
+        b64(serde_json::to_string(&nested).unwrap().as_bytes()),
+        b64(valid.as_bytes())
+    );
+    let nested_signature =
+        jsonwebtoken::crypto::sign(nested_message.as_bytes(), &keys.signing, Algorithm::RS256)
+            .unwrap();
+    let cases: Vec<(&str, String, IsExpected)> = vec![
+        (
+            "alg none, no signature",
+            forge(&header("none", Some("test-kid")), &claims(), None),
+            |e| matches!(e, IdTokenError::Malformed | IdTokenError::Invalid(_)),
+        ),
+        (
+            "alg none, a valid token's signature kept",
+            format!(
+                "{}.{valid_signature}",
+                forge(&header("none", Some("test-kid")), &claims(), None).trim_end_matches('.')
+            ),
+            |e| matches!(e, IdTokenError::Malformed | IdTokenError::Invalid(_)),
+        ),
+        (
+            "alg None",
+            forge(&header("None", Some("test-kid")), &claims(), None),
+            |e| matches!(e, IdTokenError::Malformed | IdTokenError::Invalid(_)),
+        ),
+        (
+            "HS256 keyed with the RSA public key",
+            forge(
+                &header("HS256", Some("test-kid")),
+                &claims(),
+                Some((&hmac, Algorithm::HS256)),
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("unexpected algorithm")),
+        ),
+        (
+            "RS256 header, HMAC signature with the RSA public key",
+            forge(
+                &header("RS256", Some("test-kid")),
+                &claims(),
+                Some((&hmac, Algorithm::HS256)),
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("InvalidSignature")),
+        ),
+        (
+            "no kid",
+            jsonwebtoken::encode(&no_kid, &claims(), &keys.signing).unwrap(),
+            |e| matches!(e, IdTokenError::Key(KeyError::NoKid)),
+        ),
+        (
+            "kid path injection",
+            sign(&keys.signing, &claims(), "../../x"),
+            |e| matches!(e, IdTokenError::Key(KeyError::Unknown(_))),
+        ),
+        (
+            "a 64 KiB kid",
+            sign(&keys.signing, &claims(), &"k".repeat(64 * 1024)),
+            |e| matches!(e, IdTokenError::Key(KeyError::Unknown(_))),
+        ),
+        (
+            "a signed token nested in a signed token",
+            format!("{nested_message}.{nested_signature}"),
+            |e| matches!(e, IdTokenError::Invalid(_) | IdTokenError::Malformed),
+        ),
+        (
+            "a 1 MiB forged token",
+            sign(
+                &keys.other,
+                &with(|c| c["pad"] = "x".repeat(1024 * 1024).into()),
+                "test-kid",
+            ),
+            |e| matches!(e, IdTokenError::Invalid(m) if m.contains("InvalidSignature")),
+        ),
     ];
     for (name, token, expected) in cases {
         match verify(&keys, &token).await {

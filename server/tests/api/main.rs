@@ -6,6 +6,7 @@ mod common;
 mod consent_flow;
 mod downstream_api;
 mod edge;
+mod hostile;
 mod id_token_validation;
 mod interaction_required;
 mod lifecycle;

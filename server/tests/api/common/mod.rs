@@ -28,6 +28,11 @@ pub struct TestApp {
 /// Starts the server on a free port with the embedded emulator on another, a fresh data
 /// directory, and `vars` on top.
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_serving("target/site", vars).await
+}
+
+/// [`spawn_app`] with the static files served from `site_root`.
+pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("bff-test-{}", uuid::Uuid::new_v4()));
     let mut env: HashMap<String, String> = HashMap::from([
         ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
@@ -42,7 +47,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let addr = listener.local_addr().unwrap();
     let options = LeptosOptions::builder()
         .output_name("entra-bff")
-        .site_root("target/site")
+        .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
