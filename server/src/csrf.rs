@@ -76,6 +76,38 @@ fn is_same_origin(value: &http::HeaderValue, public_url: &Url) -> bool {
         .is_some_and(|url| url.origin() == public_url.origin())
 }
 
+/// A server-function body larger than this is refused with a 413, declared or chunked.
+pub const API_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads a server-function body within [`API_MAX_BODY_BYTES`]: a body that is too long is
+/// a 413 whether its length was declared or it came in chunks (Leptos would call a cut-off
+/// body malformed).
+async fn bounded(request: Request) -> Result<Request, Response> {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = request.into_parts();
+    match http_body_util::Limited::new(body, API_MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(Request::from_parts(
+            parts,
+            axum::body::Body::from(collected.to_bytes()),
+        )),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "413 Payload Too Large: a request body may have {API_MAX_BODY_BYTES} bytes at most."
+            ),
+        )
+            .into_response()),
+        Err(_) => Err((
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request: the request body could not be read.",
+        )
+            .into_response()),
+    }
+}
+
 /// Middleware for the server-function routes.
 pub async fn require_api_proof(
     State(public_url): State<Url>,
@@ -107,7 +139,10 @@ pub async fn require_api_proof(
         Err(format!("the anti-CSRF header `{name}: {value}` is missing"))
     };
     match verdict {
-        Ok(()) => with_client_error_status(next.run(request).await).await,
+        Ok(()) => match bounded(request).await {
+            Ok(request) => with_client_error_status(next.run(request).await).await,
+            Err(refused) => refused,
+        },
         Err(reason) => {
             tracing::warn!(path = %request.uri().path(), "refused: {reason}");
             (

@@ -42,11 +42,13 @@ impl Default for Limits {
     }
 }
 
-/// Request bodies larger than this are refused with a 413: server functions take a few
-/// fields at most, and no route of this app accepts an upload.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Request bodies larger than this are refused with a 413 on every route: no route of this
+/// app accepts an upload. (Server functions take a few fields at most: they are bounded far
+/// tighter, see `csrf::API_MAX_BODY_BYTES`.)
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The bound on request bodies ([`MAX_BODY_BYTES`]): a 413 before the body is read.
+/// The bound on request bodies ([`MAX_BODY_BYTES`]): a 413 before the body is read when its
+/// length is declared.
 pub fn body_limit() -> tower_http::limit::RequestBodyLimitLayer {
     tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES)
 }

@@ -70,9 +70,7 @@ impl UserSession {
         // An anonymous visitor's session holds only this: it need not outlive the sign-in
         // (8 hours of stored rows per anonymous `GET /auth/login` otherwise).
         if self.user().await?.is_none() {
-            self.0.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
-                tower_sessions::cookie::time::Duration::seconds(SIGN_IN_TIMEOUT_SECS),
-            )));
+            self.0.set_expiry(Some(pending_expiry()));
         }
         if pending.len() > MAX_PENDING_SIGN_INS {
             pending.remove(0);
@@ -99,7 +97,17 @@ impl UserSession {
             return Ok(None);
         };
         // Spent now and durably: whatever the redemption answers (tower-sessions does not
-        // save on 5xx), this state, verifier and nonce never serve a second time.
+        // save on 5xx), this state, verifier and nonce never serve a second time. An
+        // anonymous session with nothing left pending is deleted rather than saved (a save
+        // would give it the signed-in idle life); with other tabs' sign-ins pending it keeps
+        // their short life.
+        if self.user().await?.is_none() {
+            if pending.is_empty() {
+                self.0.flush().await?;
+                return Ok(Some(found).filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS));
+            }
+            self.0.set_expiry(Some(pending_expiry()));
+        }
         self.0.insert(TRANSACTIONS_KEY, pending).await?;
         self.0.save().await?;
         Ok(Some(found).filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS))
@@ -180,6 +188,13 @@ impl UserSession {
     pub fn id(&self) -> Option<String> {
         self.0.id().map(|id| id.to_string())
     }
+}
+
+/// The life of a session that holds nothing but pending sign-ins.
+fn pending_expiry() -> tower_sessions::Expiry {
+    tower_sessions::Expiry::OnInactivity(tower_sessions::cookie::time::Duration::seconds(
+        SIGN_IN_TIMEOUT_SECS,
+    ))
 }
 
 /// How stale the last-use mark may get: a minute, or a quarter of a short idle timeout.

@@ -1278,3 +1278,60 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[tokio::test]
+async fn hostile_failed_callbacks_leave_no_long_lived_anonymous_session() {
+    let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
+    for query in [
+        "code=&state={state}",
+        "code=injected&state={state}",
+        "error=access_denied&error_description=x&state={state}",
+    ] {
+        let client = crate::common::browser();
+        let login = client.get(app.url("/auth/login")).send().await.unwrap();
+        let state = url::Url::parse(login.headers()["location"].to_str().unwrap())
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let callback = client
+            .get(app.url(&format!(
+                "/auth/callback?{}",
+                query.replace("{state}", &state)
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(callback.status(), StatusCode::BAD_REQUEST, "{query}");
+        // Nothing pending is left, so the session goes: no row outlives the sign-in.
+        assert_eq!(session_rows(&app).await, 0, "{query}");
+        if let Some(cookie) = callback.headers().get("set-cookie") {
+            let cookie = cookie.to_str().unwrap();
+            assert!(cookie.contains("Max-Age=0"), "{query}: {cookie}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_chunked_bodies_are_bounded_like_declared_ones() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    // 128 KiB in 32 chunks of 4 KiB, no Content-Length.
+    let mut request = format!(
+        "POST /api/session HTTP/1.1\r\nHost: localhost:{}\r\nx-csrf: 1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n",
+        port(&app)
+    )
+    .into_bytes();
+    for _ in 0..32 {
+        request.extend_from_slice(b"1000\r\n");
+        request.extend_from_slice(&[b'a'; 4096]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let answer = raw(&app, &request).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert!(answer.body.contains("bytes at most"), "{}", answer.body);
+}
