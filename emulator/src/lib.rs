@@ -162,7 +162,12 @@ impl EmulatorBuilder {
         let base_url = format!("{scheme}://{host}:{}", local.port());
         let tls = self.tls.clone();
         let (state, tx) = self.build_state(base_url.clone())?;
-        let app = router(state.clone()).into_make_service_with_connect_info::<PeerAddr>();
+        // Served with the same limits as the BFF (header-read deadline, connection bound,
+        // bounded bodies): when embedded it runs in the BFF's own process.
+        let limits = listener::Limits::default();
+        let app = router(state.clone())
+            .layer(listener::body_limit())
+            .layer(listener::request_timeout(&limits));
         let mut rx = tx.subscribe();
         let signal = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -171,13 +176,11 @@ impl EmulatorBuilder {
             Some(t) => {
                 let l = tls::TlsListener::new(tcp, t).map_err(|e| Error::Tls(e.to_string()))?;
                 tokio::spawn(async move {
-                    let _ = axum::serve(l, app).with_graceful_shutdown(signal).await;
+                    let _ = listener::serve(l, app, limits, signal).await;
                 })
             }
             None => tokio::spawn(async move {
-                let _ = axum::serve(tls::PlainListener(tcp), app)
-                    .with_graceful_shutdown(signal)
-                    .await;
+                let _ = listener::serve(tls::PlainListener(tcp), app, limits, signal).await;
             }),
         };
         let flusher = tokio::spawn(persist::run(state.clone()));

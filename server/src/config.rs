@@ -58,7 +58,7 @@ pub struct Config {
     pub downstream: Option<Downstream>,
     pub session: SessionConfig,
     /// What one client may hold of the listener: timeouts and the connection bound.
-    pub limits: crate::listener::Limits,
+    pub limits: listener::Limits,
     /// Where `/metrics` is served: its own listener, loopback by default, never the app's.
     pub metrics_addr: SocketAddr,
     /// The rate limit of `/auth/*` per client.
@@ -664,8 +664,8 @@ fn read_auth_rate_limit(
 fn read_limits(
     get: &impl Fn(&str) -> Option<String>,
     problems: &mut Vec<String>,
-) -> crate::listener::Limits {
-    let defaults = crate::listener::Limits::default();
+) -> listener::Limits {
+    let defaults = listener::Limits::default();
     let mut number = |name: &str, default: u64| match get(name) {
         None => default,
         Some(raw) => match raw.parse::<u64>() {
@@ -678,7 +678,7 @@ fn read_limits(
             }
         },
     };
-    crate::listener::Limits {
+    listener::Limits {
         header_read: Duration::from_secs(number(
             "HEADER_READ_TIMEOUT_SECS",
             defaults.header_read.as_secs(),

@@ -15,7 +15,6 @@ pub mod graph;
 pub mod headers;
 pub mod idle_store;
 pub mod inspect;
-pub mod listener;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use app::{App, api::port::Bff, shell};
-use axum::{Router, middleware};
+use axum::{Router, middleware, serve::ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -23,7 +23,6 @@ use crate::{
     entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
     headers::{self, Https},
     idle_store::IdleExpiry,
-    listener,
     routes::auth::{self, AuthState},
     tokens::TokenService,
 };
@@ -239,13 +238,11 @@ impl Application {
                 tracing::error!("the metrics listener stopped: {err}");
             }
         });
-        listener::serve(
-            self.listener,
-            self.router,
-            self.config.limits,
-            shutdown_signal(),
-        )
-        .await
+        // Nagle's algorithm delays small static-file responses by ~40 ms each.
+        let tcp = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        listener::serve(tcp, self.router, self.config.limits, shutdown_signal()).await
     }
 }
 
@@ -321,6 +318,9 @@ async fn downstream_url(
                 let router = weather_api::router(Arc::new(validator))
                     .layer(listener::body_limit())
                     .layer(listener::request_timeout(&limits));
+                let tcp = tcp.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let _ = listener::serve(tcp, router, limits, std::future::pending()).await;
             });
             tracing::info!("embedded Weather API at {url}");
