@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { ADELE, recordAppResponses, signInAtEmulator } from "./fixtures/emulator_sign_in";
 
 test("Call API: the server calls the Weather API On-Behalf-Of Adele, then from the cache", async ({ page, baseURL }) => {

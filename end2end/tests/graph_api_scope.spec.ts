@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
 

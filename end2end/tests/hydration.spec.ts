@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { HomePage } from "./fixtures/home_page";
 
 test("the server renders the home page before any script runs", async ({ request }) => {

@@ -1,4 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
 

@@ -1,23 +1,10 @@
-import { expect, test } from "@playwright/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
+import { expect, test } from "./fixtures/test";
 
 // Every page works under the Content-Security-Policy (scripts by nonce, no unsafe-inline):
-// it hydrates, and Chromium reports no violation; every response of the app carries the
-// security headers.
-test("the app hydrates under its CSP, no violation is reported, every response has the headers", async ({ page, baseURL }) => {
-  const violations: string[] = [];
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-  });
-  const missing: string[] = [];
-  page.on("response", (response) => {
-    if (!response.url().startsWith(baseURL!)) return;
-    const headers = response.headers();
-    for (const name of ["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy"]) {
-      if (!headers[name]) missing.push(`${name} on ${response.url()}`);
-    }
-  });
-
+// it hydrates, and (checked for every test by the fixture) Chromium reports no violation and
+// every response of the app carries the security headers.
+test("the app hydrates under its CSP on every signed-in page", async ({ page }) => {
   const hydrated = () => expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await page.goto("/");
   await hydrated();
@@ -35,7 +22,4 @@ test("the app hydrates under its CSP, no violation is reported, every response h
   }
   await page.getByTestId("call-api").click();
   await expect(page.getByTestId("forecasts").locator("tbody tr")).toHaveCount(5);
-
-  expect(violations).toEqual([]);
-  expect(missing).toEqual([]);
 });

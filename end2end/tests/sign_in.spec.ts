@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures/test";
 import { ADELE, COMPACT_JWT, recordAppResponses, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { HomePage } from "./fixtures/home_page";
 
