@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Seen, location, spawn_app};
+use crate::common::{Seen, location, query_param, spawn_app};
 use reqwest::{StatusCode, header::HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -152,13 +152,7 @@ async fn metrics_are_served_on_their_own_address_only() {
 async fn a_code_the_provider_refuses_is_a_400_and_its_state_cannot_be_used_again() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
-    let state = url::Url::parse(&location(&login))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_param(&location(&login), "state");
     let callback = format!("/auth/callback?code=forged-code&state={state}");
 
     let first = app.client.get(app.url(&callback)).send().await.unwrap();

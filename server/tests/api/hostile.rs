@@ -13,8 +13,8 @@ use reqwest::{Client, StatusCode, header::HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::common::{
-    ADELE, MEGAN, PASSWORD, Seen, TestApp, browser, contains_jwt, hidden, location, spawn_app,
-    spawn_app_serving,
+    ADELE, MEGAN, PASSWORD, Seen, TestApp, browser, contains_jwt, hidden, location, query_param,
+    spawn_app, spawn_app_serving,
 };
 
 /// A response, read whole so that it can be checked after the fact.
@@ -256,16 +256,6 @@ async fn follow(app: &TestApp, client: &Client, authorize: &str, upn: &str) -> S
     let callback = location(&response);
     assert!(callback.starts_with(&app.base), "{callback}");
     callback
-}
-
-fn query_param(url: &str, name: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .unwrap_or_else(|| panic!("no {name} in {url}"))
-        .1
-        .into_owned()
 }
 
 const NO_AUTH_LIMIT: [(&str, &str); 2] = [
@@ -1289,13 +1279,7 @@ async fn hostile_failed_callbacks_leave_no_long_lived_anonymous_session() {
     ] {
         let client = crate::common::browser();
         let login = client.get(app.url("/auth/login")).send().await.unwrap();
-        let state = url::Url::parse(login.headers()["location"].to_str().unwrap())
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
-            .into_owned();
+        let state = query_param(login.headers()["location"].to_str().unwrap(), "state");
         let callback = client
             .get(app.url(&format!(
                 "/auth/callback?{}",

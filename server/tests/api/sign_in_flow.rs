@@ -1,7 +1,7 @@
 //! The whole code flow against the in-process emulator: sign-in, the profile by OBO and
 //! its cache, refresh, replayed state, anti-CSRF, sign-out, and no token in any response.
 
-use crate::common::{ADELE, Seen, contains_jwt, location, spawn_app};
+use crate::common::{ADELE, Seen, contains_jwt, location, query_param, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -99,13 +99,7 @@ async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
     let authorize = location(&login);
-    let state = url::Url::parse(&authorize)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_param(&authorize, "state");
     // A callback for a state this browser never started (or already used).
     let forged = app
         .client
@@ -139,13 +133,7 @@ async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
 async fn an_idp_error_at_the_callback_is_explained() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
-    let state = url::Url::parse(&location(&login))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_param(&location(&login), "state");
     let r = app
         .client
         .get(app.url(&format!(
