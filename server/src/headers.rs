@@ -26,10 +26,22 @@ pub fn set_page_csp() {
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-         frame-ancestors 'none'"
+         frame-ancestors 'none'{}",
+        live_reload_source()
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Under `cargo leptos watch` (which sets `LEPTOS_WATCH`), the page's live-reload script opens
+/// a WebSocket to the reload port, another origin: allowed then, and only then.
+fn live_reload_source() -> &'static str {
+    static WATCH: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *WATCH.get_or_init(|| std::env::var_os("LEPTOS_WATCH").is_some()) {
+        "; connect-src 'self' ws: wss:"
+    } else {
+        ""
     }
 }
 
