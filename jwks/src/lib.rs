@@ -28,7 +28,9 @@ pub struct JwksCache {
     http: reqwest::Client,
     uri: Url,
     keys: RwLock<Option<(JwkSet, Instant)>>,
-    refetch: Mutex<()>,
+    /// When a fetch was last tried, successful or not: during an outage the next attempt
+    /// waits [`MIN_REFETCH_INTERVAL`] instead of every request trying (and waiting) again.
+    refetch: Mutex<Option<Instant>>,
 }
 
 /// Why no key could be had for a token.
@@ -56,7 +58,7 @@ impl JwksCache {
             http,
             uri,
             keys: RwLock::new(None),
-            refetch: Mutex::new(()),
+            refetch: Mutex::new(None),
         }
     }
 
@@ -78,20 +80,23 @@ impl JwksCache {
             return Ok(key);
         }
         // One fetch at a time; whoever waited re-checks what the first one fetched.
-        let _guard = self.refetch.lock().await;
+        let mut last_attempt = self.refetch.lock().await;
         let stale = self.is_stale().await;
         if !stale && let Some(key) = self.cached(kid).await? {
             return Ok(key);
         }
-        let recently = self
-            .keys
-            .read()
-            .await
-            .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < MIN_REFETCH_INTERVAL);
-        if recently {
-            return Err(KeyError::Unknown(kid.to_owned()));
+        if last_attempt.is_some_and(|at| at.elapsed() < MIN_REFETCH_INTERVAL) {
+            // Tried moments ago: a day-old key still serves; otherwise say why, without
+            // asking the provider again.
+            return match (self.cached(kid).await?, self.keys.read().await.is_some()) {
+                (Some(key), _) => Ok(key),
+                (None, true) => Err(KeyError::Unknown(kid.to_owned())),
+                (None, false) => Err(KeyError::Fetch(
+                    "the last attempt failed moments ago; retrying shortly".into(),
+                )),
+            };
         }
+        *last_attempt = Some(Instant::now());
         match fetch(&self.http, &self.uri).await {
             Ok(set) => {
                 tracing::info!(keys = set.keys.len(), uri = %self.uri, "fetched signing keys");
@@ -183,5 +188,54 @@ async fn fetch(http: &reqwest::Client, uri: &Url) -> Result<JwkSet, String> {
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key set URL where nothing listens: every fetch fails at once.
+    fn unreachable() -> JwksCache {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        JwksCache::new(
+            reqwest::Client::new(),
+            Url::parse(&format!("http://127.0.0.1:{port}/keys")).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_token_without_kid_is_refused_without_a_fetch() {
+        let cache = unreachable();
+        assert!(matches!(cache.key(None).await, Err(KeyError::NoKid)));
+        assert!(cache.refetch.lock().await.is_none(), "nothing was fetched");
+    }
+
+    #[tokio::test]
+    async fn during_an_outage_requests_do_not_each_try_the_provider_again() {
+        let cache = unreachable();
+        let first = std::time::Instant::now();
+        assert!(matches!(
+            cache.key(Some("k")).await,
+            Err(KeyError::Fetch(_))
+        ));
+        let tried = first.elapsed();
+        // The next ones answer at once from the recorded failure.
+        let again = std::time::Instant::now();
+        for _ in 0..10 {
+            assert!(matches!(
+                cache.key(Some("k")).await,
+                Err(KeyError::Fetch(_))
+            ));
+        }
+        assert!(
+            again.elapsed() < tried.max(Duration::from_millis(50)),
+            "{:?}",
+            again.elapsed()
+        );
     }
 }

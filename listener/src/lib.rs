@@ -81,7 +81,10 @@ where
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: TLS is terminated in front of the app, and hyper-util's protocol sniff
+    // (which would tell HTTP/2 apart) waits for the first bytes without any deadline, so a
+    // client that connects and says nothing would hold its slot forever.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -110,7 +113,7 @@ where
             }
         });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .serve_connection(TokioIo::new(io), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -184,6 +187,20 @@ mod tests {
             answer.ends_with("127.0.0.1"),
             "the peer reaches handlers: {answer}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_connects_and_says_nothing_is_cut_off_too() {
+        let addr = start(Limits {
+            header_read: Duration::from_millis(500),
+            ..Limits::default()
+        })
+        .await;
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a silent connection was held open");
     }
 
     #[tokio::test]

@@ -3,9 +3,10 @@
 //! this app hammer the identity provider). Built on `tower_governor` (GCRA).
 //!
 //! The client address is the TCP peer, which behind a reverse proxy is the proxy itself:
-//! set `TRUST_FORWARDED_FOR=true` there, and only there, to read `X-Forwarded-For`,
-//! `X-Real-Ip` or `Forwarded` instead (a client reaching the server directly could forge
-//! them).
+//! set `TRUST_FORWARDED_FOR=true` there, and only there, to take the **last** address of
+//! `X-Forwarded-For`: the one the nearest proxy appended. The leftmost entries are whatever
+//! the client sent (proxies append to the header), so keying on them would let every
+//! request pick its own bucket. IPv6 clients are keyed by their /64, which one client holds.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,10 +15,10 @@ use axum::{
     body::Body,
     http::{HeaderValue, Response, StatusCode, header},
 };
+use std::net::{IpAddr, SocketAddr};
+
 use tower_governor::{
-    GovernorError, GovernorLayer,
-    governor::GovernorConfigBuilder,
-    key_extractor::{KeyExtractor, PeerIpKeyExtractor, SmartIpKeyExtractor},
+    GovernorError, GovernorLayer, governor::GovernorConfigBuilder, key_extractor::KeyExtractor,
 };
 
 /// How many `/auth/*` requests one client may make.
@@ -41,20 +42,51 @@ impl Default for AuthRateLimit {
     }
 }
 
-/// `router` behind the limit.
-pub fn limit(router: Router, limit: &AuthRateLimit) -> Router {
-    if limit.trust_forwarded_for {
-        apply(router, SmartIpKeyExtractor, limit)
-    } else {
-        apply(router, PeerIpKeyExtractor, limit)
+/// The client a request is counted against.
+#[derive(Debug, Clone, Copy)]
+struct ClientKey {
+    trust_forwarded_for: bool,
+}
+
+impl KeyExtractor for ClientKey {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| request.headers().get_all("x-forwarded-for").iter().last())
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|list| list.rsplit(',').next())
+            .and_then(|last| last.trim().parse::<IpAddr>().ok());
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        forwarded
+            .or(peer)
+            .map(per_client)
+            .ok_or(GovernorError::UnableToExtractKey)
     }
 }
 
-fn apply<K>(router: Router, key: K, limit: &AuthRateLimit) -> Router
-where
-    K: KeyExtractor + Send + Sync + 'static,
-    K::Key: Send + Sync + 'static,
-{
+/// One bucket per IPv4 address, per IPv6 /64.
+fn per_client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+    }
+}
+
+/// `router` behind the limit.
+pub fn limit(router: Router, limit: &AuthRateLimit) -> Router {
+    let key = ClientKey {
+        trust_forwarded_for: limit.trust_forwarded_for,
+    };
     let period = Duration::from_secs(60) / limit.per_minute.max(1);
     let config = Arc::new(
         GovernorConfigBuilder::default()
@@ -103,4 +135,61 @@ fn too_many(error: GovernorError) -> Response<Body> {
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(forwarded: &[&str], peer: &str) -> axum::http::Request<()> {
+        let mut request = axum::http::Request::new(());
+        for value in forwarded {
+            request
+                .headers_mut()
+                .append("x-forwarded-for", value.parse().unwrap());
+        }
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
+        request
+    }
+
+    #[test]
+    fn behind_a_proxy_the_address_it_appended_counts_not_the_clients_claim() {
+        let key = ClientKey {
+            trust_forwarded_for: true,
+        };
+        let spoofed = request(&["1.1.1.1, 203.0.113.9"], "10.0.0.2:4000");
+        assert_eq!(key.extract(&spoofed).unwrap().to_string(), "203.0.113.9");
+        let two_headers = request(&["6.6.6.6", "203.0.113.9"], "10.0.0.2:4000");
+        assert_eq!(
+            key.extract(&two_headers).unwrap().to_string(),
+            "203.0.113.9"
+        );
+        let none = request(&[], "10.0.0.2:4000");
+        assert_eq!(key.extract(&none).unwrap().to_string(), "10.0.0.2");
+    }
+
+    #[test]
+    fn without_trust_the_forwarding_header_is_ignored() {
+        let key = ClientKey {
+            trust_forwarded_for: false,
+        };
+        let spoofed = request(&["1.1.1.1"], "192.0.2.7:4000");
+        assert_eq!(key.extract(&spoofed).unwrap().to_string(), "192.0.2.7");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let key = ClientKey {
+            trust_forwarded_for: false,
+        };
+        let a = key
+            .extract(&request(&[], "[2001:db8:1:2::1]:4000"))
+            .unwrap();
+        let b = key
+            .extract(&request(&[], "[2001:db8:1:2:ffff::9]:4000"))
+            .unwrap();
+        assert_eq!(a, b);
+    }
 }

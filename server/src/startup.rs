@@ -234,7 +234,15 @@ impl Application {
         #[cfg(feature = "embedded-emulator")]
         let _emulator = self.emulator;
         tokio::spawn(async move {
-            if let Err(err) = axum::serve(self.metrics_listener, self.metrics_router).await {
+            let limits = listener::Limits::default();
+            if let Err(err) = listener::serve(
+                self.metrics_listener,
+                self.metrics_router,
+                limits,
+                std::future::pending(),
+            )
+            .await
+            {
                 tracing::error!("the metrics listener stopped: {err}");
             }
         });
@@ -359,7 +367,11 @@ fn router(
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The 404 page is a rendered page too: it gets the nonce CSP.
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            headers::set_page_csp,
+            shell,
+        ))
         .with_state(options)
         .layer(middleware::from_fn_with_state(
             public_url,

@@ -70,6 +70,19 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
         .to_owned();
     let html = home.text().await.unwrap();
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
+    // The 404 page is rendered like any page: its scripts need the nonce too.
+    let missing = app
+        .client
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        header(&missing, "content-security-policy").is_some_and(|csp| csp.contains("'nonce-")),
+        "{:?}",
+        header(&missing, "content-security-policy")
+    );
     let again = app.client.get(app.url("/")).send().await.unwrap();
     assert!(
         !header(&again, "content-security-policy")
