@@ -54,7 +54,13 @@ impl KeyExtractor for ClientKey {
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
         let forwarded = self
             .trust_forwarded_for
-            .then(|| request.headers().get_all("x-forwarded-for").iter().last())
+            .then(|| {
+                request
+                    .headers()
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .next_back()
+            })
             .flatten()
             .and_then(|value| value.to_str().ok())
             .and_then(|list| list.rsplit(',').next())
