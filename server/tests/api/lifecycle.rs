@@ -93,13 +93,7 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
     assert!(cache["weighted_bytes"].as_u64().unwrap() > 1000);
 
     // Sign-out purges the user's entries.
-    let out = app
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let out = app.sign_out().await;
     assert!(out.status().is_redirection());
     let metrics: Value = reqwest::get(format!("{}/metrics", app.metrics))
         .await

@@ -256,15 +256,7 @@ async fn graph_throttling_is_honoured_and_the_page_says_when_to_retry() {
 async fn sign_out_sends_the_login_hint_claim_as_logout_hint_when_the_app_asks_for_it() {
     async fn end_session(app: &crate::common::TestApp) -> String {
         app.sign_in(ADELE, "/", &mut Seen::default()).await;
-        let out = app
-            .client
-            .post(app.url("/auth/logout"))
-            .header("origin", &app.base)
-            .header("sec-fetch-site", "same-origin")
-            .send()
-            .await
-            .unwrap();
-        location(&out)
+        location(&app.sign_out().await)
     }
     // The built-in registration lists the `login_hint` optional claim.
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;

@@ -207,15 +207,7 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
 
-    let out = app
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", &app.base)
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
-    let target = location(&out);
+    let target = location(&app.sign_out().await);
     assert!(target.starts_with(&app.emulator), "{target}");
     assert!(target.contains("/oauth2/v2.0/logout"), "{target}");
     assert!(target.contains("post_logout_redirect_uri="), "{target}");

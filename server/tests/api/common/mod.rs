@@ -234,6 +234,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Signs out as the app's own sign-out button does (a same-origin form POST); the
+    /// redirect to the identity provider's end-session endpoint.
+    pub async fn sign_out(&self) -> Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .header("origin", &self.base)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Drives the emulator's admin surface (`/_emulator/{path}`).
     pub async fn admin(&self, path: &str, body: serde_json::Value) {
         let r = reqwest::Client::new()
