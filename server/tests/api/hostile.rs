@@ -13,8 +13,8 @@ use reqwest::{Client, StatusCode, header::HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::common::{
-    ADELE, MEGAN, PASSWORD, Seen, TestApp, browser, contains_jwt, hidden, location, query_param,
-    spawn_app, spawn_app_serving,
+    ADELE, MEGAN, Seen, TestApp, browser, contains_jwt, location, query_param, spawn_app,
+    spawn_app_serving,
 };
 
 /// A response, read whole so that it can be checked after the fact.
@@ -232,30 +232,8 @@ async fn callback_url(app: &TestApp, client: &Client, upn: &str) -> String {
 
 /// Goes through the emulator's pages from `authorize` in `client`; the callback URL.
 async fn follow(app: &TestApp, client: &Client, authorize: &str, upn: &str) -> String {
-    let action = authorize.split('?').next().unwrap().to_owned();
-    let mut response = client.get(authorize).send().await.unwrap();
-    for _ in 0..6 {
-        if response.status() != StatusCode::OK {
-            break;
-        }
-        let html = response.text().await.unwrap();
-        let step = hidden(&html, "_step");
-        let mut form = vec![("_txn", hidden(&html, "_txn")), ("_step", step.clone())];
-        match step.as_str() {
-            "username" => form.push(("username", upn.into())),
-            "password" => {
-                form.push(("username", upn.into()));
-                form.push(("password", PASSWORD.into()));
-            }
-            "mfa" => form.push(("otc", crate::common::MFA_CODE.into())),
-            "consent" => form.push(("consent", "accept".into())),
-            other => panic!("unexpected emulator page {other}"),
-        }
-        response = client.post(&action).form(&form).send().await.unwrap();
-    }
-    let callback = location(&response);
-    assert!(callback.starts_with(&app.base), "{callback}");
-    callback
+    app.emulator_pages(client, authorize, upn, &mut Seen::default())
+        .await
 }
 
 const NO_AUTH_LIMIT: [(&str, &str); 2] = [

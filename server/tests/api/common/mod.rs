@@ -181,8 +181,23 @@ impl TestApp {
     /// password, MFA code, consent: accept) and returns the app callback's response.
     pub async fn through_emulator(&self, authorize: &str, upn: &str, seen: &mut Seen) -> Response {
         assert!(authorize.starts_with(&self.emulator), "{authorize}");
+        let callback = self
+            .emulator_pages(&self.client, authorize, upn, seen)
+            .await;
+        self.client.get(callback).send().await.unwrap()
+    }
+
+    /// Fills in the emulator's pages from `authorize` in `client` (username, password, MFA
+    /// code, consent: accept); the app's callback URL it redirects to, not yet visited.
+    pub async fn emulator_pages(
+        &self,
+        client: &Client,
+        authorize: &str,
+        upn: &str,
+        seen: &mut Seen,
+    ) -> String {
         let action = authorize.split('?').next().unwrap().to_owned();
-        let mut response = self.client.get(authorize).send().await.unwrap();
+        let mut response = client.get(authorize).send().await.unwrap();
         for _ in 0..6 {
             if response.status() != StatusCode::OK {
                 break;
@@ -201,11 +216,11 @@ impl TestApp {
                 "consent" => form.push(("consent", "accept".into())),
                 other => panic!("unexpected emulator page {other}: {html}"),
             }
-            response = self.client.post(&action).form(&form).send().await.unwrap();
+            response = client.post(&action).form(&form).send().await.unwrap();
         }
         let callback = location(&response);
         assert!(callback.starts_with(&self.base), "{callback}");
-        self.client.get(callback).send().await.unwrap()
+        callback
     }
 
     /// A page's server-rendered HTML, as a browser without JavaScript gets it.
