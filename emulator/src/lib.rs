@@ -37,7 +37,7 @@ use std::{
     time::Duration,
 };
 
-pub use routes::{PeerAddr, admin::LifetimesUpdate, router};
+pub use routes::{admin::LifetimesUpdate, router};
 pub use state::{Fault, FaultEndpoint, FaultKind, Lifetimes, RefreshGrant, Stats};
 pub use tls::TlsConfig;
 pub use world::World;

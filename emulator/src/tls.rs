@@ -136,14 +136,6 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for crate::routes::PeerAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Self(*s.remote_addr())
-    }
-}
-
 /// Plain TCP with Nagle off.
 pub struct PlainListener(pub TcpListener);
 
@@ -163,13 +155,5 @@ impl axum::serve::Listener for PlainListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         self.0.local_addr()
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>>
-    for crate::routes::PeerAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, PlainListener>) -> Self {
-        Self(*s.remote_addr())
     }
 }

@@ -20,7 +20,6 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::PeerAddr;
 use crate::state::{AppState, Fault, Lifetimes, Shared};
 
 /// Admin routes (nested under `/_emulator`).
@@ -61,17 +60,10 @@ async fn loopback_only(req: Request, next: Next) -> Response {
         .chain(req.uri().authority().map(|a| a.as_str()))
         .collect();
     let loopback_host = !hosts.is_empty() && hosts.iter().all(|h| is_loopback_host(h));
-    // The peer as the shared listener gives it, or as `into_make_service_with_connect_info`
-    // gives it to an embedder that serves the router itself.
     let peer = req
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(a)| *a)
-        .or_else(|| {
-            req.extensions()
-                .get::<ConnectInfo<PeerAddr>>()
-                .map(|ConnectInfo(PeerAddr(a))| *a)
-        });
+        .map(|ConnectInfo(a)| *a);
     match peer {
         Some(a) if !a.ip().is_loopback() => {
             forbidden("The emulator's admin surface only answers loopback peers.")

@@ -26,8 +26,9 @@ use crate::{
     world::{Tenant, World},
 };
 
-/// The emulator's whole router, ready to serve with
-/// `into_make_service_with_connect_info::<PeerAddr>()` (the admin surface needs the peer).
+/// The emulator's whole router. The admin surface needs the peer's address: serve it with the
+/// `listener` crate (as [`crate::Emulator::start`] does) or with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(discovery::router())
@@ -39,10 +40,6 @@ pub fn router(state: AppState) -> Router {
         .nest("/_emulator", admin::router())
         .with_state(state)
 }
-
-/// The peer address of a connection (for the loopback-only admin surface).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub std::net::SocketAddr);
 
 fn classify(path: &str) -> Option<FaultEndpoint> {
     if path.starts_with("/graph/") {
