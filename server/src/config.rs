@@ -589,18 +589,8 @@ fn read_session(
             SessionStoreKind::Memory
         }
     };
-    let mut seconds = |name: &str, default: u64| match get(name) {
-        None => Duration::from_secs(default),
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if n > 0 => Duration::from_secs(n),
-            _ => {
-                problems.push(format!(
-                    "{name}={raw:?} is not a positive number of seconds (default {default})."
-                ));
-                Duration::from_secs(default)
-            }
-        },
-    };
+    let mut seconds =
+        |name: &str, default: u64| Duration::from_secs(read_positive(get, name, default, problems));
     SessionConfig {
         store,
         idle_timeout: seconds("SESSION_IDLE_TIMEOUT_SECS", 8 * 3600),
@@ -642,21 +632,14 @@ fn read_auth_rate_limit(
 ) -> crate::rate_limit::AuthRateLimit {
     let defaults = crate::rate_limit::AuthRateLimit::default();
     let trust_forwarded_for = read_bool(get, "TRUST_FORWARDED_FOR", false, problems);
-    let mut number = |name: &str, default: u32| match get(name) {
-        None => default,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                problems.push(format!(
-                    "{name}={raw:?} is not a positive whole number (default {default})."
-                ));
-                default
-            }
-        },
-    };
     crate::rate_limit::AuthRateLimit {
-        burst: number("AUTH_RATE_LIMIT_BURST", defaults.burst),
-        per_minute: number("AUTH_RATE_LIMIT_PER_MINUTE", defaults.per_minute),
+        burst: read_positive(get, "AUTH_RATE_LIMIT_BURST", defaults.burst, problems),
+        per_minute: read_positive(
+            get,
+            "AUTH_RATE_LIMIT_PER_MINUTE",
+            defaults.per_minute,
+            problems,
+        ),
         trust_forwarded_for,
     }
 }
@@ -666,18 +649,7 @@ fn read_limits(
     problems: &mut Vec<String>,
 ) -> listener::Limits {
     let defaults = listener::Limits::default();
-    let mut number = |name: &str, default: u64| match get(name) {
-        None => default,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                problems.push(format!(
-                    "{name}={raw:?} is not a positive whole number (default {default})."
-                ));
-                default
-            }
-        },
-    };
+    let mut number = |name: &str, default: u64| read_positive(get, name, default, problems);
     listener::Limits {
         header_read: Duration::from_secs(number(
             "HEADER_READ_TIMEOUT_SECS",
@@ -686,6 +658,31 @@ fn read_limits(
         request: Duration::from_secs(number("REQUEST_TIMEOUT_SECS", defaults.request.as_secs())),
         max_connections: number("MAX_CONNECTIONS", defaults.max_connections as u64) as usize,
         drain: defaults.drain,
+    }
+}
+
+/// A positive whole number from `name`, else `default` (and a problem when it is set but not
+/// one).
+fn read_positive<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T
+where
+    T: std::str::FromStr + PartialOrd + Default + fmt::Display + Copy,
+{
+    let Some(raw) = get(name) else {
+        return default;
+    };
+    match raw.parse::<T>() {
+        Ok(n) if n > T::default() => n,
+        _ => {
+            problems.push(format!(
+                "{name}={raw:?} is not a positive whole number (default {default})."
+            ));
+            default
+        }
     }
 }
 
