@@ -110,6 +110,7 @@ impl BffService {
         match err {
             TokenError::NotSignedIn => AppError::NotSignedIn,
             TokenError::Session(e) => internal(e),
+            TokenError::Store(e) => internal(e),
             TokenError::Refresh(e) => AppError::Problem(Box::new(diagnostics::explain(
                 &e,
                 &Operation::Refresh,
@@ -355,9 +356,11 @@ impl Bff for BffService {
     }
 }
 
+/// The session store (or Redis) failed: a 503 that says so and offers a retry; the user
+/// stays signed in.
 fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!("{err}");
-    AppError::Internal("the session store failed".into())
+    AppError::Problem(Box::new(crate::store::health::problem()))
 }
 
 /// Graph asked to wait: say for how long, and make no call before then.

@@ -11,6 +11,11 @@ use url::Url;
 
 use crate::domain::{Resource, ScopeSet, Secret};
 
+mod session;
+pub use session::{
+    KEY_LEN, KeySource, RedisSettings, SessionConfig, SessionStoreKind, redacted_url,
+};
+
 /// Well-known values of the embedded emulator's world (see emulator/README.md).
 pub mod embedded {
     pub const TENANT_ID: &str = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
@@ -117,21 +122,6 @@ impl fmt::Debug for ClientCredential {
             Self::Certificate { .. } => f.write_str("Certificate([redacted key])"),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionStoreKind {
-    /// A SQLite file in the data directory: a restart signs no one out.
-    Sqlite(PathBuf),
-    /// In memory: lost at restart. For tests and throw-away runs.
-    Memory,
-}
-
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    pub store: SessionStoreKind,
-    pub idle_timeout: Duration,
-    pub absolute_timeout: Duration,
 }
 
 /// Every problem found in the configuration, each with how to fix it.
@@ -321,7 +311,16 @@ impl Config {
 
         let downstream = read_downstream(&get, embedded, &mut problems);
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
-        let session = read_session(&get, &data_dir, &mut problems);
+        let session = session::read_session(
+            &get,
+            session::Context {
+                data_dir: &data_dir,
+                embedded,
+                https: public_url.scheme() == "https",
+            },
+            &mut problems,
+            &mut warnings,
+        );
         let limits = read_limits(&get, &mut problems);
         let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
         let auth_rate_limit = read_auth_rate_limit(&get, &mut problems);
@@ -571,30 +570,6 @@ fn read_downstream(
             ));
             None
         }
-    }
-}
-
-fn read_session(
-    get: &impl Fn(&str) -> Option<String>,
-    data_dir: &std::path::Path,
-    problems: &mut Vec<String>,
-) -> SessionConfig {
-    let store = match get("SESSION_STORE").as_deref().unwrap_or("sqlite") {
-        "sqlite" => SessionStoreKind::Sqlite(data_dir.join("sessions.sqlite3")),
-        "memory" => SessionStoreKind::Memory,
-        other => {
-            problems.push(format!(
-                "SESSION_STORE={other:?} is not known: use sqlite (the default) or memory."
-            ));
-            SessionStoreKind::Memory
-        }
-    };
-    let mut seconds =
-        |name: &str, default: u64| Duration::from_secs(read_positive(get, name, default, problems));
-    SessionConfig {
-        store,
-        idle_timeout: seconds("SESSION_IDLE_TIMEOUT_SECS", 8 * 3600),
-        absolute_timeout: seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", 7 * 24 * 3600),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The BFF server as a library, so tests can start it on a free port.
 //!
-//! `config` reads the environment; `entra` talks to the identity provider; `session` and
-//! `tokens` keep the user's tokens server-side; `bff` answers the app's server functions;
+//! `config` reads the environment; `entra` talks to the identity provider; `session`,
+//! `store` and `tokens` keep the user's tokens server-side (sealed, in SQLite or Redis); `bff` answers the app's server functions;
 //! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
 pub mod bff;
@@ -13,11 +13,12 @@ pub mod domain;
 pub mod entra;
 pub mod graph;
 pub mod headers;
-pub mod idle_store;
 pub mod inspect;
+pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod tokens;

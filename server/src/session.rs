@@ -119,7 +119,7 @@ impl UserSession {
 
     /// Stores the user after sign-in, under a new session id (session fixation defence),
     /// in a browser-session cookie (the idle timeout is kept by the store, see
-    /// [`crate::idle_store`]).
+    /// [`crate::store::idle`]).
     pub async fn sign_in(&self, user: &SignedInUser) -> Result<(), SessionError> {
         self.0.cycle_id().await?;
         self.0

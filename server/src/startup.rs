@@ -9,21 +9,20 @@ use axum::{Router, middleware, serve::ListenerExt};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower_sessions::{
-    Expiry, MemoryStore, SessionManagerLayer, SessionStore, cookie::SameSite,
-    session_store::ExpiredDeletion,
-};
-use tower_sessions_sqlx_store::{SqliteStore, sqlx::sqlite::SqliteConnectOptions};
 use url::Url;
 
 use crate::{
     bff::BffService,
-    config::{Config, ConfigError, DownstreamLocation, IdentityProvider, SessionStoreKind},
+    config::{Config, ConfigError, DownstreamLocation, IdentityProvider},
     csrf,
     entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
     headers::{self, Https},
-    idle_store::IdleExpiry,
-    routes::auth::{self, AuthState},
+    metrics::Metrics,
+    routes::{
+        auth::{self, AuthState},
+        health::Probes,
+    },
+    store::Stores,
     tokens::TokenService,
 };
 
@@ -50,7 +49,7 @@ pub enum StartError {
         "the identity provider's discovery document could not be read: {0}. Check AZURE_AD_AUTHORITY_HOST and AZURE_AD_TENANT_ID."
     )]
     Discovery(IdpError),
-    #[error("the session store could not be opened: {0}. Check DATA_DIR and SESSION_STORE.")]
+    #[error("the session store could not be opened: {0}")]
     SessionStore(String),
     #[error("the Leptos options could not be read: {0}")]
     Leptos(String),
@@ -166,7 +165,16 @@ impl Application {
                 d.scope.clone(),
             )),
         };
-        let tokens = Arc::new(TokenService::new(Arc::new(entra), TOKEN_CACHE_MAX_BYTES));
+        let metrics = Arc::new(Metrics::default());
+        let stores = Stores::open(&config, metrics.clone())
+            .await
+            .map_err(StartError::SessionStore)?;
+        let tokens = Arc::new(TokenService::new(
+            Arc::new(entra),
+            TOKEN_CACHE_MAX_BYTES,
+            stores.shared.clone(),
+            metrics.clone(),
+        ));
         let bff: Arc<dyn Bff> = Arc::new(BffService {
             config: config.clone(),
             tokens: tokens.clone(),
@@ -175,16 +183,31 @@ impl Application {
             graph_throttle: Default::default(),
             diagnostics: Default::default(),
         });
-        let router = router(leptos_options, config.clone(), tokens.clone(), bff);
+        let router = router(
+            leptos_options,
+            config.clone(),
+            tokens.clone(),
+            metrics.clone(),
+            bff,
+        );
         let metrics_listener = TcpListener::bind(config.metrics_addr)
             .await
             .map_err(|source| StartError::Bind {
                 addr: format!("{} (METRICS_ADDR)", config.metrics_addr),
                 source,
             })?;
-        let metrics_router = crate::routes::metrics::router(tokens.clone());
-        let router = with_sessions(router, &config)
-            .await?
+        let metrics_router = crate::routes::metrics::router(tokens.clone(), metrics.clone());
+        let stores = Arc::new(stores);
+        let router = stores
+            .layer(router, &config)
+            // Probes outside the session layer: a load balancer has no cookie to read.
+            .merge(crate::routes::health::router(Probes {
+                stores: stores.clone(),
+            }))
+            .layer(middleware::from_fn_with_state(
+                metrics,
+                crate::metrics::count_requests,
+            ))
             .layer(listener::body_limit())
             .layer(listener::request_timeout(&config.limits))
             .layer(middleware::from_fn_with_state(
@@ -288,51 +311,7 @@ async fn downstream_url(
         DownstreamLocation::Remote { url } => Ok(url.clone()),
         #[cfg(feature = "embedded-emulator")]
         DownstreamLocation::Embedded { addr } => {
-            use emulator::well_known as wk;
-            let validator = weather_api::BearerValidator::discover(
-                http_client(),
-                weather_api::ValidatorConfig {
-                    authority_host: authority_host.clone(),
-                    tenant_id: config.tenant.clone(),
-                    audiences: vec![
-                        wk::WEATHER_API_CLIENT_ID.into(),
-                        wk::WEATHER_API_ID_URI.into(),
-                    ],
-                    required_scope: "Weather.Read".into(),
-                    clock_skew: std::time::Duration::from_secs(300),
-                    // The emulator's Conditional Access policy asks for MFA at OBO time.
-                    require_mfa: false,
-                },
-            )
-            .await
-            .map_err(|e| StartError::Emulator(format!("the embedded Weather API: {e}")))?;
-            let tcp = TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: format!("{addr} (WEATHER_API_ADDR)"),
-                    source,
-                })?;
-            let url = Url::parse(&format!(
-                "http://{}",
-                tcp.local_addr().map_err(|source| StartError::Bind {
-                    addr: addr.to_string(),
-                    source
-                })?
-            ))
-            .expect("a socket address is a valid host");
-            // The same limits as the app's own listener: it is served by this process.
-            let limits = config.limits;
-            tokio::spawn(async move {
-                let router = weather_api::router(Arc::new(validator))
-                    .layer(listener::body_limit())
-                    .layer(listener::request_timeout(&limits));
-                let tcp = tcp.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                let _ = listener::serve(tcp, router, limits, std::future::pending()).await;
-            });
-            tracing::info!("embedded Weather API at {url}");
-            Ok(url)
+            start_weather_api(*addr, authority_host, &config.tenant, config.limits).await
         }
         #[cfg(not(feature = "embedded-emulator"))]
         DownstreamLocation::Embedded { .. } => {
@@ -344,12 +323,67 @@ async fn downstream_url(
     }
 }
 
+/// Starts the Weather API on `addr` (loopback), validating the emulator's tokens for
+/// `tenant`: the embedded downstream API, served by this process with its limits.
+#[cfg(feature = "embedded-emulator")]
+pub async fn start_weather_api(
+    addr: SocketAddr,
+    authority_host: &Url,
+    tenant: &str,
+    limits: listener::Limits,
+) -> Result<Url, StartError> {
+    use emulator::well_known as wk;
+    let validator = weather_api::BearerValidator::discover(
+        http_client(),
+        weather_api::ValidatorConfig {
+            authority_host: authority_host.clone(),
+            tenant_id: tenant.to_owned(),
+            audiences: vec![
+                wk::WEATHER_API_CLIENT_ID.into(),
+                wk::WEATHER_API_ID_URI.into(),
+            ],
+            required_scope: "Weather.Read".into(),
+            clock_skew: std::time::Duration::from_secs(300),
+            // The emulator's Conditional Access policy asks for MFA at OBO time.
+            require_mfa: false,
+        },
+    )
+    .await
+    .map_err(|e| StartError::Emulator(format!("the embedded Weather API: {e}")))?;
+    let tcp = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: format!("{addr} (WEATHER_API_ADDR)"),
+            source,
+        })?;
+    let url = Url::parse(&format!(
+        "http://{}",
+        tcp.local_addr().map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source
+        })?
+    ))
+    .expect("a socket address is a valid host");
+    tokio::spawn(async move {
+        let router = weather_api::router(Arc::new(validator))
+            .layer(listener::body_limit())
+            .layer(listener::request_timeout(&limits));
+        let tcp = tcp.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let _ = listener::serve(tcp, router, limits, std::future::pending()).await;
+    });
+    tracing::info!("embedded Weather API at {url}");
+    Ok(url)
+}
+
 /// The routes: auth, Leptos pages and server functions (with the BFF port in context),
 /// static files; the anti-CSRF check in front of server functions.
 fn router(
     options: LeptosOptions,
     config: Arc<Config>,
     tokens: Arc<TokenService>,
+    metrics: Arc<Metrics>,
     bff: Arc<dyn Bff>,
 ) -> Router {
     let routes = generate_route_list(App);
@@ -380,81 +414,9 @@ fn router(
     auth::router(AuthState {
         config,
         tokens: tokens.clone(),
+        metrics,
     })
     .merge(leptos)
-}
-
-/// Adds the session layer with the configured store. The cookie carries only the session
-/// id: HttpOnly always; `Secure` and the `__Host-` prefix over HTTPS.
-async fn with_sessions(router: Router, config: &Config) -> Result<Router, StartError> {
-    match &config.session.store {
-        SessionStoreKind::Memory => Ok(router.layer(session_layer(
-            IdleExpiry::new(MemoryStore::default(), config.session.idle_timeout),
-            config,
-        ))),
-        SessionStoreKind::Sqlite(path) => {
-            private_file(path)
-                .map_err(|e| StartError::SessionStore(format!("{}: {e}", path.display())))?;
-            let options = SqliteConnectOptions::new()
-                .filename(path)
-                .create_if_missing(true);
-            let pool = tower_sessions_sqlx_store::sqlx::SqlitePool::connect_with(options)
-                .await
-                .map_err(|e| StartError::SessionStore(format!("{}: {e}", path.display())))?;
-            let store = SqliteStore::new(pool);
-            store
-                .migrate()
-                .await
-                .map_err(|e| StartError::SessionStore(e.to_string()))?;
-            tokio::spawn(
-                store
-                    .clone()
-                    .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
-            );
-            Ok(router.layer(session_layer(
-                IdleExpiry::new(store, config.session.idle_timeout),
-                config,
-            )))
-        }
-    }
-}
-
-/// Creates the session database readable by this user only: it holds refresh tokens. SQLite's
-/// journal files take the same mode from it.
-fn private_file(path: &std::path::Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    drop(file);
-    Ok(())
-}
-
-fn session_layer<S: SessionStore + Clone>(store: S, config: &Config) -> SessionManagerLayer<S> {
-    SessionManagerLayer::new(store)
-        .with_name(if config.is_https() {
-            "__Host-bff-session"
-        } else {
-            "bff-session"
-        })
-        .with_http_only(true)
-        .with_secure(config.is_https())
-        .with_path("/")
-        // Lax, not Strict: the identity provider's redirect back to /auth/callback is a
-        // cross-site navigation, and a Strict cookie would not be sent with it, so the
-        // callback would find no sign-in transaction. Lax still withholds the cookie from
-        // cross-site POSTs, and state-changing requests are CSRF-checked on top.
-        .with_same_site(SameSite::Lax)
-        // A browser-session cookie; the idle timeout is the store's (see `idle_store`).
-        .with_expiry(Expiry::OnSessionEnd)
 }
 
 async fn shutdown_signal() {

@@ -6,11 +6,16 @@
 //! assertion, as MSAL does: a token obtained with an MFA-satisfying sign-in must not serve
 //! another session of the same user that has not done MFA (a Conditional Access bypass).
 //! Each entry lives until `expires_in` minus a margin; the cache is bounded in bytes.
+//!
+//! With Redis ([`crate::store::redis`]) both hold across instances: a lease makes one
+//! request in the whole deployment refresh a session (the others wait and read the session
+//! it saved), and a second, shared tier of the OBO cache (sealed, expiring with the token)
+//! makes one exchange per key for every instance, not one per instance.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -21,8 +26,17 @@ use tokio::sync::Mutex;
 use crate::{
     domain::{ScopeSet, Secret},
     entra::{EntraClient, IdpError},
+    metrics::{LockLabels, Metrics, TierLabels},
     session::{SignedInUser, UserSession, now},
+    store::redis::{Lease, RedisError, Shared},
 };
+
+/// How long a refresh or exchange may hold its deployment-wide lease: longer than the
+/// identity provider's slowest answer (the HTTP client gives up first), short enough that
+/// an instance that died holding it delays the others only this long.
+const LEASE: Duration = Duration::from_secs(30);
+/// How often a waiter looks whether the lease holder has finished.
+const LEASE_POLL: Duration = Duration::from_millis(25);
 
 /// A token is renewed when less than this share of its lifetime (at most 5 minutes) is
 /// left, so that it never expires in flight.
@@ -38,6 +52,36 @@ pub struct OboKey {
     pub scopes: String,
     /// base64url(SHA-256(assertion)): never the token itself.
     pub assertion_hash: String,
+}
+
+impl OboKey {
+    /// The shared tier's key: the user in clear (for the per-user index), the rest hashed.
+    fn redis_key(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(
+            format!(
+                "{}\n{}\n{}",
+                self.client_id, self.scopes, self.assertion_hash
+            )
+            .as_bytes(),
+        );
+        format!(
+            "bff:obo:{}:{}:{}",
+            self.tenant_id,
+            self.object_id,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+        )
+    }
+
+    fn redis_user_index(&self) -> String {
+        redis_user_index(&self.client_id, &self.tenant_id, &self.object_id)
+    }
+}
+
+/// The set of one user's keys in the shared tier, for sign-out.
+fn redis_user_index(client_id: &str, tenant_id: &str, object_id: &str) -> String {
+    format!("bff:obo-user:{client_id}:{tenant_id}:{object_id}")
 }
 
 #[derive(Clone)]
@@ -60,14 +104,6 @@ impl Expiry<OboKey, CachedToken> for EvictAtExpiry {
     }
 }
 
-/// Counts for the metrics endpoint and the tests.
-#[derive(Debug, Default)]
-pub struct TokenMetrics {
-    pub obo_cache_hits: AtomicU64,
-    pub obo_exchanges: AtomicU64,
-    pub refreshes: AtomicU64,
-}
-
 /// Why a token could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -79,6 +115,23 @@ pub enum TokenError {
     OnBehalfOf(IdpError),
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
+    /// Redis (leases, the shared token cache) failed or timed out.
+    #[error("the shared store failed: {0}")]
+    Store(String),
+}
+
+impl From<RedisError> for TokenError {
+    fn from(err: RedisError) -> Self {
+        Self::Store(err.to_string())
+    }
+}
+
+/// What waiting for a deployment-wide lease ended with.
+enum Waited<T> {
+    /// This request holds the lease: it does the work.
+    Leased(Lease),
+    /// Another instance did the work meanwhile; here is its result.
+    Done(T),
 }
 
 pub struct TokenService {
@@ -86,12 +139,19 @@ pub struct TokenService {
     obo_cache: Cache<OboKey, CachedToken>,
     refresh_locks: moka::sync::Cache<String, Arc<Mutex<()>>>,
     max_bytes: u64,
-    pub metrics: TokenMetrics,
+    /// Redis, when several instances share the deployment's state.
+    shared: Option<Arc<Shared>>,
+    metrics: Arc<Metrics>,
 }
 
 impl TokenService {
     /// `max_bytes` bounds the OBO cache by the size of its keys and tokens.
-    pub fn new(entra: Arc<EntraClient>, max_bytes: u64) -> Self {
+    pub fn new(
+        entra: Arc<EntraClient>,
+        max_bytes: u64,
+        shared: Option<Arc<Shared>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let obo_cache = obo_cache(max_bytes);
         Self {
             entra,
@@ -101,7 +161,8 @@ impl TokenService {
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
             max_bytes,
-            metrics: TokenMetrics::default(),
+            shared,
+            metrics,
         }
     }
 
@@ -116,17 +177,41 @@ impl TokenService {
         if !needs_renewal(&user) {
             return Ok(user);
         }
-        // One refresh per session: the others wait, then read what the first one stored.
+        // One refresh per session: the others wait, then read what the first one stored
+        // (first in this process, then, with Redis, in the whole deployment).
         let key = session.id().unwrap_or_default();
         let lock = self
             .refresh_locks
-            .get_with(key, || Arc::new(Mutex::new(())));
+            .get_with(key.clone(), || Arc::new(Mutex::new(())));
         let _guard = lock.lock().await;
-        session
-            .0
-            .load()
-            .await
-            .map_err(crate::session::SessionError::from)?;
+        let lease = match &self.shared {
+            None => None,
+            Some(shared) => {
+                let reread = || async {
+                    reload(session).await?;
+                    let user = session.user().await?.ok_or(TokenError::NotSignedIn)?;
+                    Ok((!needs_renewal(&user)).then_some(user))
+                };
+                match self
+                    .lease_or_done(shared, &format!("refresh:{key}"), "refresh", reread)
+                    .await?
+                {
+                    Waited::Done(user) => return Ok(user),
+                    Waited::Leased(lease) => Some(lease),
+                }
+            }
+        };
+        let result = self.refresh(session).await;
+        if let (Some(shared), Some(lease)) = (&self.shared, lease) {
+            shared.release(lease).await;
+        }
+        result
+    }
+
+    /// Refreshes the session's sign-in token unless another request just did, and saves it
+    /// at once so that concurrent requests read it without waiting for this response.
+    async fn refresh(&self, session: &UserSession) -> Result<SignedInUser, TokenError> {
+        reload(session).await?;
         let mut user = session.user().await?.ok_or(TokenError::NotSignedIn)?;
         if !needs_renewal(&user) {
             return Ok(user);
@@ -137,7 +222,7 @@ impl TokenService {
                 detail: "no refresh token was issued at sign-in (offline_access missing)".into(),
             })
         })?;
-        self.metrics.refreshes.fetch_add(1, Ordering::Relaxed);
+        self.metrics.refreshes.inc();
         let grant = self
             .entra
             .refresh(&refresh_token, &user.tenant_id)
@@ -154,6 +239,45 @@ impl TokenService {
         Ok(user)
     }
 
+    /// Takes the deployment-wide lease `name`; while another instance holds it, waits,
+    /// asking `done` whether that instance's work made this one's unnecessary.
+    async fn lease_or_done<T, F, Fut>(
+        &self,
+        shared: &Shared,
+        name: &str,
+        kind: &'static str,
+        mut done: F,
+    ) -> Result<Waited<T>, TokenError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, TokenError>>,
+    {
+        // A holder that died frees the lease when it expires: wait that long, and a little.
+        let deadline = Instant::now() + LEASE + Duration::from_secs(5);
+        let mut counted = false;
+        loop {
+            if let Some(lease) = shared.try_lock(name, LEASE).await? {
+                return Ok(Waited::Leased(lease));
+            }
+            if !counted {
+                self.metrics
+                    .lock_waits
+                    .get_or_create(&LockLabels { lock: kind })
+                    .inc();
+                counted = true;
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+            if let Some(result) = done().await? {
+                return Ok(Waited::Done(result));
+            }
+            if Instant::now() > deadline {
+                return Err(TokenError::Store(format!(
+                    "waited {LEASE:?} for another instance's {kind}"
+                )));
+            }
+        }
+    }
+
     /// A token for `scopes` On-Behalf-Of the signed-in user, and whether it came from the
     /// cache. Concurrent requests for the same key share one exchange.
     pub async fn on_behalf_of(
@@ -165,26 +289,20 @@ impl TokenService {
         let user = self.fresh_user(session).await?;
         let key = self.obo_key(&user, scopes);
         if let Some(hit) = self.obo_cache.get(&key).await {
-            self.metrics.obo_cache_hits.fetch_add(1, Ordering::Relaxed);
+            self.hit("process");
             return Ok((hit.token, true));
         }
         let exchanged = AtomicBool::new(false);
         let result = self
             .obo_cache
-            .try_get_with(key, async {
-                exchanged.store(true, Ordering::Relaxed);
-                self.metrics.obo_exchanges.fetch_add(1, Ordering::Relaxed);
-                let token = self
-                    .entra
-                    .on_behalf_of(&user.api_token, scopes, &user.tenant_id)
-                    .await
-                    .map_err(TokenError::OnBehalfOf)?;
-                let lifetime = token.expires_at - now();
-                let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
-                Ok::<_, TokenError>(CachedToken {
-                    token: token.access_token,
-                    evict_at: Instant::now() + Duration::from_secs(keep),
-                })
+            .try_get_with(key.clone(), async {
+                match &self.shared {
+                    None => self.exchange(&user, scopes, &exchanged).await,
+                    Some(shared) => {
+                        self.shared_exchange(shared, &key, &user, scopes, &exchanged)
+                            .await
+                    }
+                }
             })
             .await;
         match result {
@@ -196,14 +314,106 @@ impl TokenService {
         }
     }
 
+    fn hit(&self, tier: &'static str) {
+        self.metrics
+            .obo_cache_hits
+            .get_or_create(&TierLabels { tier })
+            .inc();
+    }
+
+    /// The On-Behalf-Of exchange at the identity provider.
+    async fn exchange(
+        &self,
+        user: &SignedInUser,
+        scopes: &ScopeSet,
+        exchanged: &AtomicBool,
+    ) -> Result<CachedToken, TokenError> {
+        exchanged.store(true, Ordering::Relaxed);
+        self.metrics.obo_exchanges.inc();
+        let token = self
+            .entra
+            .on_behalf_of(&user.api_token, scopes, &user.tenant_id)
+            .await
+            .map_err(TokenError::OnBehalfOf)?;
+        let lifetime = token.expires_at - now();
+        let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
+        Ok(CachedToken {
+            token: token.access_token,
+            evict_at: Instant::now() + Duration::from_secs(keep),
+        })
+    }
+
+    /// The shared tier: another instance's token if it has one, else one exchange for the
+    /// whole deployment (under a lease), stored for every instance.
+    async fn shared_exchange(
+        &self,
+        shared: &Shared,
+        key: &OboKey,
+        user: &SignedInUser,
+        scopes: &ScopeSet,
+        exchanged: &AtomicBool,
+    ) -> Result<CachedToken, TokenError> {
+        let redis_key = key.redis_key();
+        let stored = || async {
+            Ok(shared
+                .obo_get(&redis_key)
+                .await?
+                .map(|(token, ttl)| CachedToken {
+                    token: Secret::new(token),
+                    evict_at: Instant::now() + ttl,
+                }))
+        };
+        if let Some(found) = stored().await? {
+            self.hit("redis");
+            return Ok(found);
+        }
+        let lease = match self
+            .lease_or_done(shared, &format!("obo:{redis_key}"), "obo", stored)
+            .await?
+        {
+            Waited::Done(found) => {
+                self.hit("redis");
+                return Ok(found);
+            }
+            Waited::Leased(lease) => lease,
+        };
+        let result = match stored().await {
+            Ok(Some(found)) => {
+                self.hit("redis");
+                Ok(found)
+            }
+            Ok(None) => match self.exchange(user, scopes, exchanged).await {
+                Ok(fresh) => {
+                    let ttl = fresh.evict_at.saturating_duration_since(Instant::now());
+                    shared
+                        .obo_put(
+                            &key.redis_user_index(),
+                            &redis_key,
+                            fresh.token.expose(),
+                            ttl,
+                        )
+                        .await
+                        .map(|()| fresh)
+                        .map_err(TokenError::from)
+                }
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        };
+        shared.release(lease).await;
+        result
+    }
+
     /// Forgets the cached token for `scopes` of the session's user, after the API refused
     /// it (e.g. Graph's 401 `InvalidAuthenticationToken` for a token revoked early): the
     /// next call exchanges anew instead of repeating the failure until the entry expires.
     pub async fn forget(&self, session: &UserSession, scopes: &ScopeSet) -> Result<(), TokenError> {
         if let Some(user) = session.user().await? {
-            self.obo_cache
-                .invalidate(&self.obo_key(&user, scopes))
-                .await;
+            let key = self.obo_key(&user, scopes);
+            self.obo_cache.invalidate(&key).await;
+            if let Some(shared) = &self.shared {
+                shared.obo_forget(&key.redis_key()).await?;
+            }
         }
         Ok(())
     }
@@ -218,8 +428,15 @@ impl TokenService {
         }
     }
 
-    /// Forgets every cached token of a user (at sign-out).
+    /// Forgets every cached token of a user (at sign-out), in Redis too. A Redis failure
+    /// is logged: those entries then leave when their token expires.
     pub async fn purge_user(&self, tenant_id: &str, object_id: &str) {
+        if let Some(shared) = &self.shared {
+            let index = redis_user_index(&self.entra.config().client_id, tenant_id, object_id);
+            if let Err(err) = shared.purge_user(&index).await {
+                tracing::error!("the user's tokens in Redis could not be purged: {err}");
+            }
+        }
         let (tid, oid) = (tenant_id.to_owned(), object_id.to_owned());
         if let Err(err) = self
             .obo_cache
@@ -274,19 +491,27 @@ fn needs_renewal(user: &SignedInUser) -> bool {
     user.api_token_expires_at - now() <= renewal_margin(user.api_token_lifetime)
 }
 
-/// Waiters of a shared exchange each get the error; `IdpError` is `Clone`, the session
-/// error is reported as unavailable storage.
+/// Waiters of a shared exchange each get the error; `IdpError` is `Clone`, a session
+/// store error is reported as the store's trouble.
 fn clone_error(err: &TokenError) -> TokenError {
     match err {
         TokenError::NotSignedIn => TokenError::NotSignedIn,
         TokenError::Refresh(e) => TokenError::Refresh(e.clone()),
         TokenError::OnBehalfOf(e) => TokenError::OnBehalfOf(e.clone()),
-        TokenError::Session(e) => TokenError::OnBehalfOf(IdpError::Unavailable {
-            endpoint: "session store",
-            detail: e.to_string(),
-            retry_after: None,
-        }),
+        TokenError::Session(e) => TokenError::Store(e.to_string()),
+        TokenError::Store(e) => TokenError::Store(e.clone()),
     }
+}
+
+/// Reads the session again from the store: another request (or instance) may have saved
+/// new tokens since this request read it.
+async fn reload(session: &UserSession) -> Result<(), TokenError> {
+    session
+        .0
+        .load()
+        .await
+        .map_err(crate::session::SessionError::from)?;
+    Ok(())
 }
 
 #[cfg(test)]

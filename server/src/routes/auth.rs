@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::{Router, routing::get, routing::post};
 
-use crate::{config::Config, tokens::TokenService};
+use crate::{config::Config, metrics::Metrics, tokens::TokenService};
 
 #[derive(Clone)]
 pub struct AuthState {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenService>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: AuthState) -> Router {
@@ -137,6 +138,7 @@ mod get {
                 &state.config,
                 &retry(&transaction.return_to),
             );
+            failed(&state, &problem);
             let title = match problem.code {
                 Some(code) => format!("Sign-in failed: AADSTS{code}: {}", problem.title),
                 None => format!("Sign-in failed: {}", problem.title),
@@ -172,6 +174,7 @@ mod get {
                     &retry(&transaction.return_to),
                 );
                 tracing::warn!("code redemption failed: {err}");
+                failed(&state, &problem);
                 // A code the provider refuses came from the browser: a 4xx with the reason.
                 // An unreachable or failing provider is the gateway's problem.
                 let status = match &err {
@@ -193,6 +196,7 @@ mod get {
             }
             Err(crate::entra::CodeRedemptionError::TenantNotAllowed { tid }) => {
                 tracing::warn!(%tid, "sign-in refused: tenant not in AZURE_AD_ALLOWED_TENANTS");
+                count_failure(&state, "tenant_not_allowed");
                 return error_page(
                     StatusCode::FORBIDDEN,
                     "Your organization cannot sign in to this app",
@@ -210,6 +214,7 @@ mod get {
             }
             Err(err) => {
                 tracing::warn!("sign-in rejected: {err}");
+                count_failure(&state, "id_token_rejected");
                 return error_page(
                     StatusCode::BAD_REQUEST,
                     "Sign-in rejected: the ID token did not pass validation",
@@ -253,17 +258,32 @@ mod get {
             return store_failed(err);
         }
         tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
+        state.metrics.sign_ins.inc();
         Redirect::to(transaction.return_to.as_str()).into_response()
     }
 
     pub(super) fn store_failed(err: impl std::fmt::Display) -> Response {
         tracing::error!("session store: {err}");
-        error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The session store is unavailable",
-            &["The server could not read or save your session. Try again in a moment.".into()],
-            ("/", "Back to the home page"),
-        )
+        crate::store::health::unavailable("/auth/")
+    }
+
+    /// Counts a failed sign-in by its AADSTS code: only codes the catalogue knows, so that
+    /// a crafted error text cannot grow the metrics without bound.
+    fn failed(state: &AuthState, problem: &app::model::Problem) {
+        match problem.code {
+            Some(code) if problem.lookup_url.is_none() => {
+                count_failure(state, &format!("AADSTS{code}"))
+            }
+            _ => count_failure(state, "other"),
+        }
+    }
+
+    fn count_failure(state: &AuthState, code: &str) {
+        state
+            .metrics
+            .sign_in_failures
+            .get_or_create(&crate::metrics::CodeLabels { code: code.into() })
+            .inc();
     }
 }
 

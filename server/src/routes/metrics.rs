@@ -1,35 +1,36 @@
-//! `GET /metrics`: the token cache's size and hit rate, as JSON, for dashboards and tests.
-//! Counts only: no user, key or token appears here. Served on its own listener
-//! (`METRICS_ADDR`, loopback by default), never on the app's public address.
+//! `GET /metrics`: the instance's metrics in the Prometheus text format (see
+//! [`crate::metrics`]). Counts only: no user, key or token appears here. Served on its own
+//! listener (`METRICS_ADDR`, loopback by default), never on the app's public address.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::sync::Arc;
 
-use axum::{Json, Router, extract::State, routing::get};
-use serde_json::{Value, json};
+use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 
-use crate::tokens::TokenService;
+use crate::{metrics::Metrics, tokens::TokenService};
 
-pub fn router(tokens: Arc<TokenService>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(tokens)
+#[derive(Clone)]
+struct Sources {
+    tokens: Arc<TokenService>,
+    metrics: Arc<Metrics>,
 }
 
-async fn metrics(State(tokens): State<Arc<TokenService>>) -> Json<Value> {
-    let (entries, bytes) = tokens.cache_size().await;
-    let m = &tokens.metrics;
-    let hits = m.obo_cache_hits.load(Ordering::Relaxed);
-    let exchanges = m.obo_exchanges.load(Ordering::Relaxed);
-    let lookups = hits + exchanges;
-    Json(json!({
-        "obo_cache": {
-            "entries": entries,
-            "weighted_bytes": bytes,
-            "max_bytes": tokens.max_bytes(),
-            "hits": hits,
-            "exchanges": exchanges,
-            "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
-        },
-        "sign_in_token_refreshes": m.refreshes.load(Ordering::Relaxed),
-    }))
+pub fn router(tokens: Arc<TokenService>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(Sources { tokens, metrics })
+}
+
+async fn render(State(sources): State<Sources>) -> impl IntoResponse {
+    let (entries, bytes) = sources.tokens.cache_size().await;
+    let m = &sources.metrics;
+    m.obo_cache_entries.set(entries as i64);
+    m.obo_cache_bytes.set(bytes as i64);
+    m.obo_cache_max_bytes.set(sources.tokens.max_bytes() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
 }

@@ -1,5 +1,7 @@
-//! HTTP routes outside Leptos: sign-in, callback and sign-out.
+//! HTTP routes outside Leptos: sign-in, callback and sign-out; the load balancer's probes;
+//! the metrics (on their own listener).
 
 pub mod auth;
+pub mod health;
 pub mod metrics;
-mod page;
+pub(crate) mod page;

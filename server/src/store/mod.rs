@@ -1,0 +1,185 @@
+//! Where sessions live: SQLite (embedded default), Redis (several instances) or memory
+//! (tests). Whatever the store, each record is sealed ([`sealed`]), ends when idle
+//! ([`idle`]), and its calls are timed and turned into a clear 503 when they fail
+//! ([`health`]). With Redis, the deployment also shares leases and the OBO cache
+//! ([`redis`]).
+
+pub mod health;
+pub mod idle;
+pub mod redis;
+pub mod sealed;
+
+use std::sync::Arc;
+
+use axum::{Router, middleware};
+use tower_sessions::{
+    Expiry, MemoryStore, SessionManagerLayer, SessionStore, cookie::SameSite,
+    session_store::ExpiredDeletion,
+};
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_sqlx_store::{
+    SqliteStore,
+    sqlx::{SqlitePool, sqlite::SqliteConnectOptions},
+};
+
+use crate::{
+    config::{Config, SessionStoreKind, redacted_url},
+    metrics::Metrics,
+};
+use health::{StoreHealth, Watched};
+use idle::IdleExpiry;
+use sealed::{KeyRing, Sealed};
+
+/// The opened store, ready to be layered onto the router.
+pub struct Stores {
+    backend: Backend,
+    pub ring: Arc<KeyRing>,
+    pub health: Arc<StoreHealth>,
+    /// Redis's shared leases and token cache, when sessions live in Redis.
+    pub shared: Option<Arc<redis::Shared>>,
+    metrics: Arc<Metrics>,
+}
+
+enum Backend {
+    Memory(MemoryStore),
+    Sqlite(SqliteStore),
+    Redis(RedisStore<fred::prelude::Pool>),
+}
+
+impl Stores {
+    /// Opens the configured store; an unreachable Redis or an unwritable file stops start
+    /// with the fix.
+    pub async fn open(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
+        let ring = Arc::new(KeyRing::load(&config.session.keys)?);
+        let (backend, shared) = match &config.session.store {
+            SessionStoreKind::Memory => (Backend::Memory(MemoryStore::default()), None),
+            SessionStoreKind::Sqlite(path) => {
+                let store = open_sqlite(path)
+                    .await
+                    .map_err(|e| format!("{}: {e}. Check DATA_DIR.", path.display()))?;
+                (Backend::Sqlite(store), None)
+            }
+            SessionStoreKind::Redis(settings) => {
+                let pool = redis::connect(settings).await.map_err(|e| {
+                    format!(
+                        "Redis at {} did not answer: {e}. Is it running, and do REDIS_URL's \
+                         host, port, user and password match it (rediss:// for TLS)?",
+                        redacted_url(&settings.url)
+                    )
+                })?;
+                let shared = redis::Shared::new(pool.clone(), ring.clone(), metrics.clone());
+                (
+                    Backend::Redis(RedisStore::new(pool)),
+                    Some(Arc::new(shared)),
+                )
+            }
+        };
+        Ok(Self {
+            backend,
+            ring,
+            health: Arc::default(),
+            shared,
+            metrics,
+        })
+    }
+
+    /// Adds the session layer with this store, sealed and watched, and the store-failure
+    /// answers around it.
+    pub fn layer(&self, router: Router, config: &Config) -> Router {
+        let router = router.layer(middleware::from_fn(health::read_session_first));
+        let router = match &self.backend {
+            Backend::Memory(store) => router.layer(self.session_layer(store.clone(), config)),
+            Backend::Sqlite(store) => router.layer(self.session_layer(store.clone(), config)),
+            Backend::Redis(store) => router.layer(self.session_layer(store.clone(), config)),
+        };
+        router.layer(middleware::from_fn_with_state(
+            self.health.clone(),
+            health::explain_store_failures,
+        ))
+    }
+
+    fn session_layer<S: SessionStore + Clone>(
+        &self,
+        store: S,
+        config: &Config,
+    ) -> SessionManagerLayer<IdleExpiry<Sealed<Watched<S>>>> {
+        let watched = Watched::new(store, self.health.clone(), self.metrics.clone());
+        let store = IdleExpiry::new(
+            Sealed::new(watched, self.ring.clone()),
+            config.session.idle_timeout,
+        );
+        SessionManagerLayer::new(store)
+            .with_name(if config.is_https() {
+                "__Host-bff-session"
+            } else {
+                "bff-session"
+            })
+            .with_http_only(true)
+            .with_secure(config.is_https())
+            .with_path("/")
+            // Lax, not Strict: the identity provider's redirect back to /auth/callback is a
+            // cross-site navigation, and a Strict cookie would not be sent with it, so the
+            // callback would find no sign-in transaction. Lax still withholds the cookie from
+            // cross-site POSTs, and state-changing requests are CSRF-checked on top.
+            .with_same_site(SameSite::Lax)
+            // A browser-session cookie; the idle timeout is the store's (see `idle`).
+            .with_expiry(Expiry::OnSessionEnd)
+    }
+
+    /// Whether the store answers now (`/readyz`).
+    pub async fn ping(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Sqlite(store) => {
+                // The pool is private to the store; a load of an unknown id is one query.
+                store
+                    .load(&tower_sessions::session::Id::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Redis(_) => match &self.shared {
+                Some(shared) => shared.ping().await.map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+async fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, String> {
+    private_file(path).map_err(|e| e.to_string())?;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let pool = SqlitePool::connect_with(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await.map_err(|e| e.to_string())?;
+    tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
+    );
+    Ok(store)
+}
+
+/// Creates the session database readable by this user only: it holds refresh tokens
+/// (sealed, but a file of sessions is nobody else's business). SQLite's journal files take
+/// the same mode from it.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    drop(file);
+    Ok(())
+}
