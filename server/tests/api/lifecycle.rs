@@ -79,29 +79,33 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
         assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
     }
     assert_eq!(app.server_fn("call-api").await.status(), StatusCode::OK);
-    let metrics: Value = reqwest::get(format!("{}/metrics", app.metrics))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cache = &metrics["obo_cache"];
-    assert_eq!(cache["entries"], 2, "Graph and the Weather API: {metrics}");
-    assert_eq!(cache["exchanges"], 2);
-    assert_eq!(cache["hits"], 3);
-    assert_eq!(cache["hit_rate"], 0.6);
-    assert!(cache["weighted_bytes"].as_u64().unwrap() > 1000);
+    assert_eq!(
+        app.metric("bff_obo_cache_entries", "").await,
+        2.0,
+        "Graph and the Weather API"
+    );
+    assert_eq!(app.metric("bff_obo_exchanges_total", "").await, 2.0);
+    assert_eq!(
+        app.metric("bff_obo_cache_hits_total", "tier=\"process\"")
+            .await,
+        3.0
+    );
+    assert!(app.metric("bff_obo_cache_bytes", "").await > 1000.0);
+    assert_eq!(app.metric("bff_sign_ins_total", "").await, 1.0);
+    // Requests are counted by route pattern, not by raw path.
+    assert_eq!(
+        app.metric(
+            "bff_http_requests_total",
+            "route=\"/api/profile\",method=\"POST\",status=\"200\""
+        )
+        .await,
+        4.0
+    );
 
     // Sign-out purges the user's entries.
     let out = app.sign_out().await;
     assert!(out.status().is_redirection());
-    let metrics: Value = reqwest::get(format!("{}/metrics", app.metrics))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(metrics["obo_cache"]["entries"], 0, "{metrics}");
+    assert_eq!(app.metric("bff_obo_cache_entries", "").await, 0.0);
 }
 
 #[tokio::test]
@@ -111,13 +115,7 @@ async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
     admin(&app, "keys/roll", json!({})).await;
     // The server refetches keys at most every 5 s; the next ID token has the new kid.
     tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;
-    let other_browser = crate::common::TestApp {
-        client: crate::common::browser(),
-        base: app.base.clone(),
-        emulator: app.emulator.clone(),
-        metrics: app.metrics.clone(),
-        data_dir: std::env::temp_dir().join("bff-unused"),
-    };
+    let other_browser = app.other_browser();
     let callback = other_browser
         .sign_in(crate::common::MEGAN, "/", &mut Seen::default())
         .await;

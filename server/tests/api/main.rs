@@ -12,4 +12,5 @@ mod interaction_required;
 mod lifecycle;
 mod multi_tenant;
 mod real_tenant;
+mod scale_out;
 mod sign_in_flow;

@@ -15,6 +15,8 @@ pub const ALEX: &str = "AlexW@contoso.onmicrosoft.com";
 pub const PASSWORD: &str = "Passw0rd!";
 pub const MFA_CODE: &str = "123456";
 
+pub mod redis;
+
 pub struct TestApp {
     /// `http://localhost:PORT`: a different site from the emulator on 127.0.0.1.
     pub base: String,
@@ -23,6 +25,8 @@ pub struct TestApp {
     pub metrics: String,
     pub client: Client,
     pub data_dir: std::path::PathBuf,
+    /// The running server, to stop it as a crash or a deploy would.
+    server: Option<tokio::task::AbortHandle>,
 }
 
 /// Starts the server on a free port with the embedded emulator on another, a fresh data
@@ -33,24 +37,8 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 
 /// [`spawn_app`] with the static files served from `site_root`.
 pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestApp {
-    let data_dir = std::env::temp_dir().join(format!("bff-test-{}", uuid::Uuid::new_v4()));
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
-        ("WEATHER_API_ADDR".into(), "127.0.0.1:0".into()),
-        ("METRICS_ADDR".into(), "127.0.0.1:0".into()),
-        ("DATA_DIR".into(), data_dir.display().to_string()),
-    ]);
-    for (k, v) in vars {
-        env.insert((*k).into(), (*v).into());
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (env, options, listener, data_dir) = prepare(site_root, vars).await;
     let addr = listener.local_addr().unwrap();
-    let options = LeptosOptions::builder()
-        .output_name("entra-bff")
-        .site_root(site_root)
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .build();
     let app = Application::build(&env, options, listener)
         .await
         .expect("the server starts");
@@ -62,14 +50,57 @@ pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestAp
             .to_owned(),
     };
     let metrics = format!("http://{}", app.metrics_addr());
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped()).abort_handle();
     TestApp {
         base: format!("http://localhost:{}", addr.port()),
         emulator,
         metrics,
         client: browser(),
         data_dir,
+        server: Some(server),
     }
+}
+
+/// Why the server refuses to start with `vars`.
+pub async fn start_error(vars: &[(&str, &str)]) -> String {
+    let (env, options, listener, data_dir) = prepare("target/site", vars).await;
+    let result = Application::build(&env, options, listener).await;
+    let _ = std::fs::remove_dir_all(data_dir);
+    match result {
+        Ok(_) => panic!("the server started with {vars:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// The variables (free ports, a fresh data directory, `vars` on top), Leptos options and a
+/// bound listener for one server.
+async fn prepare(
+    site_root: &str,
+    vars: &[(&str, &str)],
+) -> (
+    HashMap<String, String>,
+    LeptosOptions,
+    tokio::net::TcpListener,
+    std::path::PathBuf,
+) {
+    let data_dir = std::env::temp_dir().join(format!("bff-test-{}", uuid::Uuid::new_v4()));
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
+        ("WEATHER_API_ADDR".into(), "127.0.0.1:0".into()),
+        ("METRICS_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATA_DIR".into(), data_dir.display().to_string()),
+    ]);
+    for (k, v) in vars {
+        env.insert((*k).into(), (*v).into());
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("entra-bff")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(listener.local_addr().unwrap())
+        .build();
+    (env, options, listener, data_dir)
 }
 
 impl Drop for TestApp {
@@ -162,6 +193,46 @@ pub fn web_app(world: &mut serde_json::Value) -> &mut serde_json::Value {
 pub struct Seen(pub Vec<String>);
 
 impl TestApp {
+    /// Stops the server (its listener closes; in-process state such as caches is gone).
+    pub async fn stop(&self) {
+        if let Some(server) = &self.server {
+            server.abort();
+        }
+        tokio::task::yield_now().await;
+    }
+
+    /// The same server seen from another browser (its own cookie jar).
+    pub fn other_browser(&self) -> TestApp {
+        TestApp {
+            client: browser(),
+            base: self.base.clone(),
+            emulator: self.emulator.clone(),
+            metrics: self.metrics.clone(),
+            data_dir: std::env::temp_dir().join(format!("bff-unused-{}", uuid::Uuid::new_v4())),
+            server: None,
+        }
+    }
+
+    /// One metric of `/metrics` (Prometheus text), summed over its label sets that contain
+    /// `labels` (e.g. `tier="redis"`); 0 when absent.
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter(|(series, _)| {
+                let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+                metric == name && rest.contains(labels)
+            })
+            .map(|(_, value)| value.parse::<f64>().unwrap())
+            .sum()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

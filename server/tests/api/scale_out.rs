@@ -1,0 +1,329 @@
+//! Several instances behind one load balancer, sharing one real Redis: a session started
+//! on one instance is served by any other, one refresh and one exchange serve the whole
+//! deployment, sign-out is everywhere, restarts and key rotation sign nobody out, and a
+//! Redis outage is a 503 that loses nothing.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use emulator::{Emulator, RunningEmulator, World, well_known as wk};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{
+    ADELE, Seen, TestApp, contains_jwt,
+    redis::{ClientLike as _, RedisServer},
+    spawn_app, start_error,
+};
+
+fn key(byte: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+/// One emulator (the tenant), its Weather API, and one Redis: what every instance shares.
+struct Deployment {
+    redis: RedisServer,
+    emulator: RunningEmulator,
+    weather_api: String,
+    graph: String,
+}
+
+impl Deployment {
+    async fn start(redis: RedisServer) -> Self {
+        let emulator = Emulator::builder()
+            .world(World::well_known())
+            .start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let authority = url::Url::parse(emulator.base_url()).unwrap();
+        let weather_api = server::startup::start_weather_api(
+            "127.0.0.1:0".parse().unwrap(),
+            &authority,
+            wk::TENANT_ID,
+            listener::Limits::default(),
+        )
+        .await
+        .unwrap();
+        Self {
+            redis,
+            graph: emulator.graph_base_url(),
+            emulator,
+            weather_api: weather_api.to_string(),
+        }
+    }
+
+    /// One more instance of the BFF, sealing with `keys`.
+    async fn instance(&self, keys: &str) -> TestApp {
+        self.instance_with(keys, &[]).await
+    }
+
+    async fn instance_with(&self, keys: &str, more: &[(&str, &str)]) -> TestApp {
+        let redis = self.redis.url();
+        let mut vars = vec![
+            ("AZURE_AD_TENANT_ID", wk::TENANT_ID),
+            ("AZURE_AD_AUTHORITY_HOST", self.emulator.base_url()),
+            ("AZURE_AD_CLIENT_ID", wk::WEB_APP_CLIENT_ID),
+            ("AZURE_AD_CLIENT_SECRET", wk::WEB_APP_SECRET),
+            ("GRAPH_BASE_URL", &self.graph),
+            ("DOWNSTREAM_API_URL", &self.weather_api),
+            ("SESSION_STORE", "redis"),
+            ("REDIS_URL", &redis),
+            ("SESSION_ENCRYPTION_KEYS", keys),
+        ];
+        vars.extend_from_slice(more);
+        spawn_app(&vars).await
+    }
+
+    /// Two instances; the browser's cookie (host-only, `localhost`) goes to both, as behind
+    /// a load balancer.
+    async fn two(&self) -> (TestApp, TestApp) {
+        let keys = key(1);
+        let a = self.instance(&keys).await;
+        let mut b = self.instance(&keys).await;
+        b.client = a.client.clone();
+        (a, b)
+    }
+}
+
+/// `app`, used from `browser`'s cookie jar.
+fn as_browser(mut app: TestApp, browser: &TestApp) -> TestApp {
+    app.client = browser.client.clone();
+    app
+}
+
+async fn signed_in_user(app: &TestApp) -> Value {
+    let session: Value = app.server_fn("session").await.json().await.unwrap();
+    session["user"].clone()
+}
+
+#[tokio::test]
+async fn a_session_started_on_one_instance_is_served_by_another_and_sealed_in_redis() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, b) = deployment.two().await;
+    a.sign_in(ADELE, "/", &mut Seen::default()).await;
+
+    assert_eq!(signed_in_user(&b).await["name"], "Adele Vance");
+    let profile = b.ok("profile").await;
+    assert_eq!(profile["user_principal_name"], ADELE, "{profile}");
+    let tokens = b.ok("tokens").await;
+    assert!(tokens.to_string().contains("access_as_user"), "{tokens}");
+
+    // What Redis holds is ciphertext: no token, no name.
+    let keys = deployment.redis.keys("*").await;
+    assert!(keys.iter().any(|k| k.starts_with("bff:obo:")), "{keys:?}");
+    for k in &keys {
+        if k.starts_with("bff:obo-user:") {
+            continue; // a set of key names
+        }
+        if let Some(bytes) = deployment.redis.get(k).await {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!contains_jwt(&text), "{k} holds a token in clear");
+            assert!(
+                !text.contains("Adele"),
+                "{k} holds the user's name in clear"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_calls_over_two_instances_make_one_refresh_and_one_obo_per_resource() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, b) = deployment.two().await;
+    // 12-second sign-in tokens: renewed when 5 s or less are left.
+    a.admin("lifetimes", json!({ "access_token": 12 })).await;
+    a.sign_in(ADELE, "/", &mut Seen::default()).await;
+    tokio::time::sleep(Duration::from_millis(7_500)).await;
+    a.reset_emulator_stats().await;
+
+    let calls = (0..50).map(|i| {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        instance.server_fn(if i % 4 < 2 { "profile" } else { "call-api" })
+    });
+    for response in futures::future::join_all(calls).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let stats = a.emulator_stats().await;
+    assert_eq!(
+        stats["refresh_token"], 1,
+        "one refresh in the deployment: {stats}"
+    );
+    assert_eq!(stats["obo"], 2, "one exchange per resource: {stats}");
+    let exchanges = a.metric("bff_obo_exchanges_total", "").await
+        + b.metric("bff_obo_exchanges_total", "").await;
+    assert_eq!(exchanges, 2.0);
+}
+
+#[tokio::test]
+async fn signing_out_on_one_instance_signs_out_everywhere_and_purges_the_shared_tokens() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, b) = deployment.two().await;
+    a.sign_in(ADELE, "/", &mut Seen::default()).await;
+    a.ok("profile").await;
+    b.ok("call-api").await;
+    assert_eq!(deployment.redis.keys("bff:obo:*").await.len(), 2);
+
+    assert!(b.sign_out().await.status().is_redirection());
+
+    assert_eq!(signed_in_user(&a).await, Value::Null);
+    let profile = a.server_fn("profile").await;
+    assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        deployment.redis.keys("bff:obo*").await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn restarting_every_instance_signs_nobody_out() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, b) = deployment.two().await;
+    a.sign_in(ADELE, "/", &mut Seen::default()).await;
+    a.ok("profile").await;
+    a.stop().await;
+    b.stop().await;
+
+    let (a2, b2) = deployment.two().await;
+    let (a2, b2) = (as_browser(a2, &a), as_browser(b2, &a));
+    assert_eq!(signed_in_user(&a2).await["name"], "Adele Vance");
+    a2.ok("profile").await;
+    b2.ok("call-api").await;
+    // The new instances' own caches were empty: the shared tier served one of the two.
+    assert_eq!(
+        a2.metric("bff_obo_cache_hits_total", "tier=\"redis\"")
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_ring_keeps_sessions_and_a_dropped_key_signs_out_cleanly() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let old = deployment.instance(&key(1)).await;
+    old.sign_in(ADELE, "/", &mut Seen::default()).await;
+
+    // The new key first, the old one still listed: the session opens.
+    let rotated = as_browser(
+        deployment.instance(&format!("{},{}", key(2), key(1))).await,
+        &old,
+    );
+    assert_eq!(signed_in_user(&rotated).await["name"], "Adele Vance");
+    rotated.ok("profile").await;
+
+    // The old key dropped: its sessions read as signed out, not as an error.
+    let dropped = as_browser(deployment.instance(&key(2)).await, &old);
+    assert_eq!(signed_in_user(&dropped).await, Value::Null);
+    let home = dropped.client.get(dropped.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    // And signing in again works under the new ring.
+    dropped.sign_in(ADELE, "/", &mut Seen::default()).await;
+    assert_eq!(signed_in_user(&dropped).await["name"], "Adele Vance");
+}
+
+#[tokio::test]
+async fn a_tampered_record_reads_as_signed_out_not_a_500() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let app = deployment.instance(&key(1)).await;
+    for tamper in [flip_a_sealed_byte as fn(Vec<u8>) -> Vec<u8>, |_| {
+        b"not msgpack".to_vec()
+    }] {
+        app.sign_in(ADELE, "/", &mut Seen::default()).await;
+        let sessions: Vec<String> = deployment
+            .redis
+            .keys("*")
+            .await
+            .into_iter()
+            .filter(|k| !k.starts_with("bff:"))
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        let stored = deployment.redis.get(&sessions[0]).await.unwrap();
+        deployment.redis.set(&sessions[0], tamper(stored)).await;
+
+        let home = app.client.get(app.url("/tokens")).send().await.unwrap();
+        assert_eq!(home.status(), StatusCode::OK);
+        assert_eq!(signed_in_user(&app).await, Value::Null);
+        assert_eq!(
+            app.server_fn("profile").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        deployment
+            .redis
+            .client()
+            .await
+            .flushall::<()>(false)
+            .await
+            .unwrap();
+    }
+}
+
+/// Changes one character of the sealed text inside the stored record.
+fn flip_a_sealed_byte(mut stored: Vec<u8>) -> Vec<u8> {
+    let at = stored
+        .windows(3)
+        .position(|w| w == b"v1.")
+        .expect("a sealed record")
+        + 30;
+    stored[at] = if stored[at] == b'A' { b'B' } else { b'A' };
+    stored
+}
+
+#[tokio::test]
+async fn a_redis_outage_answers_503_and_nothing_is_lost_when_it_returns() {
+    let mut deployment = Deployment::start(RedisServer::start_durable()).await;
+    let app = deployment
+        .instance_with(&key(1), &[("REDIS_TIMEOUT_MS", "300")])
+        .await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app.ok("profile").await;
+
+    deployment.redis.kill();
+    let failed = app.server_fn("profile").await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(failed.headers().contains_key("retry-after"));
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(body["Problem"]["title"], "The session store is unavailable");
+    assert_eq!(body["Problem"]["action"], "Retry");
+    let page = app.client.get(app.url("/tokens")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("you are still signed in"), "{html}");
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let alive = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK);
+    assert!(app.metric("bff_session_store_errors_total", "").await > 0.0);
+
+    // Redis comes back: the instance reconnects by itself; the session was never lost.
+    deployment.redis.resume();
+    let mut ready = false;
+    for _ in 0..100 {
+        let probe = reqwest::get(app.url("/readyz")).await.unwrap();
+        if probe.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the instance did not reconnect to Redis");
+    assert_eq!(signed_in_user(&app).await["name"], "Adele Vance");
+    app.ok("profile").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_stops_start_with_the_fix() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://app:s3cret@127.0.0.1:{closed}");
+    let err = start_error(&[
+        ("SESSION_STORE", "redis"),
+        ("REDIS_URL", &url),
+        ("REDIS_TIMEOUT_MS", "500"),
+    ])
+    .await;
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(err.contains("REDIS_URL"), "{err}");
+    assert!(!err.contains("s3cret"), "the password leaked: {err}");
+}
