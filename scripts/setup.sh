@@ -44,10 +44,19 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -n
 fi
 
 if $want_test; then
-  if [ ! -x /usr/bin/chromium ]; then
-    step "Installing Debian's chromium for the browser tests"
+  # Debian's packages: chromium for the browser tests, redis-server for the scale-out tests
+  # (the tests start their own servers on free ports; no system service is used).
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  have redis-server || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "Installing Debian's ${missing[*]} for the tests"
     apt_get() { if [ "$(id -u)" = 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
     apt_get update -qq
-    DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends chromium
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${missing[@]}"
+    # The package starts a system Redis on 6379; the tests never use it.
+    if have systemctl && systemctl is-active --quiet redis-server 2>/dev/null; then
+      if [ "$(id -u)" = 0 ]; then systemctl disable --now redis-server || true; else sudo systemctl disable --now redis-server || true; fi
+    fi
   fi
 fi

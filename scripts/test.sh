@@ -2,8 +2,10 @@
 # The test command: installs what is missing, then runs every check CI runs, in order of
 # cost, stopping at the first failure:
 #   formatting, clippy (server-side and browser-side builds, warnings denied),
-#   unit and integration tests of every crate, MSAL Node against the emulator, and the
-#   browser tests against a release build (the build users ship, with wasm-opt) served on a free port.
+#   unit and integration tests of every crate (the scale-out ones against real Redis servers
+#   they start on free ports), MSAL Node against the emulator, and the browser tests against
+#   a release build (the build users ship, with wasm-opt) served on a free port, the main
+#   flows a second time on the Redis session store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -41,8 +43,14 @@ WEATHER_API_ADDR="127.0.0.1:$(free_port)"
 METRICS_ADDR="127.0.0.1:0"
 DATA_DIR=$(mktemp -d)
 export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR METRICS_ADDR DATA_DIR
+# The main flows run once more on a second instance with the Redis session store
+# (end2end/playwright.config.ts starts that Redis and that instance on these ports).
+E2E_REDIS_PORT=$(free_port)
+E2E_REDIS_APP_PORT=$(free_port)
+E2E_REDIS_DATA_DIR=$(mktemp -d)
+export E2E_REDIS_PORT E2E_REDIS_APP_PORT E2E_REDIS_DATA_DIR
 E2E_LOG=$(mktemp)
-trap 'rm -rf "$DATA_DIR" "$E2E_LOG"' EXIT
+trap 'rm -rf "$DATA_DIR" "$E2E_REDIS_DATA_DIR" "$E2E_LOG"' EXIT
 cargo leptos end-to-end --release 2>&1 | tee "$E2E_LOG"
 # cargo-leptos 0.3.10 exits 0 when the release build fails, and then runs no browser test:
 # the stage passes only if Playwright reported its passed tests and no failure.

@@ -10,8 +10,8 @@
 
 #[path = "../tests/api/common/mod.rs"]
 mod common;
-
-use std::time::{Duration, Instant};
+#[path = "support/load.rs"]
+mod load;
 
 use common::{ADELE, Seen, spawn_app};
 
@@ -45,53 +45,25 @@ async fn run(requests: usize, concurrency: usize) {
     );
     app.reset_emulator_stats().await;
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let started = Instant::now();
-    let per_worker = requests / concurrency;
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let client = app.client.clone();
-        let url = app.url("/");
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_worker);
-            for _ in 0..per_worker {
-                if Instant::now() > deadline {
-                    break;
-                }
-                let t = Instant::now();
-                let body = client.get(&url).send().await.unwrap().text().await.unwrap();
-                latencies.push(t.elapsed());
-                assert!(body.contains("Adele Vance"));
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for w in workers {
-        latencies.extend(w.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let summary = load::views(
+        &app.client,
+        &[app.url("/")],
+        requests,
+        concurrency,
+        "Adele Vance",
+    )
+    .await;
     let stats = app.emulator_stats().await;
     let idp_calls = stats["token_total"].as_u64().unwrap()
         + stats["discovery"].as_u64().unwrap()
         + stats["jwks"].as_u64().unwrap();
-    println!(
-        "page views: {} in {:.2} s with {concurrency} clients -> {:.0} req/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        latencies.len(),
-        elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        latencies.last().unwrap().as_secs_f64() * 1e3,
-    );
+    println!("page views: {}", summary.line(concurrency));
     println!(
         "identity-provider calls: {idp_calls} (token endpoint {}, discovery {}, JWKS {}) = {:.2} per 1,000 page views; Graph calls {}",
         stats["token_total"],
         stats["discovery"],
         stats["jwks"],
-        idp_calls as f64 * 1000.0 / latencies.len() as f64,
+        idp_calls as f64 * 1000.0 / summary.views as f64,
         stats["graph"],
     );
 }

@@ -197,6 +197,72 @@ pub fn redacted_url(raw: &str) -> String {
 mod tests {
     use super::*;
 
+    fn read(vars: &[(&str, &str)], embedded: bool, https: bool) -> (SessionConfig, Vec<String>) {
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let cx = Context {
+            data_dir: Path::new("data"),
+            embedded,
+            https,
+        };
+        let config = read_session(&get, cx, &mut problems, &mut warnings);
+        problems.extend(warnings);
+        (config, problems)
+    }
+
+    #[test]
+    fn a_real_tenant_over_https_must_name_its_keys() {
+        let (_, problems) = read(&[], false, true);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("SESSION_ENCRYPTION_KEYS is not set"));
+        assert!(problems[0].contains("openssl rand -base64 32"));
+        // Development (the emulator, or plain HTTP on a laptop): a generated key.
+        let (config, problems) = read(&[], true, true);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(config.keys, KeySource::Generated("data/session-key".into()));
+    }
+
+    #[test]
+    fn redis_needs_a_redis_url_and_says_which_form() {
+        let (_, problems) = read(&[("SESSION_STORE", "redis")], true, false);
+        assert!(problems[0].contains("needs REDIS_URL"), "{problems:?}");
+        let (_, problems) = read(
+            &[
+                ("SESSION_STORE", "redis"),
+                ("REDIS_URL", "http://u:pw@cache:6379"),
+            ],
+            true,
+            false,
+        );
+        assert!(problems[0].contains("is not a Redis URL"), "{problems:?}");
+        assert!(!problems[0].contains(":pw@"), "{problems:?}");
+        let (config, problems) = read(
+            &[
+                ("SESSION_STORE", "redis"),
+                ("REDIS_URL", "rediss://u:pw@cache:6380"),
+                (
+                    "SESSION_ENCRYPTION_KEYS",
+                    &base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+                ),
+            ],
+            false,
+            true,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(matches!(config.store, SessionStoreKind::Redis(_)));
+        // Without shared keys, each instance would seal with its own: a warning.
+        let (_, warnings) = read(
+            &[("SESSION_STORE", "redis"), ("REDIS_URL", "redis://cache")],
+            true,
+            false,
+        );
+        assert!(warnings[0].contains("Other instances"), "{warnings:?}");
+    }
+
     #[test]
     fn the_key_ring_takes_base64_keys_of_32_bytes_newest_first() {
         let a = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);

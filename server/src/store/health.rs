@@ -108,12 +108,23 @@ impl<S: SessionStore> SessionStore for Watched<S> {
 /// the record read here is the one the handler uses.
 pub async fn read_session_first(session: Session, request: Request, next: Next) -> Response {
     if session.id().is_some()
+        && !is_static_file(request.uri().path())
         && let Err(err) = session.get_value("auth.user").await
     {
         tracing::error!("session store: {err}");
         return unavailable(request.uri().path());
     }
     next.run(request).await
+}
+
+/// Static files (`/pkg/...`, `/favicon.ico`) never read the session: the browser sends the
+/// cookie with them too, and they must not cost a store read each.
+fn is_static_file(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
 }
 
 /// Middleware outside the session layer: tower-sessions answers a failed save with an empty

@@ -1,5 +1,6 @@
 //! A real Redis server for a test: Debian's `redis-server` on a free loopback port, in its
-//! own directory, stopped when the test ends. `scripts/setup.sh --test` installs it.
+//! own directory, stopped when the test ends (`scripts/setup.sh --test` installs it); and a
+//! deployment of several BFF instances sharing it.
 
 use std::{
     path::PathBuf,
@@ -7,7 +8,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use base64::Engine as _;
+use emulator::{Emulator, RunningEmulator, World, well_known as wk};
 pub use fred::prelude::{ClientLike, KeysInterface};
+
+use super::{TestApp, spawn_app};
 
 pub struct RedisServer {
     port: u16,
@@ -128,5 +133,75 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A session encryption key: 32 bytes of `byte`, in base64.
+pub fn key(byte: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+/// One emulator (the tenant), its Weather API, and one Redis: what every instance shares.
+pub struct Deployment {
+    pub redis: RedisServer,
+    pub emulator: RunningEmulator,
+    weather_api: String,
+    graph: String,
+}
+
+impl Deployment {
+    pub async fn start(redis: RedisServer) -> Self {
+        let emulator = Emulator::builder()
+            .world(World::well_known())
+            .start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let authority = url::Url::parse(emulator.base_url()).unwrap();
+        let weather_api = server::startup::start_weather_api(
+            "127.0.0.1:0".parse().unwrap(),
+            &authority,
+            wk::TENANT_ID,
+            listener::Limits::default(),
+        )
+        .await
+        .unwrap();
+        Self {
+            redis,
+            graph: emulator.graph_base_url(),
+            emulator,
+            weather_api: weather_api.to_string(),
+        }
+    }
+
+    /// One more instance of the BFF, sealing with `keys`.
+    pub async fn instance(&self, keys: &str) -> TestApp {
+        self.instance_with(keys, &[]).await
+    }
+
+    pub async fn instance_with(&self, keys: &str, more: &[(&str, &str)]) -> TestApp {
+        let redis = self.redis.url();
+        let mut vars = vec![
+            ("AZURE_AD_TENANT_ID", wk::TENANT_ID),
+            ("AZURE_AD_AUTHORITY_HOST", self.emulator.base_url()),
+            ("AZURE_AD_CLIENT_ID", wk::WEB_APP_CLIENT_ID),
+            ("AZURE_AD_CLIENT_SECRET", wk::WEB_APP_SECRET),
+            ("GRAPH_BASE_URL", &self.graph),
+            ("DOWNSTREAM_API_URL", &self.weather_api),
+            ("SESSION_STORE", "redis"),
+            ("REDIS_URL", &redis),
+            ("SESSION_ENCRYPTION_KEYS", keys),
+        ];
+        vars.extend_from_slice(more);
+        spawn_app(&vars).await
+    }
+
+    /// Two instances; the browser's cookie (host-only, `localhost`) goes to both, as behind
+    /// a load balancer.
+    pub async fn two(&self) -> (TestApp, TestApp) {
+        let keys = key(1);
+        let a = self.instance(&keys).await;
+        let mut b = self.instance(&keys).await;
+        b.client = a.client.clone();
+        (a, b)
     }
 }
