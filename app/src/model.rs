@@ -27,6 +27,8 @@ pub struct Profile {
     pub office_location: Option<String>,
     /// Whether the token came from the server's cache (no call to the identity provider).
     pub token_from_cache: bool,
+    /// How long ago Graph was read (0: for this view); the server caches the profile.
+    pub read_secs_ago: u64,
 }
 
 /// The result of calling the downstream API On-Behalf-Of the user.

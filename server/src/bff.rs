@@ -22,6 +22,7 @@ use crate::{
     entra::decode_unverified,
     graph::{self, GraphCallError, Throttle},
     inspect,
+    profiles::{Cached, Profiles},
     session::{SignedInUser, UserSession, now},
     tokens::{TokenError, TokenService},
 };
@@ -33,7 +34,9 @@ pub struct BffService {
     /// The downstream API's base URL and the scope of its OBO token.
     pub downstream: Option<(Url, ScopeSet)>,
     /// Graph's `Retry-After`, honoured per tenant.
-    pub graph_throttle: Throttle,
+    pub graph_throttle: Arc<Throttle>,
+    /// The Graph profile per session: a warm page view makes no call to Graph.
+    pub profiles: Profiles,
     /// The diagnostics page's checks against the identity provider, refreshed at most every
     /// few seconds.
     pub diagnostics: crate::checks::CachedChecks,
@@ -151,6 +154,82 @@ impl BffService {
         }
     }
 
+    /// Reads `/me` from Graph now (a cached Graph token that Graph refuses is replaced
+    /// once).
+    async fn read_profile(
+        &self,
+        request: &Parts,
+        session: &UserSession,
+        user: &SignedInUser,
+    ) -> Result<Profile, AppError> {
+        if let Some(wait) = self.graph_throttle.remaining(&user.tenant_id) {
+            return Err(graph_throttled(wait));
+        }
+        let http = self.tokens.entra().http();
+        let (token, mut cached, _) = self.graph_token(request).await?;
+        let mut result = graph::me(http, &self.graph_base_url, &token).await;
+        if let Err(err) = &result
+            && err.is_token_refused()
+            && cached
+        {
+            // A cached token Graph no longer takes would fail every page until it expires:
+            // forget it and exchange anew, once.
+            tracing::info!("Graph refused a cached token; exchanging a new one: {err}");
+            self.tokens
+                .forget(session, &self.config.graph_scope)
+                .await
+                .map_err(internal)?;
+            let (token, again_cached, _) = self.graph_token(request).await?;
+            cached = again_cached;
+            result = graph::me(http, &self.graph_base_url, &token).await;
+        }
+        let me = result.map_err(|err| {
+            if let Some(wait) = err.throttled_for() {
+                self.graph_throttle.hold(&user.tenant_id, wait);
+                return graph_throttled(wait);
+            }
+            graph_problem(err)
+        })?;
+        Ok(profile_of(me, cached))
+    }
+
+    /// Reads the profile again after the response, keeping the stale one if that fails (a
+    /// throttled tenant is not asked at all).
+    fn refresh_profile(&self, session: UserSession, key: String, tenant: String) {
+        let tokens = self.tokens.clone();
+        let profiles = self.profiles.clone();
+        let throttle = self.graph_throttle.clone();
+        let graph = self.graph_base_url.clone();
+        let scope = self.config.graph_scope.clone();
+        tokio::spawn(async move {
+            let read = async {
+                if throttle.remaining(&tenant).is_some() {
+                    return Err("Graph asked to wait".to_owned());
+                }
+                let (token, cached) = tokens
+                    .on_behalf_of(&session, &scope)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let me = graph::me(tokens.entra().http(), &graph, &token)
+                    .await
+                    .map_err(|e| {
+                        if let Some(wait) = e.throttled_for() {
+                            throttle.hold(&tenant, wait);
+                        }
+                        e.to_string()
+                    })?;
+                Ok::<_, String>(profile_of(me, cached))
+            };
+            match read.await {
+                Ok(profile) => profiles.put(&key, profile).await,
+                Err(err) => {
+                    tracing::warn!("the profile was not refreshed (the cached one stays): {err}");
+                    profiles.refresh_failed(&key);
+                }
+            }
+        });
+    }
+
     async fn graph_token(&self, request: &Parts) -> Result<(Secret, bool, SignedInUser), AppError> {
         let session = Self::session(request)?;
         let user = self.user(&session).await?;
@@ -185,42 +264,20 @@ impl Bff for BffService {
     async fn profile(&self, request: &Parts) -> Result<Profile, AppError> {
         let session = Self::session(request)?;
         let user = self.user(&session).await?;
-        if let Some(wait) = self.graph_throttle.remaining(&user.tenant_id) {
-            return Err(graph_throttled(wait));
-        }
-        let http = self.tokens.entra().http();
-        let (token, mut cached, _) = self.graph_token(request).await?;
-        let mut result = graph::me(http, &self.graph_base_url, &token).await;
-        if let Err(err) = &result
-            && err.is_token_refused()
-            && cached
-        {
-            // A cached token Graph no longer takes would fail every page until it expires:
-            // forget it and exchange anew, once.
-            tracing::info!("Graph refused a cached token; exchanging a new one: {err}");
-            self.tokens
-                .forget(&session, &self.config.graph_scope)
-                .await
-                .map_err(internal)?;
-            let (token, again_cached, _) = self.graph_token(request).await?;
-            cached = again_cached;
-            result = graph::me(http, &self.graph_base_url, &token).await;
-        }
-        let me = result.map_err(|err| {
-            if let Some(wait) = err.throttled_for() {
-                self.graph_throttle.hold(&user.tenant_id, wait);
-                return graph_throttled(wait);
+        let key = session.id().unwrap_or_default();
+        match self.profiles.get(&key).await {
+            Cached::Fresh(profile) => return Ok(profile),
+            Cached::Stale { profile, refresh } => {
+                if refresh {
+                    self.refresh_profile(session, key, user.tenant_id);
+                }
+                return Ok(profile);
             }
-            graph_problem(err)
-        })?;
-        Ok(Profile {
-            display_name: me.display_name,
-            mail: me.mail,
-            user_principal_name: me.user_principal_name,
-            job_title: me.job_title,
-            office_location: me.office_location,
-            token_from_cache: cached,
-        })
+            Cached::Missing => {}
+        }
+        let profile = self.read_profile(request, &session, &user).await?;
+        self.profiles.put(&key, profile.clone()).await;
+        Ok(profile)
     }
 
     async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError> {
@@ -361,6 +418,18 @@ impl Bff for BffService {
 fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!("{err}");
     AppError::Problem(Box::new(crate::store::health::problem()))
+}
+
+fn profile_of(me: graph::Me, token_from_cache: bool) -> Profile {
+    Profile {
+        display_name: me.display_name,
+        mail: me.mail,
+        user_principal_name: me.user_principal_name,
+        job_title: me.job_title,
+        office_location: me.office_location,
+        token_from_cache,
+        read_secs_ago: 0,
+    }
 }
 
 /// Graph asked to wait: say for how long, and make no call before then.

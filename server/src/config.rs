@@ -66,6 +66,9 @@ pub struct Config {
     pub limits: listener::Limits,
     /// Where `/metrics` is served: its own listener, loopback by default, never the app's.
     pub metrics_addr: SocketAddr,
+    /// How long a Graph profile read is served before it is read again (in the background).
+    /// Zero: read on every view.
+    pub profile_ttl: Duration,
     /// The rate limit of `/auth/*` per client.
     pub auth_rate_limit: crate::rate_limit::AuthRateLimit,
     pub data_dir: PathBuf,
@@ -324,6 +327,19 @@ impl Config {
         let limits = read_limits(&get, &mut problems);
         let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
         let auth_rate_limit = read_auth_rate_limit(&get, &mut problems);
+        let profile_ttl = match get("PROFILE_TTL_SECS") {
+            None => Duration::from_secs(300),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) => Duration::from_secs(secs),
+                Err(_) => {
+                    problems.push(format!(
+                        "PROFILE_TTL_SECS={raw:?} is not a whole number of seconds (default 300; \
+                         0 reads Graph on every view)."
+                    ));
+                    Duration::ZERO
+                }
+            },
+        };
         let emulator_world = get("EMULATOR_WORLD").map(PathBuf::from);
 
         if !problems.is_empty() {
@@ -345,6 +361,7 @@ impl Config {
             session,
             limits,
             metrics_addr,
+            profile_ttl,
             auth_rate_limit,
             data_dir,
             emulator_world,

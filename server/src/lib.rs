@@ -15,6 +15,7 @@ pub mod graph;
 pub mod headers;
 pub mod inspect;
 pub mod metrics;
+pub mod profiles;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

@@ -18,6 +18,7 @@ use crate::{
     entra::{EntraClient, IdpError, ProviderMetadata, client::http_client},
     headers::{self, Https},
     metrics::Metrics,
+    profiles::ProfileCache,
     routes::{
         auth::{self, AuthState},
         health::Probes,
@@ -175,19 +176,24 @@ impl Application {
             stores.shared.clone(),
             metrics.clone(),
         ));
+        let profiles = Arc::new(ProfileCache::new(config.profile_ttl));
         let bff: Arc<dyn Bff> = Arc::new(BffService {
             config: config.clone(),
             tokens: tokens.clone(),
             graph_base_url,
             downstream,
             graph_throttle: Default::default(),
+            profiles: profiles.clone(),
             diagnostics: Default::default(),
         });
         let router = router(
             leptos_options,
-            config.clone(),
-            tokens.clone(),
-            metrics.clone(),
+            AuthState {
+                config: config.clone(),
+                tokens: tokens.clone(),
+                metrics: metrics.clone(),
+                profiles,
+            },
             bff,
         );
         let metrics_listener = TcpListener::bind(config.metrics_addr)
@@ -379,15 +385,9 @@ pub async fn start_weather_api(
 
 /// The routes: auth, Leptos pages and server functions (with the BFF port in context),
 /// static files; the anti-CSRF check in front of server functions.
-fn router(
-    options: LeptosOptions,
-    config: Arc<Config>,
-    tokens: Arc<TokenService>,
-    metrics: Arc<Metrics>,
-    bff: Arc<dyn Bff>,
-) -> Router {
+fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router {
     let routes = generate_route_list(App);
-    let public_url = config.public_url.clone();
+    let public_url = auth.config.public_url.clone();
     let leptos = Router::new()
         .leptos_routes_with_context(
             &options,
@@ -411,12 +411,7 @@ fn router(
             public_url,
             csrf::require_api_proof,
         ));
-    auth::router(AuthState {
-        config,
-        tokens: tokens.clone(),
-        metrics,
-    })
-    .merge(leptos)
+    auth::router(auth).merge(leptos)
 }
 
 async fn shutdown_signal() {

@@ -123,11 +123,21 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
                 {field("Job title", profile.job_title, "profile-job")}
                 {field("Office", profile.office_location, "profile-office")}
             </dl>
-            <p class="muted">
-                "From Microsoft Graph /me, with a token the server obtained On-Behalf-Of you"
+            <p class="muted" data-testid="profile-read">
+                "Read from Microsoft Graph /me " {read_when(profile.read_secs_ago)}
+                ", with a token the server obtained On-Behalf-Of you"
                 {if profile.token_from_cache { " (cached)." } else { "." }}
             </p>
         </section>
+    }
+}
+
+/// "just now", "12 s ago", "3 min ago": the server keeps the profile for a few minutes.
+fn read_when(secs: u64) -> String {
+    match secs {
+        0 => "just now".into(),
+        1..=59 => format!("{secs} s ago"),
+        _ => format!("{} min ago", secs / 60),
     }
 }
 

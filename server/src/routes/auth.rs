@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use axum::{Router, routing::get, routing::post};
 
-use crate::{config::Config, metrics::Metrics, tokens::TokenService};
+use crate::{config::Config, metrics::Metrics, profiles::Profiles, tokens::TokenService};
 
 #[derive(Clone)]
 pub struct AuthState {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenService>,
     pub metrics: Arc<Metrics>,
+    pub profiles: Profiles,
 }
 
 pub fn router(state: AuthState) -> Router {
@@ -322,6 +323,9 @@ mod post {
                 .tokens
                 .purge_user(&user.tenant_id, &user.object_id)
                 .await;
+        }
+        if let Some(id) = session.id() {
+            state.profiles.forget(&id).await;
         }
         if let Err(err) = session.destroy().await {
             return store_failed(err);

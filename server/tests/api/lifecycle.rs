@@ -73,7 +73,7 @@ async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
 
 #[tokio::test]
 async fn the_token_cache_reports_its_size_and_hit_rate() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     for _ in 0..4 {
         assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);

@@ -11,6 +11,7 @@ mod id_token_validation;
 mod interaction_required;
 mod lifecycle;
 mod multi_tenant;
+mod profile_cache;
 mod real_tenant;
 mod scale_out;
 mod sign_in_flow;

@@ -180,7 +180,7 @@ async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
 
 #[tokio::test]
 async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
     app.reset_emulator_stats().await;

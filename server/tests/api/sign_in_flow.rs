@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_provider() {
-    let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
+    let app = spawn_app(&[("SESSION_STORE", "sqlite"), ("PROFILE_TTL_SECS", "0")]).await;
     let mut seen = Seen::default();
 
     let callback = app.sign_in(ADELE, "/tokens", &mut seen).await;
