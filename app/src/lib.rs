@@ -1,8 +1,11 @@
 //! The user interface: the HTML shell, the routes and their pages.
 //!
-//! Everything here compiles twice: with `ssr` into the server (rendering HTML) and with
-//! `hydrate` into the browser's WASM (making that HTML interactive). Server-only code stays
-//! behind `#[cfg(feature = "ssr")]`; nothing in this crate ever holds a token or a secret.
+//! Pages are rendered on the server, data included (`SsrMode::Async`: no placeholder, and
+//! they work with scripts off). Only the interactive parts are islands (`#[island]`: the
+//! countdowns, the "How it works" toggle, Call API, Try again), compiled with `hydrate` into
+//! the browser's small WASM; everything else never runs in the browser. Server-only code
+//! stays behind `#[cfg(feature = "ssr")]`; nothing in this crate ever holds a token or a
+//! secret.
 
 #![recursion_limit = "256"]
 pub mod api;
@@ -14,7 +17,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -33,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -63,10 +66,14 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                    <Route path=StaticSegment("tokens") view=TokensPage/>
-                    <Route path=StaticSegment("call-api") view=CallApiPage/>
-                    <Route path=StaticSegment("diagnostics") view=DiagnosticsPage/>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("call-api") view=CallApiPage ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("diagnostics")
+                        view=DiagnosticsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -2,11 +2,11 @@
 
 use leptos::prelude::*;
 
-use super::time::{format_utc, relative};
+use super::time::{Countdown, format_utc};
 use crate::model::{ClaimRow, DecodedToken};
 
 #[component]
-pub fn TokenCard(token: DecodedToken, now: ReadSignal<i64>) -> impl IntoView {
+pub fn TokenCard(token: DecodedToken) -> impl IntoView {
     let DecodedToken {
         kind,
         title,
@@ -21,15 +21,15 @@ pub fn TokenCard(token: DecodedToken, now: ReadSignal<i64>) -> impl IntoView {
             <p>{purpose}</p>
             <p class="verification" data-testid="verification">{verification}</p>
             <h3>"Header"</h3>
-            <ClaimsTable rows=header now/>
+            <ClaimsTable rows=header/>
             <h3>"Claims"</h3>
-            <ClaimsTable rows=claims now/>
+            <ClaimsTable rows=claims/>
         </section>
     }
 }
 
 #[component]
-fn ClaimsTable(rows: Vec<ClaimRow>, now: ReadSignal<i64>) -> impl IntoView {
+fn ClaimsTable(rows: Vec<ClaimRow>) -> impl IntoView {
     view! {
         <table class="claims">
             <thead>
@@ -56,10 +56,7 @@ fn ClaimsTable(rows: Vec<ClaimRow>, now: ReadSignal<i64>) -> impl IntoView {
                                         .map(|t| {
                                             view! {
                                                 <div class="time">
-                                                    {format_utc(t)} " ("
-                                                    <span class="countdown">
-                                                        {move || relative(t, now.get())}
-                                                    </span> ")"
+                                                    {format_utc(t)} " (" <Countdown at=t/> ")"
                                                 </div>
                                             }
                                         })}

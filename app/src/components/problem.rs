@@ -42,12 +42,7 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
                 ProblemAction::SignIn { url, label } => {
                     view! { <a class="button" href=url rel="external">{label}</a> }.into_any()
                 }
-                ProblemAction::Retry => {
-                    view! {
-                        <button type="button" on:click=move |_| reload()>"Try again"</button>
-                    }
-                        .into_any()
-                }
+                ProblemAction::Retry => view! { <RetryButton/> }.into_any(),
                 ProblemAction::None => ().into_any(),
             }}
             <details>
@@ -82,16 +77,14 @@ pub fn ErrorCard(error: AppError) -> impl IntoView {
         AppError::NotSignedIn => {
             // Sign in, then come back to this page.
             let location = leptos_router::hooks::use_location();
-            let href = move || {
-                let search = location.search.get();
-                let search = search.trim_start_matches('?');
-                let here = if search.is_empty() {
-                    location.pathname.get()
-                } else {
-                    format!("{}?{search}", location.pathname.get())
-                };
-                format!("/auth/login?return_to={}", urlencode(&here))
+            let search = location.search.get_untracked();
+            let search = search.trim_start_matches('?');
+            let here = if search.is_empty() {
+                location.pathname.get_untracked()
+            } else {
+                format!("{}?{search}", location.pathname.get_untracked())
             };
+            let href = format!("/auth/login?return_to={}", urlencode(&here));
             view! {
                 <section class="card" data-testid="signed-out">
                     <p>"You are not signed in."</p>
@@ -103,7 +96,7 @@ pub fn ErrorCard(error: AppError) -> impl IntoView {
         other => view! {
             <section class="card problem" role="alert" data-testid="error">
                 <p>{other.to_string()}</p>
-                <button type="button" on:click=move |_| reload()>"Try again"</button>
+                <RetryButton/>
             </section>
         }
         .into_any(),
@@ -123,7 +116,18 @@ fn urlencode(value: &str) -> String {
         .collect()
 }
 
-fn reload() {
-    #[cfg(feature = "hydrate")]
-    let _ = leptos::prelude::window().location().reload();
+/// An island: reloads the page (the server renders it again).
+#[island]
+fn RetryButton() -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            on:click=move |_| {
+                #[cfg(feature = "hydrate")]
+                let _ = leptos::prelude::window().location().reload();
+            }
+        >
+            "Try again"
+        </button>
+    }
 }

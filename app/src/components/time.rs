@@ -54,6 +54,13 @@ pub fn format_utc(unix: i64) -> String {
     )
 }
 
+/// An island: "in 4 min 10 s" until `at` (Unix seconds), ticking in the browser.
+#[island]
+pub fn Countdown(at: i64) -> impl IntoView {
+    let now = use_now();
+    view! { <span class="countdown">{move || relative(at, now.get())}</span> }
+}
+
 /// "in 4 min 10 s" / "5 min 2 s ago".
 pub fn relative(target: i64, now: i64) -> String {
     let delta = target - now;

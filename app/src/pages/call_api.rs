@@ -1,18 +1,33 @@
 //! The "Call API" page: the server calls the downstream Weather API On-Behalf-Of the user
 //! and shows the result, the decoded OBO token, and whether the token came from the cache.
+//! A form, not a script: it works with JavaScript off, and costs the WASM nothing.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{call_downstream_api, get_session},
-    components::{claims_table::TokenCard, problem::ErrorCard, time::use_now},
+    components::{claims_table::TokenCard, problem::ErrorCard},
     error::AppError,
     model::{ApiCall, SessionInfo},
 };
 
 #[component]
 pub fn CallApiPage() -> impl IntoView {
+    // The button is a plain form: `?call=1` asks the server to call the API while it renders
+    // this page. No script is needed, and the browser downloads no code for it.
+    let call_now = use_query_map().with_untracked(|q| q.get("call").is_some());
     let session = Resource::new(|| (), |_| get_session());
+    let call = Resource::new(
+        move || call_now,
+        |call_now| async move {
+            if call_now {
+                Some(call_downstream_api().await)
+            } else {
+                None
+            }
+        },
+    );
     view! {
         <h1>"Call the downstream API"</h1>
         <p class="muted">
@@ -22,7 +37,22 @@ pub fn CallApiPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(SessionInfo { user: Some(_), .. }) => view! { <Caller/> }.into_any(),
+                    Ok(SessionInfo { user: Some(_), .. }) => {
+                        view! {
+                            <form method="get" action="/call-api">
+                                <input type="hidden" name="call" value="1"/>
+                                <button type="submit" data-testid="call-api">
+                                    "Call API"
+                                </button>
+                            </form>
+                            {match call.await {
+                                None => ().into_any(),
+                                Some(Ok(result)) => view! { <ApiResult result/> }.into_any(),
+                                Some(Err(error)) => view! { <ErrorCard error/> }.into_any(),
+                            }}
+                        }
+                            .into_any()
+                    }
                     Ok(SessionInfo { user: None, .. }) => {
                         view! { <ErrorCard error=AppError::NotSignedIn/> }.into_any()
                     }
@@ -34,30 +64,7 @@ pub fn CallApiPage() -> impl IntoView {
 }
 
 #[component]
-fn Caller() -> impl IntoView {
-    let call = Action::new(|_: &()| call_downstream_api());
-    let now = use_now();
-    view! {
-        <button
-            type="button"
-            data-testid="call-api"
-            on:click=move |_| {
-                call.dispatch(());
-            }
-            disabled=move || call.pending().get()
-        >
-            {move || if call.pending().get() { "Calling…" } else { "Call API" }}
-        </button>
-        {move || match call.value().get() {
-            None => ().into_any(),
-            Some(Ok(result)) => view! { <ApiResult result now/> }.into_any(),
-            Some(Err(error)) => view! { <ErrorCard error/> }.into_any(),
-        }}
-    }
-}
-
-#[component]
-fn ApiResult(result: ApiCall, now: ReadSignal<i64>) -> impl IntoView {
+fn ApiResult(result: ApiCall) -> impl IntoView {
     let ApiCall {
         url,
         forecasts,
@@ -98,6 +105,6 @@ fn ApiResult(result: ApiCall, now: ReadSignal<i64>) -> impl IntoView {
                 </tbody>
             </table>
         </section>
-        <TokenCard token now/>
+        <TokenCard token/>
     }
 }

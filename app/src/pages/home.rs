@@ -141,7 +141,8 @@ fn read_when(secs: u64) -> String {
     }
 }
 
-#[component]
+/// An island: the only part of the home page that runs in the browser.
+#[island]
 fn HowItWorks() -> impl IntoView {
     let (explained, set_explained) = signal(false);
     view! {

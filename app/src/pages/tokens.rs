@@ -7,14 +7,12 @@ use crate::{
     components::{
         claims_table::TokenCard,
         problem::{ErrorCard, ProblemCard},
-        time::use_now,
     },
 };
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let report = Resource::new(|| (), |_| get_tokens());
-    let now = use_now();
     view! {
         <h1>"Your tokens, decoded"</h1>
         <p class="muted">
@@ -34,7 +32,7 @@ pub fn TokensPage() -> impl IntoView {
                             {report
                                 .tokens
                                 .into_iter()
-                                .map(|token| view! { <TokenCard token now/> }.into_any())
+                                .map(|token| view! { <TokenCard token/> }.into_any())
                                 .collect_view()}
                         }
                             .into_any()
