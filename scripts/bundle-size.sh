@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Prints the size of the release WASM and JS that a browser downloads, raw and gzipped.
+# Prints the size of the release WASM, JS and CSS a browser downloads: raw, gzip -9, and the
+# precompressed .gz and .br files the server sends (from `--precompress`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for f in target/site/pkg/entra-bff.wasm target/site/pkg/entra-bff.js target/site/pkg/entra-bff.css; do
-  [ -f "$f" ] || { echo "missing $f: run a release build first" >&2; exit 1; }
-  printf '%-32s %8d bytes raw %8d bytes gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+shopt -s nullglob
+size() { [ -f "$1" ] && stat -c %s "$1" || echo "-"; }
+for ext in wasm js css; do
+  files=(target/site/pkg/entra-bff*."$ext")
+  [ ${#files[@]} -gt 0 ] || { echo "missing target/site/pkg/entra-bff*.$ext: run a release build first" >&2; exit 1; }
+  for f in "${files[@]}"; do
+    printf '%-44s %8s raw %8s gzip -9 %8s .gz %8s .br\n' "$f" "$(size "$f")" \
+      "$(gzip -9c "$f" | wc -c)" "$(size "$f.gz")" "$(size "$f.br")"
+  done
 done

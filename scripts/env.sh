@@ -1,3 +1,3 @@
-# Sourced by the run and test commands: puts the project's tools first on PATH.
-# wasm-opt comes from end2end/node_modules (binaryen 132), never from Debian.
-export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Sourced by the run and test commands: puts cargo's bin directory first on PATH, where
+# scripts/setup.sh links wasm-opt (binaryen 132 from end2end/node_modules, never Debian's).
+export PATH="$HOME/.cargo/bin:$PATH"

@@ -43,6 +43,18 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -n
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
+# `cargo leptos build --release` runs wasm-opt from PATH: link binaryen 132's into cargo's
+# bin directory (on PATH in every shell rustup set up), so the plain command works too.
+if [ "$(readlink -f "$HOME/.cargo/bin/wasm-opt" 2>/dev/null)" != "$(readlink -f end2end/node_modules/.bin/wasm-opt)" ]; then
+  step "Linking wasm-opt (binaryen 132) into ~/.cargo/bin"
+  ln -sf "$PWD/end2end/node_modules/.bin/wasm-opt" "$HOME/.cargo/bin/wasm-opt"
+fi
+found=$(command -v wasm-opt || true)
+if [ -n "$found" ] && [ "$(readlink -f "$found")" != "$(readlink -f end2end/node_modules/.bin/wasm-opt)" ]; then
+  echo "warning: $found comes before ~/.cargo/bin on PATH; put ~/.cargo/bin first, or a plain" >&2
+  echo "         cargo leptos build --release uses that wasm-opt (Debian's 108 breaks hydration)." >&2
+fi
+
 if $want_test; then
   # Debian's packages: chromium for the browser tests, redis-server for the scale-out tests
   # (the tests start their own servers on free ports; no system service is used).

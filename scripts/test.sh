@@ -51,7 +51,7 @@ E2E_REDIS_DATA_DIR=$(mktemp -d)
 export E2E_REDIS_PORT E2E_REDIS_APP_PORT E2E_REDIS_DATA_DIR
 E2E_LOG=$(mktemp)
 trap 'rm -rf "$DATA_DIR" "$E2E_REDIS_DATA_DIR" "$E2E_LOG"' EXIT
-cargo leptos end-to-end --release 2>&1 | tee "$E2E_LOG"
+cargo leptos end-to-end --release --precompress 2>&1 | tee "$E2E_LOG"
 # cargo-leptos 0.3.10 exits 0 when the release build fails, and then runs no browser test:
 # the stage passes only if Playwright reported its passed tests and no failure.
 if ! grep -qE '^ *[0-9]+ passed' "$E2E_LOG" || grep -qE '^ *[0-9]+ (failed|flaky)' "$E2E_LOG"; then

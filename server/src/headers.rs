@@ -79,7 +79,7 @@ pub async fn secure(State(Https(https)): State<Https>, request: Request, next: N
 }
 
 /// Files under `/pkg` (the WASM, JS and CSS) and the public files: the same for everyone.
-fn is_static_file(path: &str) -> bool {
+pub fn is_static_file(path: &str) -> bool {
     path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/favicon.ico"
 }
 

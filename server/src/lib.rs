@@ -4,6 +4,7 @@
 //! `store` and `tokens` keep the user's tokens server-side (sealed, in SQLite or Redis); `bff` answers the app's server functions;
 //! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
+pub mod assets;
 pub mod bff;
 pub mod checks;
 pub mod config;

@@ -74,7 +74,8 @@ impl Application {
     pub async fn from_env() -> Result<Self, StartError> {
         let _ = dotenvy::dotenv();
         let vars: HashMap<String, String> = std::env::vars().collect();
-        let conf = get_configuration(None).map_err(|e| StartError::Leptos(e.to_string()))?;
+        let mut conf = get_configuration(None).map_err(|e| StartError::Leptos(e.to_string()))?;
+        crate::assets::detect_hashed_files(&mut conf.leptos_options);
         let addr = conf.leptos_options.site_addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -214,6 +215,7 @@ impl Application {
                 metrics,
                 crate::metrics::count_requests,
             ))
+            .layer(crate::assets::compression())
             .layer(listener::body_limit())
             .layer(listener::request_timeout(&config.limits))
             .layer(middleware::from_fn_with_state(
@@ -386,6 +388,8 @@ pub async fn start_weather_api(
 /// The routes: auth, Leptos pages and server functions (with the BFF port in context),
 /// static files; the anti-CSRF check in front of server functions.
 fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router {
+    crate::routes::page::set_stylesheet(crate::assets::stylesheet_href(&options));
+    let pkg = crate::assets::pkg(&options);
     let routes = generate_route_list(App);
     let public_url = auth.config.public_url.clone();
     let leptos = Router::new()
@@ -411,7 +415,7 @@ fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router 
             public_url,
             csrf::require_api_proof,
         ));
-    auth::router(auth).merge(leptos)
+    auth::router(auth).merge(pkg).merge(leptos)
 }
 
 async fn shutdown_signal() {

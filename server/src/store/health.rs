@@ -105,26 +105,17 @@ impl<S: SessionStore> SessionStore for Watched<S> {
 
 /// Middleware inside the session layer: a request that carries a session reads it first, so
 /// that a store outage answers 503 before any page or call half-runs. Costs nothing extra:
-/// the record read here is the one the handler uses.
+/// the record read here is the one the handler uses. Static files never read the session
+/// (the browser sends the cookie with them too).
 pub async fn read_session_first(session: Session, request: Request, next: Next) -> Response {
     if session.id().is_some()
-        && !is_static_file(request.uri().path())
+        && !crate::headers::is_static_file(request.uri().path())
         && let Err(err) = session.get_value("auth.user").await
     {
         tracing::error!("session store: {err}");
         return unavailable(request.uri().path());
     }
     next.run(request).await
-}
-
-/// Static files (`/pkg/...`, `/favicon.ico`) never read the session: the browser sends the
-/// cookie with them too, and they must not cost a store read each.
-fn is_static_file(path: &str) -> bool {
-    path.starts_with("/pkg/")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
 }
 
 /// Middleware outside the session layer: tower-sessions answers a failed save with an empty
