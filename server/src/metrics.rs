@@ -79,6 +79,8 @@ pub struct Metrics {
     pub obo_cache_entries: Gauge,
     pub obo_cache_bytes: Gauge,
     pub obo_cache_max_bytes: Gauge,
+    pub profile_cache_entries: Gauge,
+    pub profile_cache_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -98,6 +100,8 @@ impl Default for Metrics {
             obo_cache_entries: Gauge::default(),
             obo_cache_bytes: Gauge::default(),
             obo_cache_max_bytes: Gauge::default(),
+            profile_cache_entries: Gauge::default(),
+            profile_cache_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -161,6 +165,16 @@ impl Default for Metrics {
             "obo_cache_max_bytes",
             "The OBO cache's bound in bytes",
             m.obo_cache_max_bytes.clone(),
+        );
+        r.register(
+            "profile_cache_entries",
+            "Graph profiles in this instance's cache (one per session)",
+            m.profile_cache_entries.clone(),
+        );
+        r.register(
+            "profile_cache_bytes",
+            "Weighted bytes in this instance's profile cache",
+            m.profile_cache_bytes.clone(),
         );
         Self { registry, ..m }
     }

@@ -120,6 +120,12 @@ impl ProfileCache {
         self.refreshing.invalidate(session);
     }
 
+    /// Entries and weighted bytes, for the metrics.
+    pub async fn size(&self) -> (u64, u64) {
+        self.entries.run_pending_tasks().await;
+        (self.entries.entry_count(), self.entries.weighted_size())
+    }
+
     /// Forgets the session's profile (sign-out).
     pub async fn forget(&self, session: &str) {
         self.entries.invalidate(session).await;
@@ -129,3 +135,34 @@ impl ProfileCache {
 
 /// Shared by the BFF service and the sign-out route.
 pub type Profiles = Arc<ProfileCache>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str) -> Profile {
+        Profile {
+            display_name: Some(name.into()),
+            mail: None,
+            user_principal_name: Some(format!("{name}@contoso.onmicrosoft.com")),
+            job_title: None,
+            office_location: None,
+            token_from_cache: false,
+            read_secs_ago: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn profiles_are_counted_and_forgotten() {
+        let cache = ProfileCache::new(Duration::from_secs(300));
+        cache.put("session-a", profile("Adele")).await;
+        cache.put("session-b", profile("Megan")).await;
+        let (entries, bytes) = cache.size().await;
+        assert_eq!(entries, 2);
+        assert!(bytes > 2 * 128, "{bytes}");
+        assert!(matches!(cache.get("session-a").await, Cached::Fresh(_)));
+        cache.forget("session-a").await;
+        assert!(matches!(cache.get("session-a").await, Cached::Missing));
+        assert_eq!(cache.size().await.0, 1);
+    }
+}

@@ -193,7 +193,7 @@ impl Application {
                 config: config.clone(),
                 tokens: tokens.clone(),
                 metrics: metrics.clone(),
-                profiles,
+                profiles: profiles.clone(),
             },
             bff,
         );
@@ -203,7 +203,11 @@ impl Application {
                 addr: format!("{} (METRICS_ADDR)", config.metrics_addr),
                 source,
             })?;
-        let metrics_router = crate::routes::metrics::router(tokens.clone(), metrics.clone());
+        let metrics_router = crate::routes::metrics::router(crate::routes::metrics::Sources {
+            tokens: tokens.clone(),
+            profiles: profiles.clone(),
+            metrics: metrics.clone(),
+        });
         let stores = Arc::new(stores);
         let router = stores
             .layer(router, &config)

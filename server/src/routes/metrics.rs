@@ -6,18 +6,20 @@ use std::sync::Arc;
 
 use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 
-use crate::{metrics::Metrics, tokens::TokenService};
+use crate::{metrics::Metrics, profiles::Profiles, tokens::TokenService};
 
+/// What the figures are read from.
 #[derive(Clone)]
-struct Sources {
-    tokens: Arc<TokenService>,
-    metrics: Arc<Metrics>,
+pub struct Sources {
+    pub tokens: Arc<TokenService>,
+    pub profiles: Profiles,
+    pub metrics: Arc<Metrics>,
 }
 
-pub fn router(tokens: Arc<TokenService>, metrics: Arc<Metrics>) -> Router {
+pub fn router(sources: Sources) -> Router {
     Router::new()
         .route("/metrics", get(render))
-        .with_state(Sources { tokens, metrics })
+        .with_state(sources)
 }
 
 async fn render(State(sources): State<Sources>) -> impl IntoResponse {
@@ -26,6 +28,9 @@ async fn render(State(sources): State<Sources>) -> impl IntoResponse {
     m.obo_cache_entries.set(entries as i64);
     m.obo_cache_bytes.set(bytes as i64);
     m.obo_cache_max_bytes.set(sources.tokens.max_bytes() as i64);
+    let (entries, bytes) = sources.profiles.size().await;
+    m.profile_cache_entries.set(entries as i64);
+    m.profile_cache_bytes.set(bytes as i64);
     (
         [(
             header::CONTENT_TYPE,

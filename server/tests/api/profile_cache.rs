@@ -23,6 +23,8 @@ async fn a_warm_signed_in_page_calls_neither_the_identity_provider_nor_graph() {
     let stats = app.emulator_stats().await;
     assert_eq!(stats["graph"], 0, "{stats}");
     assert_eq!(stats["token_total"], 0, "{stats}");
+    assert_eq!(app.metric("bff_profile_cache_entries", "").await, 1.0);
+    assert!(app.metric("bff_profile_cache_bytes", "").await > 128.0);
 }
 
 #[tokio::test]

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Page-view costs of the release server, measured from outside its process with wrk: in one
+# run, on one server (embedded emulator, SQLite sessions, free loopback ports):
+#   - start time of the binary to its first 200, and its RSS when idle;
+#   - signed-out /, warm signed-in / (Adele), a static asset and /healthz: req/s, p50, p99;
+#   - the warm signed-in / again with 1,000 and 100,000 sessions stored;
+#   - RSS (peak) under that load, and after USERS more users signed in and viewed / once,
+#     with the bytes each active session costs.
+# Build first: cargo leptos build --release --precompress.
+#   DURATION=10 CONNS=50 USERS=10000 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+USERS=${USERS:-10000}
+command -v wrk >/dev/null || { echo "wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; }
+[ -x target/release/server ] || { echo "build first: cargo leptos build --release --precompress" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+METRICS=$(free_port)
+DATA=$(mktemp -d)
+BASE="http://localhost:$PORT"
+trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"' EXIT
+
+started=$(date +%s%N)
+LEPTOS_SITE_ADDR="127.0.0.1:$PORT" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=entra-bff \
+  EMULATOR_ADDR="127.0.0.1:$(free_port)" WEATHER_API_ADDR="127.0.0.1:$(free_port)" \
+  METRICS_ADDR="127.0.0.1:$METRICS" DATA_DIR="$DATA" RUST_LOG=warn \
+  AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PER_MINUTE=1000000 \
+  target/release/server >"$DATA/server.log" 2>&1 &
+PID=$!
+until curl -sf -o /dev/null "$BASE/healthz"; do
+  kill -0 "$PID" 2>/dev/null || { cat "$DATA/server.log" >&2; exit 1; }
+  sleep 0.005
+done
+first_200=$(( ($(date +%s%N) - started) / 1000000 ))
+sleep 1
+kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$PID/status"; }
+mib() { awk -v k="$1" '{printf "%.1f", k / 1024}' <<<"$1"; }
+idle=$(kib VmRSS)
+
+# req/s, p50 and p99 of one wrk run (after a 2 s warm-up), latencies in ms.
+measure() {
+  local label=$1; shift
+  wrk -t1 -c"$CONNS" -d2s "$@" >/dev/null
+  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" | awk -v label="$label" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
+    / Non-2xx or 3xx responses: / { bad = $NF }
+    END { printf "| %s | %.0f | %.2f ms | %.2f ms |%s\n", label, rps, p50, p99, (bad ? " " bad " non-2xx!" : "") }'
+}
+
+cookie=$(python3 scripts/bench/client.py signin "$BASE" AdeleV@contoso.onmicrosoft.com)
+curl -sf -o /dev/null -H "Cookie: $cookie" "$BASE/"
+css=$(basename "$(ls target/site/pkg/entra-bff*.css | head -1)")
+
+echo "## $(date -u +%Y-%m-%d) $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t1 -c$CONNS -d${DURATION}s after a 2 s warm-up"
+echo
+echo "start to first 200: $first_200 ms; RSS idle: $(mib "$idle") MiB"
+echo
+echo "| what | req/s | p50 | p99 |"
+echo "|---|---|---|---|"
+measure "signed-out /" "$BASE/"
+measure "warm signed-in / (1 stored session)" -H "Cookie: $cookie" "$BASE/"
+measure "static asset (/pkg/$css, brotli)" -H "Accept-Encoding: br" "$BASE/pkg/$css"
+measure "/healthz" "$BASE/healthz"
+python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 999
+measure "warm signed-in / (1,000 stored sessions)" -H "Cookie: $cookie" "$BASE/"
+python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 99000
+measure "warm signed-in / (100,000 stored sessions)" -H "Cookie: $cookie" "$BASE/"
+peak=$(kib VmHWM)
+before=$(kib VmRSS)
+took=$(python3 scripts/bench/client.py signins "$BASE" "$USERS" 4)
+after=$(kib VmRSS)
+metrics=$(curl -sf "http://127.0.0.1:$METRICS/metrics")
+obo_bytes=$(awk '$1 == "bff_obo_cache_bytes" {print $2}' <<<"$metrics")
+obo_entries=$(awk '$1 == "bff_obo_cache_entries" {print $2}' <<<"$metrics")
+profile_bytes=$(awk '$1 == "bff_profile_cache_bytes" {print $2}' <<<"$metrics")
+profile_entries=$(awk '$1 == "bff_profile_cache_entries" {print $2}' <<<"$metrics")
+echo
+echo "RSS peak under load: $(mib "$peak") MiB"
+echo "$USERS users signed in and viewed / once (${took} s): RSS $(mib "$before") -> $(mib "$after") MiB," \
+  "$(( (after - before) * 1024 / USERS )) bytes per active session;" \
+  "OBO cache $obo_entries entries, $obo_bytes bytes (one per user and resource: 3 users here);" \
+  "profile cache $profile_entries entries, $profile_bytes bytes ($(( profile_bytes / USERS )) bytes per session)"
