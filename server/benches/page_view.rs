@@ -16,29 +16,14 @@ mod load;
 use common::{ADELE, Seen, spawn_app};
 
 fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with('-')).collect();
-    let requests: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4000);
-    let concurrency: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(requests, concurrency));
+    load::main((4000, 8), run);
 }
 
 async fn run(requests: usize, concurrency: usize) {
     let app = spawn_app(&[("SESSION_STORE", "sqlite"), ("RUST_LOG", "warn")]).await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     // Warm: the first view performs the one OBO exchange.
-    let warm = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let warm = app.page("/").await;
     assert!(
         warm.contains("Adele Vance"),
         "the page must show the profile"

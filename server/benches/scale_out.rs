@@ -19,14 +19,7 @@ use common::{
 };
 
 fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with('-')).collect();
-    let requests: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4000);
-    let clients: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(8);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(requests, clients));
+    load::main((4000, 8), run);
 }
 
 async fn run(requests: usize, clients: usize) {
@@ -47,7 +40,7 @@ async fn run(requests: usize, clients: usize) {
     a.sign_in(ADELE, "/", &mut Seen::default()).await;
     let redis = deployment.redis.client().await;
     let summary = {
-        warm(&a, &[&a]).await;
+        warm(&[&a]).await;
         let _: () = redis
             .custom(fred::cmd!("CONFIG"), vec!["RESETSTAT"])
             .await
@@ -77,7 +70,7 @@ async fn run(requests: usize, clients: usize) {
     // A new sign-in: a new assertion, so no cached token serves it anywhere yet.
     a.sign_in(ADELE, "/", &mut Seen::default()).await;
     a.reset_emulator_stats().await;
-    warm(&fresh_a, &[&fresh_a, &b]).await;
+    warm(&[&fresh_a, &b]).await;
     let stats = a.emulator_stats().await;
     println!(
         "OBO exchanges for one user's first views on 2 instances (Graph and the Weather API): {}",
@@ -103,34 +96,16 @@ async fn warm_views(
     clients: usize,
 ) -> load::Summary {
     first.sign_in(ADELE, "/", &mut Seen::default()).await;
-    warm(first, instances).await;
+    warm(instances).await;
     let urls: Vec<String> = instances.iter().map(|i| i.url("/")).collect();
     load::views(&first.client, &urls, requests, clients, "Adele Vance").await
 }
 
-async fn warm(browser: &TestApp, instances: &[&TestApp]) {
+/// One view and one API call on each instance (each with the browser's cookie jar).
+async fn warm(instances: &[&TestApp]) {
     for instance in instances {
-        let page = browser
-            .client
-            .get(instance.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            page.contains("Adele Vance"),
-            "the page must show the profile"
-        );
-        let call = browser
-            .client
-            .post(instance.url("/api/call-api"))
-            .header("x-csrf", "1")
-            .send()
-            .await
-            .unwrap();
-        assert!(call.status().is_success());
+        assert!(instance.page("/").await.contains("Adele Vance"));
+        instance.ok("call-api").await;
     }
 }
 

@@ -3,6 +3,19 @@
 
 use std::time::{Duration, Instant};
 
+/// Runs a benchmark's `run(requests, clients)` on a multi-threaded runtime, with the two
+/// numbers from the command line (`-- REQUESTS CLIENTS`) or the defaults.
+pub fn main<F: Future<Output = ()>>(defaults: (usize, usize), run: impl FnOnce(usize, usize) -> F) {
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with('-')).collect();
+    let number = |i: usize, default| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (requests, clients) = (number(1, defaults.0), number(2, defaults.1));
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(requests, clients));
+}
+
 pub struct Summary {
     pub views: usize,
     pub elapsed: Duration,
