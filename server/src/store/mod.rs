@@ -1,9 +1,11 @@
 //! Where sessions live: SQLite (embedded default), Redis (several instances) or memory
 //! (tests). Whatever the store, each record is sealed ([`sealed`]), ends when idle
 //! ([`idle`]), and its calls are timed and turned into a clear 503 when they fail
-//! ([`health`]). With Redis, the deployment also shares leases and the OBO cache
+//! ([`health`]). SQLite, written by this process alone, is read through a write-through
+//! cache ([`cached`]). With Redis, the deployment also shares leases and the OBO cache
 //! ([`redis`]).
 
+pub mod cached;
 pub mod health;
 pub mod idle;
 pub mod redis;
@@ -42,7 +44,7 @@ pub struct Stores {
 
 enum Backend {
     Memory(MemoryStore),
-    Sqlite(SqliteStore),
+    Sqlite(cached::Cached<SqliteStore>),
     Redis(RedisStore<fred::prelude::Pool>),
 }
 
@@ -57,7 +59,7 @@ impl Stores {
                 let store = open_sqlite(path)
                     .await
                     .map_err(|e| format!("{}: {e}. Check DATA_DIR.", path.display()))?;
-                (Backend::Sqlite(store), None)
+                (Backend::Sqlite(cached::Cached::new(store)), None)
             }
             SessionStoreKind::Redis(settings) => {
                 let pool = redis::connect(settings).await.map_err(|e| {
@@ -133,6 +135,7 @@ impl Stores {
             Backend::Sqlite(store) => {
                 // The pool is private to the store; a load of an unknown id is one query.
                 store
+                    .inner()
                     .load(&tower_sessions::session::Id::default())
                     .await
                     .map(|_| ())
