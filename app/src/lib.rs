@@ -21,6 +21,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
+use crate::components::account::Account;
 use crate::pages::{
     call_api::CallApiPage, diagnostics::DiagnosticsPage, home::HomePage, not_found::NotFound,
     tokens::TokensPage,
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <a href="/call-api">"Call API"</a>
                     <a href="/diagnostics">"Diagnostics"</a>
                 </nav>
+                <Account/>
             </header>
             <main>
                 <Routes fallback=NotFound>

@@ -9,12 +9,16 @@ pub struct SessionInfo {
     pub user: Option<UserSummary>,
     /// Mistakes the server was allowed to start with (e.g. a Graph `API_SCOPE`).
     pub warnings: Vec<String>,
+    /// Why the session this browser had has just ended (shown once, on the next page).
+    pub ended: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub name: String,
     pub username: String,
+    /// The directory (tenant) the user signed in to.
+    pub tenant_id: String,
 }
 
 /// The user's profile from Microsoft Graph `/me`.

@@ -69,7 +69,7 @@ impl BffService {
             .await
             .map_err(internal)?
             .ok_or(AppError::NotSignedIn)?;
-        if now() - user.signed_in_at > self.config.session.absolute_timeout.as_secs() as i64 {
+        if self.past_absolute_limit(&user) {
             session.destroy().await.map_err(internal)?;
             return Err(AppError::NotSignedIn);
         }
@@ -78,6 +78,10 @@ impl BffService {
             .await
             .map_err(internal)?;
         Ok(user)
+    }
+
+    fn past_absolute_limit(&self, user: &SignedInUser) -> bool {
+        now() - user.signed_in_at > self.config.session.absolute_timeout.as_secs() as i64
     }
 
     /// Sign-in URL that returns to the page the user is on.
@@ -247,10 +251,30 @@ impl BffService {
 impl Bff for BffService {
     async fn session_info(&self, request: &Parts) -> Result<SessionInfo, AppError> {
         let session = Self::session(request)?;
+        let limits = &self.config.session;
+        // Why a session this browser still names has ended: said once, on this page (the
+        // layer removes the stale cookie with this response).
+        let ended = match session.user().await.map_err(internal)? {
+            Some(user) if self.past_absolute_limit(&user) => Some(format!(
+                "Your session reached its limit of {} since sign-in. Sign in again to continue.",
+                human(limits.absolute_timeout)
+            )),
+            None if carries_session_cookie(request, self.config.is_https())
+                && session.id().is_none() =>
+            {
+                Some(format!(
+                    "Your session has ended: it was unused for more than {}, or you signed \
+                     out in another tab. Sign in again to continue.",
+                    human(limits.idle_timeout)
+                ))
+            }
+            _ => None,
+        };
         let user = match self.user(&session).await {
             Ok(user) => Some(UserSummary {
                 name: user.name,
                 username: user.username,
+                tenant_id: user.tenant_id,
             }),
             Err(AppError::NotSignedIn) => None,
             Err(other) => return Err(other),
@@ -258,6 +282,7 @@ impl Bff for BffService {
         Ok(SessionInfo {
             user,
             warnings: self.config.warnings.clone(),
+            ended,
         })
     }
 
@@ -410,6 +435,28 @@ impl Bff for BffService {
             Err(other) => return Err(other),
         }
         Ok(report)
+    }
+}
+
+/// Whether the request named a session (whether or not the store still has it).
+fn carries_session_cookie(request: &Parts, https: bool) -> bool {
+    let name = crate::store::cookie_name(https);
+    request
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim().split('=').next() == Some(name))
+}
+
+/// "8 h", "7 days", "90 s": a limit as people say it.
+fn human(limit: std::time::Duration) -> String {
+    match limit.as_secs() {
+        s if s % 86_400 == 0 => format!("{} day{}", s / 86_400, if s == 86_400 { "" } else { "s" }),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 

@@ -394,24 +394,21 @@ pub async fn start_weather_api(
 fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router {
     crate::routes::page::set_stylesheet(crate::assets::stylesheet_href(&options));
     let pkg = crate::assets::pkg(&options);
+    // What every rendered page has in context: the BFF port, and a CSP nonce.
+    let page_context = move || {
+        provide_context(bff.clone());
+        headers::set_page_csp();
+    };
     let routes = generate_route_list(App);
     let public_url = auth.config.public_url.clone();
     let leptos = Router::new()
-        .leptos_routes_with_context(
-            &options,
-            routes,
-            move || {
-                provide_context(bff.clone());
-                headers::set_page_csp();
-            },
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
-        // The 404 page is a rendered page too: it gets the nonce CSP.
+        .leptos_routes_with_context(&options, routes, page_context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        // The 404 page is a rendered page too: the nonce CSP, and the BFF for its header.
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            headers::set_page_csp,
+            page_context,
             shell,
         ))
         .with_state(options)

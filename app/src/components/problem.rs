@@ -74,25 +74,13 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
 pub fn ErrorCard(error: AppError) -> impl IntoView {
     match error {
         AppError::Problem(problem) => view! { <ProblemCard problem=*problem/> }.into_any(),
-        AppError::NotSignedIn => {
-            // Sign in, then come back to this page.
-            let location = leptos_router::hooks::use_location();
-            let search = location.search.get_untracked();
-            let search = search.trim_start_matches('?');
-            let here = if search.is_empty() {
-                location.pathname.get_untracked()
-            } else {
-                format!("{}?{search}", location.pathname.get_untracked())
-            };
-            let href = format!("/auth/login?return_to={}", urlencode(&here));
-            view! {
-                <section class="card" data-testid="signed-out">
-                    <p>"You are not signed in."</p>
-                    <a class="button" href=href rel="external">"Sign in"</a>
-                </section>
-            }
-            .into_any()
+        // The header's *Sign in* (on every page) comes back here.
+        AppError::NotSignedIn => view! {
+            <section class="card" data-testid="signed-out">
+                <p>"You are not signed in. Use " <strong>"Sign in"</strong> " above to see this page."</p>
+            </section>
         }
+        .into_any(),
         other => view! {
             <section class="card problem" role="alert" data-testid="error">
                 <p>{other.to_string()}</p>
@@ -101,6 +89,19 @@ pub fn ErrorCard(error: AppError) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// The sign-in link that comes back to the page being rendered.
+pub fn sign_in_href() -> String {
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let search = search.trim_start_matches('?');
+    let here = if search.is_empty() {
+        location.pathname.get_untracked()
+    } else {
+        format!("{}?{search}", location.pathname.get_untracked())
+    };
+    format!("/auth/login?return_to={}", urlencode(&here))
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).

@@ -1,4 +1,5 @@
-//! The home page: "Sign in" when signed out; the Graph profile and "Sign out" when in.
+//! The home page: "Sign in" when signed out; the Graph profile when in (the header on every
+//! page has *Sign out*).
 
 use leptos::prelude::*;
 
@@ -20,7 +21,7 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(SessionInfo { user, warnings }) => {
+                    Ok(SessionInfo { user, warnings, .. }) => {
                         view! {
                             <ConfigWarnings warnings/>
                             {match user {
@@ -31,15 +32,6 @@ pub fn HomePage() -> impl IntoView {
                                             {user.username} ")"
                                         </p>
                                         <ProfileSection profile/>
-                                        <form method="post" action="/auth/logout">
-                                            <button
-                                                type="submit"
-                                                class="secondary"
-                                                data-testid="sign-out"
-                                            >
-                                                "Sign out"
-                                            </button>
-                                        </form>
                                     }
                                         .into_any()
                                 }

@@ -80,7 +80,7 @@ fn error_page(status: StatusCode, e: &AadError) -> Response {
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}label{{display:block;margin:.8rem 0 .3rem}}input{{width:100%;padding:.5rem;font-size:1rem}}button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}[role=alert]{{color:#a80000}}</style></head><body><main><p><strong>Microsoft Entra ID emulator</strong></p>{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}label{{display:block;margin:.8rem 0 .3rem}}input{{box-sizing:border-box;width:100%;padding:.5rem;font-size:1rem}}button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}[role=alert]{{color:#a80000}}</style></head><body><main><p><strong>Microsoft Entra ID emulator</strong></p>{body}</main></body></html>",
         esc(title)
     ))
 }

@@ -79,7 +79,7 @@ fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) 
     let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     let mut resp = match p.get("post_logout_redirect_uri") {
         None => Html(
-            "<!doctype html><html lang=\"en\"><head><title>Signed out</title></head><body><main><h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p></main></body></html>".to_string(),
+            "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Signed out</title></head><body><main><h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p></main></body></html>".to_string(),
         )
         .into_response(),
         Some(uri) => {
@@ -121,7 +121,7 @@ fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) 
                 (
                     StatusCode::BAD_REQUEST,
                     Html(format!(
-                        "<!doctype html><html lang=\"en\"><head><title>Sign out error</title></head><body><main><h1>Sign out</h1><p role=\"alert\" id=\"error\">AADSTS50011: The post_logout_redirect_uri '{}' is not registered for the application.</p></main></body></html>",
+                        "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Sign out error</title></head><body><main><h1>Sign out</h1><p role=\"alert\" id=\"error\">AADSTS50011: The post_logout_redirect_uri '{}' is not registered for the application.</p></main></body></html>",
                         esc(uri)
                     )),
                 )

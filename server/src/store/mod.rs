@@ -111,11 +111,7 @@ impl Stores {
             config.session.idle_timeout,
         );
         SessionManagerLayer::new(store)
-            .with_name(if config.is_https() {
-                "__Host-bff-session"
-            } else {
-                "bff-session"
-            })
+            .with_name(cookie_name(config.is_https()))
             .with_http_only(true)
             .with_secure(config.is_https())
             .with_path("/")
@@ -146,6 +142,15 @@ impl Stores {
                 None => Ok(()),
             },
         }
+    }
+}
+
+/// The session cookie's name: with the `__Host-` prefix over HTTPS.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-bff-session"
+    } else {
+        "bff-session"
     }
 }
 

@@ -381,8 +381,38 @@ async fn idle_time_counts_from_the_last_use_not_from_the_sign_in() {
         let session = app.ok("session").await;
         assert_eq!(session["user"]["name"], "Adele Vance", "{session}");
     }
-    // Then left alone longer than the timeout: signed out.
+    // Then left alone longer than the timeout: signed out, and told why, once.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     let session = app.ok("session").await;
     assert_eq!(session["user"], serde_json::Value::Null, "{session}");
+    let why = session["ended"].as_str().unwrap_or_default();
+    assert!(why.contains("unused for more than 3 s"), "{session}");
+    assert_eq!(app.ok("session").await["ended"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_session_past_its_absolute_limit_ends_with_the_reason() {
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("SESSION_ABSOLUTE_TIMEOUT_SECS", "2"),
+    ])
+    .await;
+    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
+        .await;
+    let session = app.ok("session").await;
+    assert_eq!(
+        session["user"]["tenant_id"],
+        emulator::well_known::TENANT_ID
+    );
+    assert_eq!(session["ended"], serde_json::Value::Null);
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let session = app.ok("session").await;
+    assert_eq!(session["user"], serde_json::Value::Null, "{session}");
+    let why = session["ended"].as_str().unwrap_or_default();
+    assert!(why.contains("reached its limit of 2 s"), "{session}");
+    // A browser that never had a session is told nothing.
+    assert_eq!(
+        app.other_browser().ok("session").await["ended"],
+        serde_json::Value::Null
+    );
 }

@@ -1,0 +1,48 @@
+import { expect, test } from "./fixtures/test";
+import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
+import { startServer, type RunningServer } from "./fixtures/server";
+
+test("the header says who is signed in on every page, and signs in and out from any page", async ({ page, baseURL }) => {
+  await page.goto("/diagnostics");
+  // Signed out: Sign in, back to this page.
+  await page.getByTestId("account-sign-in").click();
+  await signInAtEmulator(page, ADELE);
+  await expect(page).toHaveURL(`${baseURL}/diagnostics`);
+
+  for (const path of ["/", "/tokens", "/call-api", "/diagnostics"]) {
+    await page.goto(path);
+    await expect(page.getByTestId("account-name")).toHaveText("Adele Vance");
+    await expect(page.getByTestId("account-detail")).toContainText(ADELE);
+    await expect(page.getByTestId("account-detail")).toContainText("3dac8762-d1be-44f2-861a-a7e2aafdfc78");
+  }
+
+  // Sign out from the token view: a plain form POST, before or without any script.
+  await page.goto("/tokens");
+  await page.getByTestId("sign-out").click();
+  await expect(page.getByTestId("account-sign-in")).toBeVisible();
+});
+
+test.describe("a session that ended", () => {
+  let server: RunningServer;
+  test.beforeAll(async () => {
+    server = await startServer({ SESSION_IDLE_TIMEOUT_SECS: "2" });
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  test("shows as signed out on the next page, with one line saying why, once", async ({ page }) => {
+    await page.goto(`${server.url}/tokens`);
+    await page.getByTestId("account-sign-in").click();
+    await signInAtEmulator(page, ADELE);
+    await expect(page.getByTestId("account-name")).toHaveText("Adele Vance");
+
+    await page.waitForTimeout(3_000);
+    await page.reload();
+    await expect(page.getByTestId("account-sign-in")).toBeVisible();
+    await expect(page.getByTestId("session-ended")).toContainText("unused for more than 2 s");
+    await page.reload();
+    await expect(page.getByTestId("account-sign-in")).toBeVisible();
+    await expect(page.getByTestId("session-ended")).toHaveCount(0);
+  });
+});
