@@ -3,7 +3,8 @@
 # run, on one server (embedded emulator, SQLite sessions, free loopback ports):
 #   - start time of the binary to its first 200, and its RSS when idle;
 #   - signed-out /, warm signed-in / (Adele), a static asset and /healthz: req/s, p50, p99;
-#   - the warm signed-in / again with 1,000 and 100,000 sessions stored;
+#   - the warm signed-in / again with 1,000 and 100,000 sessions stored, then with 1 again
+#     (the machine's drift over the run);
 #   - RSS (peak) under that load, and after USERS more users signed in and viewed / once,
 #     with the bytes each active session costs.
 # Build first: cargo leptos build --release --precompress.
@@ -70,6 +71,9 @@ python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 999
 measure "warm signed-in / (1,000 stored sessions)" -H "Cookie: $cookie" "$BASE/"
 python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 99000
 measure "warm signed-in / (100,000 stored sessions)" -H "Cookie: $cookie" "$BASE/"
+# The same view with the rows gone again: what the machine drifted meanwhile.
+python3 scripts/bench/client.py unfill "$DATA/sessions.sqlite3"
+measure "warm signed-in / (1 stored session, again)" -H "Cookie: $cookie" "$BASE/"
 peak=$(kib VmHWM)
 before=$(kib VmRSS)
 took=$(python3 scripts/bench/client.py signins "$BASE" "$USERS" 4)

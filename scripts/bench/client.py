@@ -6,6 +6,7 @@ Rust tests' harness does), and fills a SQLite session file with stored sessions.
   client.py signins BASE COUNT THREADS signs COUNT sessions in (Adele, Megan, Alex in turn)
                                        and views / once with each; prints the time taken
   client.py fill DB COUNT              adds COUNT stored sessions to the session table
+  client.py unfill DB                  removes the sessions `fill` added
 """
 import concurrent.futures
 import http.cookiejar
@@ -100,8 +101,12 @@ def main():
         blob = os.urandom(1500)  # about a sealed signed-in record
         con.executemany(
             "insert into tower_sessions (id, data, expiry_date) values (?, ?, ?)",
-            ((os.urandom(16).hex(), blob, expiry) for _ in range(count)),
+            (("filler-" + os.urandom(16).hex(), blob, expiry) for _ in range(count)),
         )
+        con.commit()
+    elif cmd == "unfill":
+        con = sqlite3.connect(sys.argv[2])
+        con.execute("delete from tower_sessions where id like 'filler-%'")
         con.commit()
     else:
         raise SystemExit(__doc__)
