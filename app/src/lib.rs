@@ -21,7 +21,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
-use crate::components::account::Account;
+use crate::components::account::{Account, provide_session};
 use crate::pages::{
     call_api::CallApiPage, diagnostics::DiagnosticsPage, home::HomePage, not_found::NotFound,
     tokens::TokensPage,
@@ -52,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_session();
 
     view! {
         <Title text="Entra BFF"/>

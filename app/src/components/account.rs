@@ -4,13 +4,28 @@
 
 use leptos::prelude::*;
 
-use crate::{api::get_session, components::problem::sign_in_href, model::SessionInfo};
+use crate::{
+    api::get_session, components::problem::sign_in_href, error::AppError, model::SessionInfo,
+};
+
+/// The request's session, read once for the header and the page alike.
+pub type SessionResource = Resource<Result<SessionInfo, AppError>>;
+
+/// Reads the session for this page (once) and shares it with everything below.
+pub fn provide_session() {
+    // Blocking: the header is in the first bytes of every page, also where the page itself
+    // streams (the 404 page), so it never flashes the wrong state.
+    provide_context::<SessionResource>(Resource::new_blocking(|| (), |_| get_session()));
+}
+
+/// The session [`provide_session`] read for this page.
+pub fn use_session() -> SessionResource {
+    expect_context::<SessionResource>()
+}
 
 #[component]
 pub fn Account() -> impl IntoView {
-    // Blocking: the header is in the first bytes of every page, also where the page itself
-    // streams (the 404 page), so it never flashes the wrong state.
-    let session = Resource::new_blocking(|| (), |_| get_session());
+    let session = use_session();
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

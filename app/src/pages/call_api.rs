@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{call_downstream_api, get_session},
+    api::call_downstream_api,
+    components::account::use_session,
     components::{claims_table::TokenCard, problem::ErrorCard},
     error::AppError,
     model::{ApiCall, SessionInfo},
@@ -17,7 +18,7 @@ pub fn CallApiPage() -> impl IntoView {
     // The button is a plain form: `?call=1` asks the server to call the API while it renders
     // this page. No script is needed, and the browser downloads no code for it.
     let call_now = use_query_map().with_untracked(|q| q.get("call").is_some());
-    let session = Resource::new(|| (), |_| get_session());
+    let session = use_session();
     let call = Resource::new(
         move || call_now,
         |call_now| async move {

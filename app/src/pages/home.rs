@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{get_profile, get_session},
+    api::get_profile,
+    components::account::use_session,
     components::problem::ErrorCard,
     error::AppError,
     model::{Profile, SessionInfo},
@@ -12,7 +13,7 @@ use crate::{
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| get_session());
+    let session = use_session();
     // Created here, not in the signed-in branch: a resource created inside a `Suspend` is
     // created again each time the branch re-renders, and each one calls the server.
     let profile = Resource::new(|| (), |_| get_profile());
