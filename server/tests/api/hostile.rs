@@ -26,6 +26,11 @@ struct Answer {
 }
 
 impl Answer {
+    /// Sends `request` and reads what came back.
+    async fn send(request: reqwest::RequestBuilder) -> Self {
+        Self::of(request.send().await.unwrap()).await
+    }
+
     async fn of(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let headers = response
@@ -253,7 +258,7 @@ async fn hostile_csrf_variants_on_server_functions_are_refused_and_store_no_sess
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        async move { Answer::of(request.send().await.unwrap()).await }
+        async move { Answer::send(request).await }
     };
     let text = |v: &str| HeaderValue::from_str(v).unwrap();
     let csrf = || ("x-csrf", HeaderValue::from_static("1"));
@@ -444,12 +449,9 @@ async fn hostile_return_to_encodings_never_lead_off_the_site() {
     let mut seen = Seen::default();
     for (raw, expected) in &cases {
         let case = format!("return_to={}", &raw[..raw.len().min(60)]);
-        let login = Answer::of(
+        let login = Answer::send(
             app.client
-                .get(app.url(&format!("/auth/login?return_to={raw}")))
-                .send()
-                .await
-                .unwrap(),
+                .get(app.url(&format!("/auth/login?return_to={raw}"))),
         )
         .await;
         assert_safe(&app, &case, &login, &[303], May::StartSignIn);
@@ -466,12 +468,8 @@ async fn hostile_return_to_encodings_never_lead_off_the_site() {
     }
 
     // Two values: refused outright, no sign-in started.
-    let twice = Answer::of(
-        browser()
-            .get(app.url("/auth/login?return_to=/tokens&return_to=//evil.example"))
-            .send()
-            .await
-            .unwrap(),
+    let twice = Answer::send(
+        browser().get(app.url("/auth/login?return_to=/tokens&return_to=//evil.example")),
     )
     .await;
     assert_safe(&app, "return_to twice", &twice, &[400], May::Nothing);
@@ -510,7 +508,7 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
         ),
     ];
     for (case, path) in &forged {
-        let answer = Answer::of(browser().get(app.url(path)).send().await.unwrap()).await;
+        let answer = Answer::send(browser().get(app.url(path))).await;
         assert_safe(&app, case, &answer, &[400], May::Nothing);
         assert!(
             answer.body.contains("no longer valid"),
@@ -550,18 +548,12 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
             format!("/auth/callback?error=a&error=b&state={state}"),
         ),
     ] {
-        let answer = Answer::of(victim.get(app.url(&path)).send().await.unwrap()).await;
+        let answer = Answer::send(victim.get(app.url(&path))).await;
         assert_safe(&app, case, &answer, &[400], May::Nothing);
     }
     // An empty code with the right state: refused by the provider, a 400.
-    let empty = Answer::of(
-        victim
-            .get(app.url(&format!("/auth/callback?code=&state={state}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let empty =
+        Answer::send(victim.get(app.url(&format!("/auth/callback?code=&state={state}")))).await;
     assert_safe(&app, "an empty code", &empty, &[400], May::Resave);
     assert_same_session("an empty code", &empty, &id);
     assert_eq!(signed_in_as(&app, &victim).await, None);
@@ -569,16 +561,10 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
     // A script in the provider's error, with this browser's state: shown, escaped.
     let login = victim.get(app.url("/auth/login")).send().await.unwrap();
     let state = query_param(&location(&login), "state");
-    let answer = Answer::of(
-        victim
-            .get(app.url(&format!(
-                "/auth/callback?state={state}&error=%3Csvg%2Fonload%3Dalert(1)%3E\
+    let answer = Answer::send(victim.get(app.url(&format!(
+        "/auth/callback?state={state}&error=%3Csvg%2Fonload%3Dalert(1)%3E\
                  &error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%27"
-            )))
-            .send()
-            .await
-            .unwrap(),
-    )
+    ))))
     .await;
     assert_safe(
         &app,
@@ -600,7 +586,7 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
     // Login CSRF: the attacker's own code and state, fed to the victim's browser.
     let attacker = browser();
     let planted = callback_url(&app, &attacker, MEGAN).await;
-    let answer = Answer::of(victim.get(&planted).send().await.unwrap()).await;
+    let answer = Answer::send(victim.get(&planted)).await;
     assert_safe(
         &app,
         "the attacker's callback in the victim's browser",
@@ -616,14 +602,9 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
     let state = query_param(&location(&login), "state");
     let stolen = callback_url(&app, &attacker, MEGAN).await;
     let code = query_param(&stolen, "code");
-    let answer = Answer::of(
-        victim
-            .get(app.url(&format!("/auth/callback?code={code}&state={state}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let answer =
+        Answer::send(victim.get(app.url(&format!("/auth/callback?code={code}&state={state}"))))
+            .await;
     assert_safe(
         &app,
         "the attacker's code with the victim's state",
@@ -636,10 +617,10 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
 
     // Replay of a callback that worked: in the same browser, and in another.
     let own = callback_url(&app, &victim, ADELE).await;
-    let first = Answer::of(victim.get(&own).send().await.unwrap()).await;
+    let first = Answer::send(victim.get(&own)).await;
     assert_safe(&app, "the sign-in itself", &first, &[303], May::SignIn);
     for (case, client) in [("replayed", &victim), ("replayed elsewhere", &browser())] {
-        let answer = Answer::of(client.get(&own).send().await.unwrap()).await;
+        let answer = Answer::send(client.get(&own)).await;
         assert_safe(&app, case, &answer, &[400], May::Nothing);
     }
     assert_eq!(
@@ -648,14 +629,9 @@ async fn hostile_callbacks_forged_duplicated_or_replayed_sign_no_one_in() {
     );
 
     // The provider's callback is a GET; no other method reaches it.
-    let post = Answer::of(
-        browser()
-            .post(app.url(&format!("/auth/callback?code=x&state={state}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let post =
+        Answer::send(browser().post(app.url(&format!("/auth/callback?code=x&state={state}"))))
+            .await;
     assert_safe(&app, "POST callback", &post, &[405], May::Nothing);
 }
 
@@ -725,15 +701,12 @@ async fn hostile_session_cookies_and_headers_are_ignored_or_refused() {
         "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
         base64_url(br#"{"oid":"87d349ed-44d7-43e1-9a83-5f2406dee5bd","name":"Adele Vance"}"#)
     );
-    let answer = Answer::of(
+    let answer = Answer::send(
         browser()
             .post(app.url("/api/profile"))
             .header("x-csrf", "1")
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("authorization", forged)
-            .send()
-            .await
-            .unwrap(),
+            .header("authorization", forged),
     )
     .await;
     assert_safe(&app, "a bearer token", &answer, &[401], May::Nothing);
@@ -766,15 +739,7 @@ async fn hostile_session_cookies_and_headers_are_ignored_or_refused() {
             HeaderValue::from_str(&"x".repeat(16 * 1024)).unwrap(),
         ),
     ] {
-        let answer = Answer::of(
-            browser()
-                .get(app.url("/"))
-                .header(name, value)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = Answer::send(browser().get(app.url("/")).header(name, value)).await;
         assert_safe(&app, case, &answer, &[200], May::Nothing);
         assert!(!answer.body.contains("evil.example"), "{case}");
     }
@@ -1022,20 +987,13 @@ async fn hostile_methods_get_no_cors_no_trace_and_change_nothing() {
 
     // Sign-out only by a same-site POST: a GET, or a POST from another site, keeps the
     // session.
-    let get = Answer::of(user.get(app.url("/auth/logout")).send().await.unwrap()).await;
+    let get = Answer::send(user.get(app.url("/auth/logout"))).await;
     assert_safe(&app, "GET /auth/logout", &get, &[405], May::Nothing);
     for (name, value) in [
         ("sec-fetch-site", "cross-site"),
         ("origin", "https://evil.example"),
     ] {
-        let answer = Answer::of(
-            user.post(app.url("/auth/logout"))
-                .header(name, value)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = Answer::send(user.post(app.url("/auth/logout")).header(name, value)).await;
         assert_safe(
             &app,
             &format!("logout with {name}"),
@@ -1128,15 +1086,12 @@ async fn hostile_bodies_are_refused_before_they_are_read() {
             "application/json",
         ),
     ] {
-        let answer = Answer::of(
+        let answer = Answer::send(
             browser()
                 .post(app.url("/api/session"))
                 .header("x-csrf", "1")
                 .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
+                .body(body),
         )
         .await;
         assert_safe(&app, case, &answer, &[200, 400, 415], May::Nothing);
@@ -1157,14 +1112,11 @@ async fn hostile_sign_in_starts_ignore_forged_hosts_forwarding_headers_and_plant
         ("X-Forwarded-Host", "x-forwarded-host", "evil.example"),
         ("Forwarded", "forwarded", "host=evil.example;proto=https"),
     ] {
-        let answer = Answer::of(
+        let answer = Answer::send(
             browser()
                 .get(app.url("/auth/login"))
                 .header(name, value)
-                .header("x-forwarded-for", "203.0.113.7")
-                .send()
-                .await
-                .unwrap(),
+                .header("x-forwarded-for", "203.0.113.7"),
         )
         .await;
         assert_safe(&app, case, &answer, &[303], May::StartSignIn);
@@ -1182,15 +1134,7 @@ async fn hostile_sign_in_starts_ignore_forged_hosts_forwarding_headers_and_plant
         ("x-real-ip", "198.51.100.2"),
         ("forwarded", "for=198.51.100.3"),
     ] {
-        let answer = Answer::of(
-            browser()
-                .get(app.url("/auth/login"))
-                .header(name, value)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = Answer::send(browser().get(app.url("/auth/login")).header(name, value)).await;
         assert_safe(&app, name, &answer, &[429], May::Nothing);
     }
 }
@@ -1211,7 +1155,7 @@ async fn hostile_planted_session_id_is_never_adopted() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = Answer::of(victim.get(app.url("/auth/login")).send().await.unwrap()).await;
+    let login = Answer::send(victim.get(app.url("/auth/login"))).await;
     assert_safe(&app, "a planted id", &login, &[303], May::StartSignIn);
     let cookie = login.header("set-cookie").unwrap_or_default().to_owned();
     assert!(
@@ -1219,7 +1163,7 @@ async fn hostile_planted_session_id_is_never_adopted() {
         "the planted id was adopted: {cookie}"
     );
     let callback = follow(&app, &victim, login.header("location").unwrap(), ADELE).await;
-    let callback = Answer::of(victim.get(&callback).send().await.unwrap()).await;
+    let callback = Answer::send(victim.get(&callback)).await;
     assert_safe(
         &app,
         "a planted id, signed in",
