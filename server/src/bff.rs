@@ -62,13 +62,20 @@ impl BffService {
             .ok_or_else(|| AppError::Internal("no session layer on this route".into()))
     }
 
-    /// The signed-in user, or `NotSignedIn`; a session past its absolute lifetime ends here.
+    /// The signed-in user, or `NotSignedIn`.
     async fn user(&self, session: &UserSession) -> Result<SignedInUser, AppError> {
-        let user = session
-            .user()
-            .await
-            .map_err(internal)?
-            .ok_or(AppError::NotSignedIn)?;
+        let stored = session.user().await.map_err(internal)?;
+        self.admit(session, stored).await
+    }
+
+    /// The stored user, if still within the session's limits (marking the use); a session
+    /// past its absolute lifetime ends here.
+    async fn admit(
+        &self,
+        session: &UserSession,
+        stored: Option<SignedInUser>,
+    ) -> Result<SignedInUser, AppError> {
+        let user = stored.ok_or(AppError::NotSignedIn)?;
         if self.past_absolute_limit(&user) {
             session.destroy().await.map_err(internal)?;
             return Err(AppError::NotSignedIn);
@@ -254,8 +261,9 @@ impl Bff for BffService {
         let limits = &self.config.session;
         // Why a session this browser still names has ended: said once, on this page (the
         // layer removes the stale cookie with this response).
-        let ended = match session.user().await.map_err(internal)? {
-            Some(user) if self.past_absolute_limit(&user) => Some(format!(
+        let stored = session.user().await.map_err(internal)?;
+        let ended = match &stored {
+            Some(user) if self.past_absolute_limit(user) => Some(format!(
                 "Your session reached its limit of {} since sign-in. Sign in again to continue.",
                 human(limits.absolute_timeout)
             )),
@@ -270,7 +278,7 @@ impl Bff for BffService {
             }
             _ => None,
         };
-        let user = match self.user(&session).await {
+        let user = match self.admit(&session, stored).await {
             Ok(user) => Some(UserSummary {
                 name: user.name,
                 username: user.username,
