@@ -221,15 +221,21 @@ impl BffService {
                     .on_behalf_of(&session, &scope)
                     .await
                     .map_err(|e| e.to_string())?;
-                let me = graph::me(tokens.entra().http(), &graph, &token)
-                    .await
-                    .map_err(|e| {
-                        if let Some(wait) = e.throttled_for() {
+                match graph::me(tokens.entra().http(), &graph, &token).await {
+                    Ok(me) => Ok(profile_of(me, cached)),
+                    Err(err) => {
+                        if let Some(wait) = err.throttled_for() {
                             throttle.hold(&tenant, wait);
                         }
-                        e.to_string()
-                    })?;
-                Ok::<_, String>(profile_of(me, cached))
+                        // As in the foreground: a cached token Graph refuses is dropped, so
+                        // that the next attempt exchanges anew instead of failing until it
+                        // expires.
+                        if err.is_token_refused() && cached {
+                            let _ = tokens.forget(&session, &scope).await;
+                        }
+                        Err(err.to_string())
+                    }
+                }
             };
             match read.await {
                 Ok(profile) => profiles.put(&key, profile).await,

@@ -74,6 +74,29 @@ async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
 }
 
 #[tokio::test]
+async fn a_token_graph_refuses_in_the_background_is_replaced_at_the_next_refresh() {
+    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app.ok("profile").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    app.admin(
+        "faults",
+        json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 1}),
+    )
+    .await;
+    app.reset_emulator_stats().await;
+
+    app.ok("profile").await;
+    wait_for_graph_calls(&app, 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.ok("profile").await;
+    wait_for_graph_calls(&app, 2).await;
+    // The refused token was dropped: the second read exchanged a new one.
+    assert_eq!(app.emulator_stats().await["obo"], 1);
+    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+}
+
+#[tokio::test]
 async fn sign_out_forgets_the_profile() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
