@@ -43,14 +43,21 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -n
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
-# `cargo leptos build --release` runs wasm-opt from PATH: link binaryen 132's into cargo's
-# bin directory (on PATH in every shell rustup set up), so the plain command works too.
-if [ "$(readlink -f "$HOME/.cargo/bin/wasm-opt" 2>/dev/null)" != "$(readlink -f end2end/node_modules/.bin/wasm-opt)" ]; then
-  step "Linking wasm-opt (binaryen 132) into ~/.cargo/bin"
-  ln -sf "$PWD/end2end/node_modules/.bin/wasm-opt" "$HOME/.cargo/bin/wasm-opt"
+# `cargo leptos build --release` runs wasm-opt from PATH: binaryen 132's, installed once
+# outside any checkout (a link into a checkout dangles when that checkout is deleted) and
+# linked into cargo's bin directory (on PATH in every shell rustup set up).
+BINARYEN_VERSION=$(node -p 'require("./end2end/package.json").devDependencies.binaryen')
+BINARYEN_HOME="${XDG_DATA_HOME:-$HOME/.local/share}/entra-bff/binaryen-$BINARYEN_VERSION"
+if [ ! -x "$BINARYEN_HOME/node_modules/.bin/wasm-opt" ]; then
+  step "Installing binaryen $BINARYEN_VERSION (wasm-opt) into $BINARYEN_HOME"
+  npm install --prefix "$BINARYEN_HOME" --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION"
+fi
+if [ "$(readlink -f "$HOME/.cargo/bin/wasm-opt" 2>/dev/null)" != "$(readlink -f "$BINARYEN_HOME/node_modules/.bin/wasm-opt")" ]; then
+  step "Linking wasm-opt (binaryen $BINARYEN_VERSION) into ~/.cargo/bin"
+  ln -sf "$BINARYEN_HOME/node_modules/.bin/wasm-opt" "$HOME/.cargo/bin/wasm-opt"
 fi
 found=$(command -v wasm-opt || true)
-if [ -n "$found" ] && [ "$(readlink -f "$found")" != "$(readlink -f end2end/node_modules/.bin/wasm-opt)" ]; then
+if [ -n "$found" ] && [ "$(readlink -f "$found")" != "$(readlink -f "$BINARYEN_HOME/node_modules/.bin/wasm-opt")" ]; then
   echo "warning: $found comes before ~/.cargo/bin on PATH; put ~/.cargo/bin first, or a plain" >&2
   echo "         cargo leptos build --release uses that wasm-opt (Debian's 108 breaks hydration)." >&2
 fi
