@@ -8,7 +8,9 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{ApiCall, Diagnostics, Profile, SessionInfo, TokenReport},
+    model::{
+        ApiCall, Diagnostics, DownstreamApiInfo, NamedApiCall, Profile, SessionInfo, TokenReport,
+    },
 };
 
 /// The static header every server-function request carries. A cross-site form cannot set
@@ -41,6 +43,18 @@ pub async fn get_tokens() -> Result<TokenReport, AppError> {
 pub async fn call_downstream_api() -> Result<ApiCall, AppError> {
     let (bff, request) = ssr::context()?;
     ssr::with_status(&request, bff.call_api(&request).await)
+}
+
+#[server(prefix = "/api", endpoint = "downstream-apis", client = CsrfClient)]
+pub async fn list_downstream_apis() -> Result<Vec<DownstreamApiInfo>, AppError> {
+    let (bff, request) = ssr::context()?;
+    ssr::with_status(&request, bff.downstream_apis(&request).await)
+}
+
+#[server(prefix = "/api", endpoint = "call-named-api", client = CsrfClient)]
+pub async fn call_named_api(name: String) -> Result<NamedApiCall, AppError> {
+    let (bff, request) = ssr::context()?;
+    ssr::with_status(&request, bff.call_named_api(&request, &name).await)
 }
 
 #[server(prefix = "/api", endpoint = "diagnostics", client = CsrfClient)]
@@ -103,7 +117,10 @@ pub mod port {
 
     use crate::{
         error::AppError,
-        model::{ApiCall, Diagnostics, Profile, SessionInfo, TokenReport},
+        model::{
+            ApiCall, Diagnostics, DownstreamApiInfo, NamedApiCall, Profile, SessionInfo,
+            TokenReport,
+        },
     };
 
     /// The BFF's services, as server functions need them. The server crate implements this
@@ -115,6 +132,17 @@ pub mod port {
         async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError>;
         /// Calls the downstream API with a token obtained On-Behalf-Of the user.
         async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError>;
+        /// The configured downstream APIs (signed-in users only).
+        async fn downstream_apis(
+            &self,
+            request: &Parts,
+        ) -> Result<Vec<DownstreamApiInfo>, AppError>;
+        /// GETs the sample path of the downstream API `name` On-Behalf-Of the user.
+        async fn call_named_api(
+            &self,
+            request: &Parts,
+            name: &str,
+        ) -> Result<NamedApiCall, AppError>;
         /// Checks the live configuration (no sign-in needed).
         async fn diagnostics(&self, request: &Parts) -> Result<Diagnostics, AppError>;
     }

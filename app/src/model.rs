@@ -47,6 +47,34 @@ pub struct ApiCall {
     pub token_from_cache: bool,
 }
 
+/// A downstream API the server calls On-Behalf-Of the user, as the Call API page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamApiInfo {
+    /// Its name in `/api/downstream/{name}/...`.
+    pub name: String,
+    pub base_url: String,
+    /// The scopes of its On-Behalf-Of token, space-separated.
+    pub scopes: String,
+    /// What the page's button GETs.
+    pub sample_path: String,
+}
+
+/// The answer of one named downstream API to a GET, as the Call API page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedApiCall {
+    pub name: String,
+    /// Where the call went (`GET {url}`).
+    pub url: String,
+    pub status: u16,
+    pub content_type: String,
+    /// The start of the body, as text (at most a few kilobytes).
+    pub body: String,
+    pub truncated: bool,
+    /// The OBO token the server sent, decoded.
+    pub token: DecodedToken,
+    pub token_from_cache: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForecastRow {
     pub date: String,

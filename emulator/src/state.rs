@@ -187,6 +187,9 @@ pub struct Session {
     pub auth: AuthFacts,
     /// Unix time the session was last used (it expires after [`StoreLimits::session_idle_secs`]).
     pub last_used: i64,
+    /// The apps (client ids) that received a code in this session, in order: the end-session
+    /// endpoint calls their front-channel logout URLs.
+    pub apps: Vec<String>,
 }
 
 /// A pending sign-in: the `/authorize` parameters between the pages (the `_txn` form field).
@@ -560,6 +563,7 @@ mod tests {
             tid: "t".into(),
             auth: AuthFacts::password_now(),
             last_used: 0,
+            apps: vec![],
         }
     }
 

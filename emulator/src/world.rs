@@ -268,8 +268,10 @@ pub struct WebSection {
     /// Redirect URIs.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    /// Front-channel logout URL.
-    #[serde(default)]
+    /// Front-channel logout URL (the portal's "Front-channel logout URL"): the end-session
+    /// endpoint loads it in a hidden iframe, with `?sid=`, for every other app the user signed
+    /// in to in that browser session. `frontchannelLogoutUrl` is accepted for it too.
+    #[serde(default, alias = "frontchannelLogoutUrl")]
     pub logout_url: Option<String>,
     /// Which tokens `/authorize` may return directly (implicit and hybrid flows).
     #[serde(default)]

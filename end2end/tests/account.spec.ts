@@ -18,7 +18,11 @@ test("the header says who is signed in on every page, and signs in and out from 
 
   // Sign out from the token view: a plain form POST, before or without any script.
   await page.goto("/tokens");
+  // The identity provider's sign-out page frames this app's front-channel logout URL (from
+  // its own origin, allowed by the answer's frame-ancestors) before coming back.
+  const frontChannel = page.waitForResponse((r) => r.url().includes("/auth/frontchannel-logout"));
   await page.getByTestId("sign-out").click();
+  expect((await frontChannel).status()).toBe(200);
   await expect(page.getByTestId("account-sign-in")).toBeVisible();
 });
 

@@ -7,8 +7,8 @@ use app::{
     api::port::Bff,
     error::AppError,
     model::{
-        ApiCall, Diagnostics, ForecastRow, Problem, ProblemAction, Profile, SessionInfo, TokenKind,
-        TokenReport, UserSummary,
+        ApiCall, Diagnostics, DownstreamApiInfo, ForecastRow, NamedApiCall, Problem, ProblemAction,
+        Profile, SessionInfo, TokenKind, TokenReport, UserSummary,
     },
 };
 use http::request::Parts;
@@ -16,9 +16,10 @@ use tower_sessions::Session;
 use url::Url;
 
 use crate::{
-    config::Config,
+    config::{Config, WEATHER},
     diagnostics::{self, Operation},
     domain::{ReturnTo, ScopeSet, Secret},
+    downstream::DownstreamApis,
     entra::decode_unverified,
     graph::{self, GraphCallError, Throttle},
     inspect,
@@ -31,8 +32,8 @@ pub struct BffService {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenService>,
     pub graph_base_url: Url,
-    /// The downstream API's base URL and the scope of its OBO token.
-    pub downstream: Option<(Url, ScopeSet)>,
+    /// The downstream APIs, by name (the Weather API showcase is `weather`).
+    pub apis: Arc<DownstreamApis>,
     /// Graph's `Retry-After`, honoured per tenant.
     pub graph_throttle: Arc<Throttle>,
     /// The Graph profile per session: a warm page view makes no call to Graph.
@@ -53,7 +54,7 @@ struct Forecast {
 }
 
 impl BffService {
-    fn session(request: &Parts) -> Result<UserSession, AppError> {
+    pub(crate) fn session(request: &Parts) -> Result<UserSession, AppError> {
         request
             .extensions
             .get::<Session>()
@@ -92,7 +93,7 @@ impl BffService {
     }
 
     /// Sign-in URL that returns to the page the user is on.
-    fn sign_in_url(request: &Parts) -> String {
+    pub(crate) fn sign_in_url(request: &Parts) -> String {
         let page = if request.uri.path().starts_with(app::api::API_PREFIX) {
             request
                 .headers
@@ -248,9 +249,19 @@ impl BffService {
     }
 
     async fn graph_token(&self, request: &Parts) -> Result<(Secret, bool, SignedInUser), AppError> {
+        self.obo_token(request, &self.config.graph_scope).await
+    }
+
+    /// A token for `scopes` obtained On-Behalf-Of the signed-in user (from a cache when it
+    /// can), whether it came from the cache, and the user; On-Behalf-Of's failures as the
+    /// problems the pages explain.
+    pub(crate) async fn obo_token(
+        &self,
+        request: &Parts,
+        scopes: &ScopeSet,
+    ) -> Result<(Secret, bool, SignedInUser), AppError> {
         let session = Self::session(request)?;
         let user = self.user(&session).await?;
-        let scopes = &self.config.graph_scope;
         match self.tokens.on_behalf_of(&session, scopes).await {
             Ok((token, cached)) => Ok((token, cached, user)),
             Err(err) => Err(self
@@ -278,7 +289,8 @@ impl Bff for BffService {
             {
                 Some(format!(
                     "Your session has ended: it was unused for more than {}, or you signed \
-                     out in another tab. Sign in again to continue.",
+                     out in another tab or of another app of your organization. Sign in again \
+                     to continue.",
                     human(limits.idle_timeout)
                 ))
             }
@@ -320,43 +332,30 @@ impl Bff for BffService {
     }
 
     async fn call_api(&self, request: &Parts) -> Result<ApiCall, AppError> {
-        let Some((base, scopes)) = &self.downstream else {
+        let Some(weather) = self.apis.get(WEATHER) else {
             return Err(api_problem(
                 "No downstream API is configured",
                 None,
                 "This app has no downstream API to call.".into(),
-                "Set DOWNSTREAM_API_URL and DOWNSTREAM_API_SCOPE (see README.md).".into(),
-                false,
+                "Set DOWNSTREAM_API__WEATHER__BASE_URL and DOWNSTREAM_API__WEATHER__SCOPES (see \
+                 README.md)."
+                    .into(),
+                Transient::No,
             ));
         };
-        let session = Self::session(request)?;
-        let user = self.user(&session).await?;
-        let (token, cached) = match self.tokens.on_behalf_of(&session, scopes).await {
-            Ok(ok) => ok,
-            Err(err) => {
-                return Err(self
-                    .obo_problem(err, request, &session, scopes, &user)
-                    .await);
-            }
-        };
-        let url = format!("{}/weatherforecast", base.as_str().trim_end_matches('/'));
-        let response = self
-            .tokens
-            .entra()
-            .http()
-            .get(&url)
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|err| {
-                api_problem(
-                    "The downstream API is unreachable",
-                    None,
-                    err.without_url().to_string(),
-                    "Check DOWNSTREAM_API_URL and that the API is running.".into(),
-                    true,
-                )
-            })?;
+        let path = "/weatherforecast";
+        let url = format!("{}{path}", weather.base_url.as_str().trim_end_matches('/'));
+        let (response, token, cached) = self
+            .call(
+                request,
+                weather,
+                http::Method::GET,
+                path,
+                None,
+                http::HeaderMap::new(),
+                None,
+            )
+            .await?;
         let status = response.status().as_u16();
         if status != 200 {
             // The API's RFC 6750 challenge says why it refused the token.
@@ -373,7 +372,7 @@ impl Bff for BffService {
                 "Check that DOWNSTREAM_API_SCOPE is the API's exposed scope and that the API \
                  accepts this tenant's tokens."
                     .into(),
-                status >= 500 || status == 429,
+                Transient::when(status >= 500 || status == 429),
             ));
         }
         let forecasts: Vec<Forecast> = response.json().await.map_err(|err| {
@@ -382,7 +381,7 @@ impl Bff for BffService {
                 Some(status),
                 err.without_url().to_string(),
                 "Check that DOWNSTREAM_API_URL points at the Weather API.".into(),
-                false,
+                Transient::No,
             )
         })?;
         let (header, claims) = decode_unverified(token.expose())
@@ -402,6 +401,15 @@ impl Bff for BffService {
         })
     }
 
+    async fn downstream_apis(&self, request: &Parts) -> Result<Vec<DownstreamApiInfo>, AppError> {
+        self.user(&Self::session(request)?).await?;
+        Ok(self.apis.info())
+    }
+
+    async fn call_named_api(&self, request: &Parts, name: &str) -> Result<NamedApiCall, AppError> {
+        self.call_named(request, name).await
+    }
+
     async fn diagnostics(&self, request: &Parts) -> Result<Diagnostics, AppError> {
         let signed_in = match self.user(&Self::session(request)?).await {
             Ok(_) => true,
@@ -410,13 +418,7 @@ impl Bff for BffService {
         };
         Ok(self
             .diagnostics
-            .report(
-                self.tokens.entra(),
-                &self.config,
-                self.downstream.as_ref().map(|(_, scope)| scope),
-                request,
-                signed_in,
-            )
+            .report(self.tokens.entra(), &self.config, request, signed_in)
             .await)
     }
 
@@ -476,7 +478,7 @@ fn human(limit: std::time::Duration) -> String {
 
 /// The session store (or Redis) failed: a 503 that says so and offers a retry; the user
 /// stays signed in.
-fn internal(err: impl std::fmt::Display) -> AppError {
+pub(crate) fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!("{err}");
     AppError::Problem(Box::new(crate::store::health::problem()))
 }
@@ -531,18 +533,32 @@ fn graph_problem(err: GraphCallError) -> AppError {
         None,
         err.to_string(),
         "Check that GRAPH_SCOPE includes User.Read and that it is consented.".into(),
-        retry,
+        Transient::when(retry),
     )
 }
 
+/// Whether a failure may pass by itself (try again later) or needs a configuration change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transient {
+    Yes,
+    No,
+}
+
+impl Transient {
+    pub(crate) fn when(passing: bool) -> Self {
+        if passing { Self::Yes } else { Self::No }
+    }
+}
+
 /// A failed call to an API (Graph or the downstream API) as a problem for the page.
-fn api_problem(
+pub(crate) fn api_problem(
     title: &str,
     status: Option<u16>,
     message: String,
     config_fix: String,
-    transient: bool,
+    transient: Transient,
 ) -> AppError {
+    let transient = transient == Transient::Yes;
     AppError::Problem(Box::new(Problem {
         title: title.into(),
         code: None,

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::{
     config::Config,
-    domain::{Resource, ScopeSet},
+    domain::Resource,
     entra::{EntraClient, ProviderMetadata},
 };
 
@@ -43,7 +43,6 @@ impl CachedChecks {
         &self,
         entra: &EntraClient,
         config: &Config,
-        downstream: Option<&ScopeSet>,
         request: &Parts,
         signed_in: bool,
     ) -> Diagnostics {
@@ -52,7 +51,7 @@ impl CachedChecks {
             match cached.as_ref() {
                 Some((at, checks)) if at.elapsed() < REFRESH_EVERY => checks.clone(),
                 _ => {
-                    let checks = configuration_checks(entra, config, downstream).await;
+                    let checks = configuration_checks(entra, config).await;
                     *cached = Some((Instant::now(), checks.clone()));
                     checks
                 }
@@ -69,11 +68,7 @@ impl CachedChecks {
     }
 }
 
-async fn configuration_checks(
-    entra: &EntraClient,
-    config: &Config,
-    downstream: Option<&ScopeSet>,
-) -> Vec<Check> {
+async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     let authority = entra
         .metadata()
@@ -220,19 +215,28 @@ async fn configuration_checks(
         format!("GRAPH_SCOPE={}: one API", config.graph_scope),
         None,
     ));
-    checks.push(match downstream {
-        Some(scope) => check(
-            "Downstream API scope",
-            Outcome::Pass,
-            format!("DOWNSTREAM_API_SCOPE={scope}: one API"),
-            None,
-        ),
-        None => check(
+    let apis = &config.downstream_apis;
+    checks.push(if apis.is_empty() {
+        check(
             "Downstream API scope",
             Outcome::Warn,
             "no downstream API is configured".into(),
-            Some("Set DOWNSTREAM_API_URL and DOWNSTREAM_API_SCOPE to call one.".into()),
-        ),
+            Some(
+                "Set DOWNSTREAM_API__<NAME>__BASE_URL and __SCOPES to call one (see README.md)."
+                    .into(),
+            ),
+        )
+    } else {
+        let each: Vec<String> = apis
+            .iter()
+            .map(|api| format!("{}: {}", api.name, api.scopes.to_wire()))
+            .collect();
+        check(
+            "Downstream API scope",
+            Outcome::Pass,
+            format!("{}: one API each", each.join("; ")),
+            None,
+        )
     });
 
     checks

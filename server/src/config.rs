@@ -11,7 +11,9 @@ use url::Url;
 
 use crate::domain::{Resource, ScopeSet, Secret};
 
+mod downstream;
 mod session;
+pub use downstream::{DownstreamApi, DownstreamLocation, WEATHER, is_clean_path};
 pub use session::{
     KEY_LEN, KeySource, RedisSettings, SessionConfig, SessionStoreKind, redacted_url,
 };
@@ -59,8 +61,9 @@ pub struct Config {
     pub consent_at_sign_in: bool,
     /// The origin the browser uses for this app, e.g. `http://localhost:3000`.
     pub public_url: Url,
-    /// The downstream API called On-Behalf-Of the user; `None` when not configured.
-    pub downstream: Option<Downstream>,
+    /// The downstream APIs called On-Behalf-Of the user, by name (`weather` by default with
+    /// the embedded emulator); empty when none is configured.
+    pub downstream_apis: Vec<DownstreamApi>,
     pub session: SessionConfig,
     /// What one client may hold of the listener: timeouts and the connection bound.
     pub limits: listener::Limits,
@@ -89,21 +92,6 @@ pub enum IdentityProvider {
     Embedded { addr: SocketAddr },
     /// A real (or separately run) identity provider, e.g. `https://login.microsoftonline.com`.
     Remote { authority_host: Url },
-}
-
-/// The downstream API (the seed's Weather API) and the scope of its OBO token.
-#[derive(Debug, Clone)]
-pub struct Downstream {
-    pub location: DownstreamLocation,
-    pub scope: ScopeSet,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DownstreamLocation {
-    /// Started by this server on a loopback port, next to the embedded emulator.
-    Embedded { addr: SocketAddr },
-    /// Its base URL (`GET {url}/weatherforecast`).
-    Remote { url: Url },
 }
 
 #[derive(Clone)]
@@ -312,7 +300,7 @@ impl Config {
         }
         .unwrap_or_else(|| Url::parse("http://localhost:3000").expect("valid"));
 
-        let downstream = read_downstream(&get, embedded, &mut problems);
+        let downstream_apis = downstream::read_downstream_apis(vars, &get, embedded, &mut problems);
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".into()));
         let session = session::read_session(
             &get,
@@ -357,7 +345,7 @@ impl Config {
             allowed_tenants,
             consent_at_sign_in,
             public_url,
-            downstream,
+            downstream_apis,
             session,
             limits,
             metrics_addr,
@@ -541,53 +529,6 @@ fn read_allowed_tenants(
         problems.push("AZURE_AD_ALLOWED_TENANTS lists no tenant id.".to_owned());
     }
     tenants
-}
-
-fn read_downstream(
-    get: &impl Fn(&str) -> Option<String>,
-    embedded: bool,
-    problems: &mut Vec<String>,
-) -> Option<Downstream> {
-    let url = get("DOWNSTREAM_API_URL");
-    let scope = get("DOWNSTREAM_API_SCOPE");
-    let location = match url {
-        Some(raw) => DownstreamLocation::Remote {
-            url: parse_http_url("DOWNSTREAM_API_URL", &raw, problems)?,
-        },
-        None if embedded => {
-            let raw = get("WEATHER_API_ADDR").unwrap_or_else(|| embedded::WEATHER_API_ADDR.into());
-            match raw.parse::<SocketAddr>() {
-                Ok(addr) if addr.ip().is_loopback() => DownstreamLocation::Embedded { addr },
-                _ => {
-                    problems.push(format!(
-                        "WEATHER_API_ADDR={raw:?} is not a loopback address such as 127.0.0.1:3200."
-                    ));
-                    return None;
-                }
-            }
-        }
-        None if scope.is_some() => {
-            problems.push(
-                "DOWNSTREAM_API_SCOPE is set but DOWNSTREAM_API_URL is not: set the API's base \
-                 URL (its /weatherforecast is called)."
-                    .to_owned(),
-            );
-            return None;
-        }
-        // A real tenant without a downstream API: the Call API page says it is not configured.
-        None => return None,
-    };
-    let raw = scope.unwrap_or_else(|| embedded::WEATHER_API_SCOPE.to_owned());
-    match ScopeSet::parse(&raw) {
-        Ok(scope) => Some(Downstream { location, scope }),
-        Err(err) => {
-            problems.push(format!(
-                "DOWNSTREAM_API_SCOPE={raw:?} is not usable: {err}. Use the API's exposed scope, \
-                 e.g. api://<api-client-id>/Weather.Read."
-            ));
-            None
-        }
-    }
 }
 
 /// `METRICS_ADDR`: the metrics are anonymous, so they are served on their own address,

@@ -58,7 +58,17 @@ pub async fn secure(State(Https(https)): State<Https>, request: Request, next: N
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A response that names who may frame it (the front-channel sign-out, framed by the
+    // identity provider) keeps that; everything else may not be framed at all.
+    let framable = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|policy| {
+            policy.contains("frame-ancestors") && !policy.contains("frame-ancestors 'none'")
+        });
+    if !framable {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));

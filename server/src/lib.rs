@@ -2,6 +2,7 @@
 //!
 //! `config` reads the environment; `entra` talks to the identity provider; `session`,
 //! `store` and `tokens` keep the user's tokens server-side (sealed, in SQLite or Redis); `bff` answers the app's server functions;
+//! `downstream` calls the named downstream APIs and proxies to them;
 //! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
 pub mod assets;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod csrf;
 pub mod diagnostics;
 pub mod domain;
+pub mod downstream;
 pub mod entra;
 pub mod graph;
 pub mod headers;

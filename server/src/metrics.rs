@@ -70,6 +70,7 @@ pub struct Metrics {
     pub request_seconds: Family<RouteLabels, Histogram>,
     pub sign_ins: Counter,
     pub sign_in_failures: Family<CodeLabels, Counter>,
+    pub front_channel_sign_outs: Counter,
     pub refreshes: Counter,
     pub obo_exchanges: Counter,
     pub obo_cache_hits: Family<TierLabels, Counter>,
@@ -91,6 +92,7 @@ impl Default for Metrics {
             request_seconds: Family::new_with_constructor(seconds),
             sign_ins: Counter::default(),
             sign_in_failures: Family::default(),
+            front_channel_sign_outs: Counter::default(),
             refreshes: Counter::default(),
             obo_exchanges: Counter::default(),
             obo_cache_hits: Family::default(),
@@ -120,6 +122,11 @@ impl Default for Metrics {
             "sign_in_failures",
             "Sign-ins that failed at the callback, by AADSTS code (or OAuth error)",
             m.sign_in_failures.clone(),
+        );
+        r.register(
+            "front_channel_sign_outs",
+            "Sessions ended by the identity provider's front-channel sign-out",
+            m.front_channel_sign_outs.clone(),
         );
         r.register(
             "token_refreshes",

@@ -119,8 +119,8 @@ impl UserSession {
 
     /// Stores the user after sign-in, under a new session id (session fixation defence),
     /// in a browser-session cookie (the idle timeout is kept by the store, see
-    /// [`crate::store::idle`]).
-    pub async fn sign_in(&self, user: &SignedInUser) -> Result<(), SessionError> {
+    /// [`crate::store::idle`]). Saved at once, so that the new id is known: the id.
+    pub async fn sign_in(&self, user: &SignedInUser) -> Result<String, SessionError> {
         self.0.cycle_id().await?;
         self.0
             .set_expiry(Some(tower_sessions::Expiry::OnSessionEnd));
@@ -129,7 +129,8 @@ impl UserSession {
         self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
         self.0.remove_value(CONSENT_SCOPES_KEY).await?;
         self.0.insert(USER_KEY, user).await?;
-        Ok(())
+        self.0.save().await?;
+        Ok(self.id().unwrap_or_default())
     }
 
     /// Replaces the stored tokens and saves at once, so that concurrent requests of this

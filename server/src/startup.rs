@@ -160,17 +160,20 @@ impl Application {
             authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
             redirect_uri = %config.redirect_uri(), "identity provider ready"
         );
-        let downstream = match &config.downstream {
-            None => None,
-            Some(d) => Some((
-                downstream_url(&d.location, &authority_host, &config).await?,
-                d.scope.clone(),
-            )),
-        };
+        let mut apis = Vec::new();
+        for api in &config.downstream_apis {
+            apis.push(crate::downstream::Api {
+                base_url: downstream_url(&api.location, &authority_host, &config).await?,
+                config: api.clone(),
+            });
+        }
+        let apis = Arc::new(crate::downstream::DownstreamApis::new(apis));
         let metrics = Arc::new(Metrics::default());
-        let stores = Stores::open(&config, metrics.clone())
-            .await
-            .map_err(StartError::SessionStore)?;
+        let stores = Arc::new(
+            Stores::open(&config, metrics.clone())
+                .await
+                .map_err(StartError::SessionStore)?,
+        );
         let tokens = Arc::new(TokenService::new(
             Arc::new(entra),
             TOKEN_CACHE_MAX_BYTES,
@@ -178,11 +181,11 @@ impl Application {
             metrics.clone(),
         ));
         let profiles = Arc::new(ProfileCache::new(config.profile_ttl));
-        let bff: Arc<dyn Bff> = Arc::new(BffService {
+        let bff = Arc::new(BffService {
             config: config.clone(),
             tokens: tokens.clone(),
             graph_base_url,
-            downstream,
+            apis,
             graph_throttle: Default::default(),
             profiles: profiles.clone(),
             diagnostics: Default::default(),
@@ -194,6 +197,7 @@ impl Application {
                 tokens: tokens.clone(),
                 metrics: metrics.clone(),
                 profiles: profiles.clone(),
+                stores: stores.clone(),
             },
             bff,
         );
@@ -208,7 +212,6 @@ impl Application {
             profiles: profiles.clone(),
             metrics: metrics.clone(),
         });
-        let stores = Arc::new(stores);
         let router = stores
             .layer(router, &config)
             // Probes outside the session layer: a load balancer has no cookie to read.
@@ -297,7 +300,22 @@ async fn start_emulator(
     let world = match &config.emulator_world {
         Some(path) => emulator::World::from_file(path)
             .map_err(|e| StartError::Emulator(format!("EMULATOR_WORLD={}: {e}", path.display())))?,
-        None => emulator::World::well_known(),
+        None => {
+            // Registered as the portal would have it: Entra's single sign-out calls this.
+            let mut world = emulator::World::well_known();
+            let front_channel = format!(
+                "{}/auth/frontchannel-logout",
+                config.public_url.as_str().trim_end_matches('/')
+            );
+            for tenant in &mut world.tenants {
+                for app in &mut tenant.applications {
+                    if app.app_id == emulator::well_known::WEB_APP_CLIENT_ID {
+                        app.web.logout_url = Some(front_channel.clone());
+                    }
+                }
+            }
+            world
+        }
     };
     let running = emulator::Emulator::builder()
         .world(world)
@@ -391,7 +409,9 @@ pub async fn start_weather_api(
 
 /// The routes: auth, Leptos pages and server functions (with the BFF port in context),
 /// static files; the anti-CSRF check in front of server functions.
-fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router {
+fn router(options: LeptosOptions, auth: AuthState, service: Arc<BffService>) -> Router {
+    let proxy = crate::downstream::router(service.clone());
+    let bff: Arc<dyn Bff> = service;
     crate::routes::page::set_stylesheet(crate::assets::stylesheet_href(&options));
     let pkg = crate::assets::pkg(&options);
     // What every rendered page has in context: the BFF port, and a CSP nonce.
@@ -416,7 +436,7 @@ fn router(options: LeptosOptions, auth: AuthState, bff: Arc<dyn Bff>) -> Router 
             public_url,
             csrf::require_api_proof,
         ));
-    auth::router(auth).merge(pkg).merge(leptos)
+    auth::router(auth).merge(pkg).merge(proxy).merge(leptos)
 }
 
 async fn shutdown_signal() {

@@ -1,16 +1,18 @@
 //! The "Call API" page: the server calls the downstream Weather API On-Behalf-Of the user
-//! and shows the result, the decoded OBO token, and whether the token came from the cache.
-//! A form, not a script: it works with JavaScript off, and costs the WASM nothing.
+//! and shows the result, the decoded OBO token, and whether the token came from the cache;
+//! below it, every configured downstream API with a button that GETs it through the same
+//! On-Behalf-Of path. Forms, not scripts: it works with JavaScript off, and costs the WASM
+//! nothing.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::call_downstream_api,
+    api::{call_downstream_api, call_named_api, list_downstream_apis},
     components::account::use_session,
     components::{claims_table::TokenCard, problem::ErrorCard},
     error::AppError,
-    model::{ApiCall, SessionInfo},
+    model::{ApiCall, DownstreamApiInfo, NamedApiCall, SessionInfo},
 };
 
 #[component]
@@ -51,6 +53,7 @@ pub fn CallApiPage() -> impl IntoView {
                                 Some(Ok(result)) => view! { <ApiResult result/> }.into_any(),
                                 Some(Err(error)) => view! { <ErrorCard error/> }.into_any(),
                             }}
+                            <NamedApis/>
                         }
                             .into_any()
                     }
@@ -105,6 +108,122 @@ fn ApiResult(result: ApiCall) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
+        </section>
+        <TokenCard token/>
+    }
+}
+
+/// The configured downstream APIs, each with a form that GETs its sample path (`?api=name`:
+/// the server calls it while rendering the page).
+#[component]
+fn NamedApis() -> impl IntoView {
+    let picked = use_query_map().with_untracked(|q| q.get("api"));
+    let apis = Resource::new(|| (), |_| list_downstream_apis());
+    let call = Resource::new(
+        move || picked.clone(),
+        |picked| async move {
+            match picked {
+                Some(name) => Some(call_named_api(name).await),
+                None => None,
+            }
+        },
+    );
+    view! {
+        <section class="card" data-testid="downstream-apis">
+            <h2>"Your downstream APIs"</h2>
+            <p class="muted">
+                "Each is reached through the proxy at /api/downstream/{name}/… with a token "
+                "the server obtains On-Behalf-Of you for that API's scopes."
+            </p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match apis.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p>"No downstream API is configured."</p> }.into_any()
+                        }
+                        Ok(list) => view! { <ApiTable list/> }.into_any(),
+                        Err(error) => view! { <ErrorCard error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match call.await {
+                    None => ().into_any(),
+                    Some(Ok(result)) => view! { <NamedApiResult result/> }.into_any(),
+                    Some(Err(error)) => view! { <ErrorCard error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ApiTable(list: Vec<DownstreamApiInfo>) -> impl IntoView {
+    view! {
+        <table class="claims">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Base URL and scopes"</th>
+                    <th scope="col">"Call"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|api| {
+                        view! {
+                            <tr>
+                                <td>{api.name.clone()}</td>
+                                <td class="value">
+                                    <code>{api.base_url}</code>
+                                    <br/>
+                                    <code>{api.scopes}</code>
+                                </td>
+                                <td>
+                                    <form method="get" action="/call-api">
+                                        <input type="hidden" name="api" value=api.name.clone()/>
+                                        <button type="submit" data-testid=format!("call-{}", api.name)>
+                                            "GET " {api.sample_path}
+                                        </button>
+                                    </form>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn NamedApiResult(result: NamedApiCall) -> impl IntoView {
+    let NamedApiCall {
+        name,
+        url,
+        status,
+        content_type,
+        body,
+        truncated,
+        token,
+        token_from_cache,
+    } = result;
+    view! {
+        <section class="card" data-testid=format!("api-call-{name}")>
+            <h2>"GET " {url}</h2>
+            <p data-testid="api-call-status">"HTTP " {status} " · " {content_type}</p>
+            <pre class="api-body">{body}</pre>
+            {truncated.then(|| view! { <p class="muted">"(The rest of the answer is not shown.)"</p> })}
+            <p>
+                {if token_from_cache {
+                    "The OBO token came from the server's cache."
+                } else {
+                    "The server obtained a new OBO token from the identity provider for this call."
+                }}
+            </p>
         </section>
         <TokenCard token/>
     }

@@ -571,6 +571,11 @@ fn advance(
             },
         );
         store.txns.remove(txn);
+        if let Some(s) = store.sessions.get_mut(&sid_value)
+            && !s.apps.contains(&app.app_id)
+        {
+            s.apps.push(app.app_id.clone());
+        }
     }
     let mut fields = vec![("code".to_string(), code)];
     if let Some(s) = &req.state {
@@ -813,6 +818,7 @@ fn step(st: &Shared, seg: &str, headers: &HeaderMap, form: Params) -> Response {
                         ..AuthFacts::password_now()
                     },
                     last_used: now(),
+                    apps: vec![],
                 },
                 now(),
             );

@@ -4,6 +4,12 @@
 //! picker; the emulator has no picker, and a session holds one account, so it signs out the
 //! browser's session and, when the hint names another account's sessions and the browser sent
 //! none, those.
+//!
+//! Single sign-out: the apps that got a code in the ended session and registered a
+//! front-channel logout URL (`web.logoutUrl`) are loaded in hidden iframes with `?sid=` only,
+//! as Entra does (no `iss`, unlike OpenID Connect Front-Channel Logout 1.0 §2; reported in
+//! nginxinc/nginx-openid-connect#117 and MicrosoftDocs/entra-docs#333), before the browser
+//! goes on to the `post_logout_redirect_uri`.
 
 use axum::{
     Router,
@@ -17,8 +23,9 @@ use axum::{
 use super::{authorize::SESSION_COOKIE, esc};
 use crate::{
     params::Params,
-    state::{AppState, Counters},
+    state::{AppState, Counters, Session},
     tokens,
+    world::World,
 };
 
 /// Logout routes.
@@ -54,8 +61,7 @@ async fn logout_post(
 
 fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     Counters::bump(&st.stats.logout);
-    // Drop the session.
-    let sid = headers
+    let cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -64,73 +70,160 @@ fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) 
         .find(|(k, _)| *k == SESSION_COOKIE)
         .map(|(_, v)| v.to_string());
     let hinted = p.get("logout_hint").and_then(tokens::parse_login_hint);
-    {
-        let mut store = st.store.lock().expect("store lock");
-        match (&sid, &hinted) {
-            (Some(sid), _) => {
-                store.sessions.remove(sid);
-            }
-            (None, Some((oid, tid))) => store
-                .sessions
-                .retain(|_, s| !(s.oid.eq_ignore_ascii_case(oid) && s.tid == *tid)),
-            (None, None) => {}
-        }
-    }
-    let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
-    let mut resp = match p.get("post_logout_redirect_uri") {
-        None => Html(
-            "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Signed out</title></head><body><main><h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p></main></body></html>".to_string(),
-        )
-        .into_response(),
+    let ended = end_sessions(st, cookie.as_deref(), hinted.as_ref());
+    let world = st.world.read().expect("world lock");
+    let client_id = p.get("client_id").map(str::to_string).or_else(|| {
+        p.get("id_token_hint")
+            .and_then(|t| tokens::decode(t).ok())
+            .and_then(|d| d.claims["aud"].as_str().map(str::to_string))
+    });
+    let next = match p.get("post_logout_redirect_uri") {
+        None => None,
         Some(uri) => {
-            let world = st.world.read().expect("world lock");
-            let client_id = p.get("client_id").map(str::to_string).or_else(|| {
-                p.get("id_token_hint")
-                    .and_then(|t| tokens::decode(t).ok())
-                    .and_then(|d| d.claims["aud"].as_str().map(str::to_string))
+            let tenant = super::tenant_seg(&world, seg).ok().and_then(|t| match t {
+                super::TenantSeg::Tenant(id) => world.tenant(&id),
+                super::TenantSeg::Alias(_) => super::pick_tenant(
+                    &world,
+                    &[
+                        hinted.as_ref().map(|(_, tid)| tid.as_str()),
+                        client_id.as_deref(),
+                    ],
+                ),
             });
-            let tenant = super::tenant_seg(&world, seg)
-                .ok()
-                .and_then(|t| match t {
-                    super::TenantSeg::Tenant(id) => world.tenant(&id),
-                    super::TenantSeg::Alias(_) => super::pick_tenant(
-                        &world,
-                        &[
-                            hinted.as_ref().map(|(_, tid)| tid.as_str()),
-                            client_id.as_deref(),
-                        ],
-                    ),
-                });
             let allowed = tenant.is_some_and(|t| match &client_id {
                 Some(c) => t.app(c).is_some_and(|a| a.redirect_uri_allowed(uri)),
                 None => t.applications.iter().any(|a| a.redirect_uri_allowed(uri)),
             });
-            if allowed {
-                let location = match p.get("state") {
-                    Some(s) => {
-                        let sep = if uri.contains('?') { '&' } else { '?' };
-                        let q = url::form_urlencoded::Serializer::new(String::new())
-                            .append_pair("state", s)
-                            .finish();
-                        format!("{uri}{sep}{q}")
-                    }
-                    None => uri.to_string(),
-                };
-                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-            } else {
-                (
-                    StatusCode::BAD_REQUEST,
-                    Html(format!(
-                        "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Sign out error</title></head><body><main><h1>Sign out</h1><p role=\"alert\" id=\"error\">AADSTS50011: The post_logout_redirect_uri '{}' is not registered for the application.</p></main></body></html>",
-                        esc(uri)
-                    )),
-                )
-                    .into_response()
+            if !allowed {
+                return with_cleared_cookie(
+                    (
+                        StatusCode::BAD_REQUEST,
+                        Html(format!(
+                            "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Sign out error</title></head><body><main><h1>Sign out</h1><p role=\"alert\" id=\"error\">AADSTS50011: The post_logout_redirect_uri '{}' is not registered for the application.</p></main></body></html>",
+                            esc(uri)
+                        )),
+                    )
+                        .into_response(),
+                );
             }
+            Some(match p.get("state") {
+                Some(s) => {
+                    let sep = if uri.contains('?') { '&' } else { '?' };
+                    let q = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("state", s)
+                        .finish();
+                    format!("{uri}{sep}{q}")
+                }
+                None => uri.to_string(),
+            })
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    let calls = front_channel_calls(&world, &ended);
+    let response = match (next, calls.is_empty()) {
+        (Some(location), true) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+        (next, _) => Html(signed_out_page(&calls, next.as_deref())).into_response(),
+    };
+    with_cleared_cookie(response)
+}
+
+/// Removes the browser's session (by its cookie) or, without one, the hinted account's
+/// sessions; returns them.
+fn end_sessions(
+    st: &crate::state::Shared,
+    cookie: Option<&str>,
+    hinted: Option<&(String, String)>,
+) -> Vec<Session> {
+    let mut store = st.store.lock().expect("store lock");
+    match (cookie, hinted) {
+        (Some(sid), _) => store.sessions.remove(sid).into_iter().collect(),
+        (None, Some((oid, tid))) => {
+            let ids: Vec<String> = store
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.oid.eq_ignore_ascii_case(oid) && s.tid == *tid)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter()
+                .filter_map(|id| store.sessions.remove(id))
+                .collect()
+        }
+        (None, None) => vec![],
     }
-    resp
+}
+
+/// One front-channel logout call: an app's registered URL with the session's `sid`.
+struct FrontChannelCall {
+    app_name: String,
+    url: String,
+}
+
+/// The front-channel logout URLs of the apps signed in to in `ended`, the app that asked to
+/// sign out included (as Entra does: an app whose front-channel URL starts a sign-out again
+/// loops).
+fn front_channel_calls(world: &World, ended: &[Session]) -> Vec<FrontChannelCall> {
+    let mut calls = vec![];
+    for session in ended {
+        for client_id in &session.apps {
+            let app = world
+                .tenant(&session.tid)
+                .and_then(|t| t.app(client_id))
+                .or_else(|| world.tenants.iter().find_map(|t| t.app(client_id)));
+            let Some((app, logout_url)) =
+                app.and_then(|a| a.web.logout_url.as_deref().map(|u| (a, u)))
+            else {
+                continue;
+            };
+            let sep = if logout_url.contains('?') { '&' } else { '?' };
+            let sid = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("sid", &session.auth.sid)
+                .finish();
+            calls.push(FrontChannelCall {
+                app_name: app.display_name.clone(),
+                url: format!("{logout_url}{sep}{sid}"),
+            });
+        }
+    }
+    calls
+}
+
+/// The "signed out" page: hidden iframes to the other apps' front-channel logout URLs, then
+/// on to `next` once they have loaded (or after 5 s), with a link for browsers without
+/// scripts.
+fn signed_out_page(calls: &[FrontChannelCall], next: Option<&str>) -> String {
+    let frames: String = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "<iframe hidden title=\"Signing out of {}\" src=\"{}\"></iframe>",
+                esc(&c.app_name),
+                esc(&c.url)
+            )
+        })
+        .collect();
+    let onward = match next {
+        Some(next) => {
+            // JSON is a JavaScript literal; `<` escaped so that the text cannot end the script.
+            let target = serde_json::to_string(next)
+                .unwrap_or_default()
+                .replace('<', "\\u003c");
+            format!(
+                "<p><a id=\"continue\" href=\"{}\">Continue</a></p><script>(function(){{var go=function(){{location.replace({target})}};window.addEventListener('load',go);setTimeout(go,5000)}})()</script>",
+                esc(next)
+            )
+        }
+        None => "<p>It's a good idea to close all browser windows.</p>".to_owned(),
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><link rel=\"icon\" href=\"data:,\"><title>Signed out</title></head><body><main><h1>You signed out of your account</h1>{frames}{onward}</main></body></html>"
+    )
+}
+
+fn with_cleared_cookie(mut response: Response) -> Response {
+    let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
 }

@@ -190,7 +190,7 @@ impl EntraClient {
         let mut consent: Vec<&ScopeSet> = extra_scopes.into_iter().collect();
         if self.config.consent_at_sign_in {
             consent.push(&self.config.graph_scope);
-            consent.extend(self.config.downstream.as_ref().map(|d| &d.scope));
+            consent.extend(self.config.downstream_apis.iter().map(|api| &api.scopes));
         }
         let mut named: Vec<String> = Vec::new();
         for scope in consent.into_iter().flat_map(ScopeSet::iter) {

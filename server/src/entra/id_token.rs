@@ -27,6 +27,9 @@ pub struct IdTokenClaims {
     pub preferred_username: Option<String>,
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The identity provider's sign-in session, named again by its front-channel sign-out.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// An ID token whose signature and claims have been checked. Not `Deserialize`: the only

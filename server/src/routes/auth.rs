@@ -1,11 +1,14 @@
 //! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the authorization code
-//! flow with PKCE, and sign-out at the identity provider.
+//! flow with PKCE, and sign-out at the identity provider. `GET /auth/frontchannel-logout` is
+//! the identity provider's sign-out of this app ([`super::front_channel`]).
 
 use std::sync::Arc;
 
 use axum::{Router, routing::get, routing::post};
 
-use crate::{config::Config, metrics::Metrics, profiles::Profiles, tokens::TokenService};
+use crate::{
+    config::Config, metrics::Metrics, profiles::Profiles, store::Stores, tokens::TokenService,
+};
 
 #[derive(Clone)]
 pub struct AuthState {
@@ -13,6 +16,7 @@ pub struct AuthState {
     pub tokens: Arc<TokenService>,
     pub metrics: Arc<Metrics>,
     pub profiles: Profiles,
+    pub stores: Arc<Stores>,
 }
 
 pub fn router(state: AuthState) -> Router {
@@ -21,6 +25,10 @@ pub fn router(state: AuthState) -> Router {
         .route("/auth/login", get(get::login))
         .route("/auth/callback", get(get::callback))
         .route("/auth/logout", post(post::logout))
+        .route(
+            "/auth/frontchannel-logout",
+            get(super::front_channel::logout),
+        )
         .with_state(state);
     crate::rate_limit::limit(routes, &limit)
 }
@@ -87,6 +95,8 @@ mod get {
         state: Option<String>,
         error: Option<String>,
         error_description: Option<String>,
+        /// Entra's sign-in session id (the ID token's `sid`), for ID tokens without `sid`.
+        session_state: Option<String>,
     }
 
     pub async fn callback(
@@ -255,8 +265,22 @@ mod get {
             .tokens
             .purge_user(&user.tenant_id, &user.object_id)
             .await;
-        if let Err(err) = session.sign_in(&user).await {
-            return store_failed(err);
+        let session_id = match session.sign_in(&user).await {
+            Ok(id) => id,
+            Err(err) => return store_failed(err),
+        };
+        // Remembered for the identity provider's front-channel sign-out. Without it the
+        // session still works; only single sign-out misses it, so the sign-in goes on.
+        if let Some(sid) = claims.sid.as_deref().or(query.session_state.as_deref()) {
+            let opened = crate::store::sid_index::Opened {
+                session_id,
+                tenant_id: user.tenant_id.clone(),
+                object_id: user.object_id.clone(),
+                expires_at: now() + state.config.session.absolute_timeout.as_secs() as i64,
+            };
+            if let Err(err) = state.stores.sid_index.record(sid, opened, now()).await {
+                tracing::warn!("the sign-in is not indexed for front-channel sign-out: {err}");
+            }
         }
         tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
         state.metrics.sign_ins.inc();
@@ -345,7 +369,13 @@ mod properties {
 
     use super::get::CallbackQuery;
 
-    const KNOWN: [&str; 4] = ["code", "state", "error", "error_description"];
+    const KNOWN: [&str; 5] = [
+        "code",
+        "state",
+        "error",
+        "error_description",
+        "session_state",
+    ];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]

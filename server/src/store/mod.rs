@@ -10,6 +10,7 @@ pub mod health;
 pub mod idle;
 pub mod redis;
 pub mod sealed;
+pub mod sid_index;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct Stores {
     pub health: Arc<StoreHealth>,
     /// Redis's shared leases and token cache, when sessions live in Redis.
     pub shared: Option<Arc<redis::Shared>>,
+    /// The sessions each identity-provider sign-in session opened (front-channel sign-out).
+    pub sid_index: sid_index::SidIndex,
     metrics: Arc<Metrics>,
 }
 
@@ -53,13 +56,17 @@ impl Stores {
     /// with the fix.
     pub async fn open(config: &Config, metrics: Arc<Metrics>) -> Result<Self, String> {
         let ring = Arc::new(KeyRing::load(&config.session.keys)?);
-        let (backend, shared) = match &config.session.store {
-            SessionStoreKind::Memory => (Backend::Memory(MemoryStore::default()), None),
+        let (backend, shared, sid_index) = match &config.session.store {
+            SessionStoreKind::Memory => (
+                Backend::Memory(MemoryStore::default()),
+                None,
+                sid_index::SidIndex::memory(),
+            ),
             SessionStoreKind::Sqlite(path) => {
-                let store = open_sqlite(path)
+                let (store, index) = open_sqlite(path)
                     .await
                     .map_err(|e| format!("{}: {e}. Check DATA_DIR.", path.display()))?;
-                (Backend::Sqlite(cached::Cached::new(store)), None)
+                (Backend::Sqlite(cached::Cached::new(store)), None, index)
             }
             SessionStoreKind::Redis(settings) => {
                 let pool = redis::connect(settings).await.map_err(|e| {
@@ -70,9 +77,11 @@ impl Stores {
                     )
                 })?;
                 let shared = redis::Shared::new(pool.clone(), ring.clone(), metrics.clone());
+                let index = sid_index::SidIndex::redis(pool.clone(), &config.client_id);
                 (
                     Backend::Redis(RedisStore::new(pool)),
                     Some(Arc::new(shared)),
+                    index,
                 )
             }
         };
@@ -81,6 +90,7 @@ impl Stores {
             ring,
             health: Arc::default(),
             shared,
+            sid_index,
             metrics,
         })
     }
@@ -124,6 +134,20 @@ impl Stores {
             .with_expiry(Expiry::OnSessionEnd)
     }
 
+    /// Deletes session `id` outside any request (a front-channel sign-out); an id that is not
+    /// a session id or names no session is nothing to delete.
+    pub async fn delete_session(&self, id: &str) -> Result<(), String> {
+        let Ok(id) = id.parse::<tower_sessions::session::Id>() else {
+            return Ok(());
+        };
+        let result = match &self.backend {
+            Backend::Memory(store) => store.delete(&id).await,
+            Backend::Sqlite(store) => store.delete(&id).await,
+            Backend::Redis(store) => store.delete(&id).await,
+        };
+        result.map_err(|e| e.to_string())
+    }
+
     /// Whether the store answers now (`/readyz`).
     pub async fn ping(&self) -> Result<(), String> {
         match &self.backend {
@@ -154,7 +178,7 @@ pub fn cookie_name(https: bool) -> &'static str {
     }
 }
 
-async fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, String> {
+async fn open_sqlite(path: &std::path::Path) -> Result<(SqliteStore, sid_index::SidIndex), String> {
     private_file(path).map_err(|e| e.to_string())?;
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -162,6 +186,7 @@ async fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, String> {
     let pool = SqlitePool::connect_with(options)
         .await
         .map_err(|e| e.to_string())?;
+    let index = sid_index::SidIndex::sqlite(pool.clone()).await?;
     let store = SqliteStore::new(pool);
     store.migrate().await.map_err(|e| e.to_string())?;
     tokio::spawn(
@@ -169,7 +194,7 @@ async fn open_sqlite(path: &std::path::Path) -> Result<SqliteStore, String> {
             .clone()
             .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
     );
-    Ok(store)
+    Ok((store, index))
 }
 
 /// Creates the session database readable by this user only: it holds refresh tokens

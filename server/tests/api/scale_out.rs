@@ -40,12 +40,19 @@ async fn a_session_started_on_one_instance_is_served_by_another_and_sealed_in_re
     // What Redis holds is ciphertext: no token, no name.
     let keys = deployment.redis.keys("*").await;
     assert!(keys.iter().any(|k| k.starts_with("bff:obo:")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("bff:sid:")), "{keys:?}");
     for k in &keys {
-        if k.starts_with("bff:obo-user:") {
-            continue; // a set of key names
-        }
-        if let Some(bytes) = deployment.redis.get(k).await {
-            let text = String::from_utf8_lossy(&bytes);
+        let text = if k.starts_with("bff:obo-user:") || k.starts_with("bff:sid:") {
+            // Sets: of key names, and of the sessions a sign-in opened.
+            Some(deployment.redis.members(k).await.join("\n"))
+        } else {
+            deployment
+                .redis
+                .get(k)
+                .await
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        };
+        if let Some(text) = text {
             assert!(!contains_jwt(&text), "{k} holds a token in clear");
             assert!(
                 !text.contains("Adele"),
@@ -99,6 +106,33 @@ async fn signing_out_on_one_instance_signs_out_everywhere_and_purges_the_shared_
     assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         deployment.redis.keys("bff:obo*").await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn the_identity_providers_sign_out_on_one_instance_ends_the_session_everywhere() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, b) = deployment.two().await;
+    let sid = a.sign_in_with_sid(ADELE).await;
+    a.ok("profile").await;
+    assert_eq!(deployment.redis.keys("bff:sid:*").await.len(), 1);
+
+    // The front-channel call reaches B, from a frame without cookies.
+    let answer = crate::common::browser()
+        .get(b.url(&format!("/auth/frontchannel-logout?sid={sid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    assert_eq!(signed_in_user(&a).await, Value::Null);
+    assert_eq!(
+        deployment.redis.keys("bff:obo*").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        deployment.redis.keys("bff:sid:*").await,
         Vec::<String>::new()
     );
 }

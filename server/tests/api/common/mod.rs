@@ -39,6 +39,15 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestApp {
     let (env, options, listener, data_dir) = prepare(site_root, vars).await;
     let addr = listener.local_addr().unwrap();
+    // An APP_URL on this server's port (`{port}`) is where the test reaches it; any other
+    // (a public name) is only what the server believes it is.
+    let base = vars
+        .iter()
+        .find(|(k, v)| *k == "APP_URL" && v.contains("{port}"))
+        .map_or_else(
+            || format!("http://localhost:{}", addr.port()),
+            |_| env["APP_URL"].trim_end_matches('/').to_owned(),
+        );
     let app = Application::build(&env, options, listener)
         .await
         .expect("the server starts");
@@ -52,7 +61,7 @@ pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestAp
     let metrics = format!("http://{}", app.metrics_addr());
     let server = tokio::spawn(app.run_until_stopped()).abort_handle();
     TestApp {
-        base: format!("http://localhost:{}", addr.port()),
+        base,
         emulator,
         metrics,
         client: browser(),
@@ -72,8 +81,8 @@ pub async fn start_error(vars: &[(&str, &str)]) -> String {
     }
 }
 
-/// The variables (free ports, a fresh data directory, `vars` on top), Leptos options and a
-/// bound listener for one server.
+/// The variables (free ports, a fresh data directory, `vars` on top, `{port}` in them replaced
+/// by the server's), Leptos options and a bound listener for one server.
 async fn prepare(
     site_root: &str,
     vars: &[(&str, &str)],
@@ -90,10 +99,11 @@ async fn prepare(
         ("METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ("DATA_DIR".into(), data_dir.display().to_string()),
     ]);
-    for (k, v) in vars {
-        env.insert((*k).into(), (*v).into());
-    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    for (k, v) in vars {
+        env.insert((*k).into(), v.replace("{port}", &port));
+    }
     let options = LeptosOptions::builder()
         .output_name("entra-bff")
         .site_root(site_root)
@@ -246,6 +256,22 @@ impl TestApp {
             .await
             .unwrap();
         self.through_emulator(&location(&login), upn, seen).await
+    }
+
+    /// Signs `upn` in; the identity provider's session id (`sid`) of that sign-in, from the
+    /// callback's `session_state`.
+    pub async fn sign_in_with_sid(&self, upn: &str) -> String {
+        let login = self
+            .client
+            .get(self.url("/auth/login?return_to=/"))
+            .send()
+            .await
+            .unwrap();
+        let callback = self
+            .emulator_pages(&self.client, &location(&login), upn, &mut Seen::default())
+            .await;
+        self.client.get(&callback).send().await.unwrap();
+        query_param(&callback, "session_state")
     }
 
     /// Follows the emulator's pages from an authorize URL as a person would (username,

@@ -108,6 +108,15 @@ impl RedisServer {
         keys
     }
 
+    /// The members of the set `key`.
+    pub async fn members(&self, key: &str) -> Vec<String> {
+        self.client()
+            .await
+            .custom(fred::cmd!("SMEMBERS"), vec![key.to_owned()])
+            .await
+            .unwrap()
+    }
+
     /// The raw bytes stored under `key`.
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.client().await.get(key).await.unwrap()
