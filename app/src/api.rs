@@ -21,6 +21,25 @@ pub const CSRF_HEADER: (&str, &str) = ("x-csrf", "1");
 /// Where server functions are served.
 pub const API_PREFIX: &str = "/api";
 
+/// The sign-in link that comes back to `return_to` (a path of this app) afterwards: the one
+/// way this app builds it, in pages and in the server's problems alike.
+pub fn sign_in_url(return_to: &str) -> String {
+    format!("/auth/login?return_to={}", urlencode(return_to))
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` pass through).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[server(prefix = "/api", endpoint = "session", client = CsrfClient)]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
     let (bff, request) = ssr::context()?;

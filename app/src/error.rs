@@ -26,7 +26,8 @@ pub enum AppError {
     /// said is not echoed: it describes this server's internals, not the caller's mistake.
     #[error("the request could not be read; reload the page and try again")]
     BadRequest,
-    /// Anything else. The detail is logged on the server, not shown.
+    /// Anything else. The detail is logged on the server, not shown: this holds only what
+    /// the browser may see (an incident id to quote).
     #[error("something went wrong on the server ({0}); try again")]
     Internal(String),
 }

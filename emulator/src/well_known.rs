@@ -83,3 +83,281 @@ pub const NORTHWIND_TENANT_DOMAIN: &str = "northwind.onmicrosoft.com";
 pub const NESTOR: &str = "NestorW@northwind.onmicrosoft.com";
 /// Object id of Nestor Wilke.
 pub const NESTOR_OID: &str = "5e791f00-e121-4efe-b7b0-f540089dd0f4";
+
+use crate::{well_known as wk, world::*};
+
+impl World {
+    /// The built-in world (see [`crate::well_known`]): Contoso (everything), Fabrikam (the web
+    /// app again, Diego, and Adele as a guest) and Northwind (the web app and Nestor). The web
+    /// app's own API gets v1 access tokens, as a new registration does
+    /// (`requestedAccessTokenVersion` null); the Weather API gets v2.
+    pub fn well_known() -> Self {
+        let scope = |id: &str, value: &str| PermissionScope {
+            id: id.into(),
+            value: value.into(),
+            kind: "User".into(),
+            user_consent_display_name: None,
+        };
+        let user = |id: &str, upn: &str, given: &str, sur: &str, job: &str, photo: bool| User {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            display_name: format!("{given} {sur}"),
+            given_name: Some(given.into()),
+            surname: Some(sur.into()),
+            mail: Some(upn.into()),
+            job_title: Some(job.into()),
+            office_location: Some("18/2111".into()),
+            business_phones: vec!["+1 425 555 0109".into()],
+            mobile_phone: None,
+            preferred_language: Some("en-US".into()),
+            password: wk::USER_PASSWORD.into(),
+            require_mfa: false,
+            has_photo: photo,
+            home_tenant_id: None,
+            home_object_id: None,
+        };
+        let graph = Application {
+            app_id: wk::GRAPH_APP_ID.into(),
+            display_name: "Microsoft Graph".into(),
+            sign_in_audience: MULTI_TENANT.into(),
+            identifier_uris: vec![
+                wk::GRAPH_RESOURCE.into(),
+                "https://graph.microsoft.com/".into(),
+            ],
+            api: ApiSection {
+                requested_access_token_version: Some(1),
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![
+                    scope(wk::GRAPH_USER_READ_ID, "User.Read"),
+                    scope("b340eb25-3456-403f-be2f-af7a0d370277", "User.ReadBasic.All"),
+                    scope("37f7f235-527c-4136-accd-4a02d197296e", "openid"),
+                    scope("14dad69e-099b-42c9-810b-d002981feec1", "profile"),
+                    scope("64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", "email"),
+                    scope("7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "offline_access"),
+                ],
+            },
+            app_roles: vec![AppRole {
+                id: "df021288-bdef-4463-88db-98f22de89214".into(),
+                value: "User.Read.All".into(),
+                allowed_member_types: vec!["Application".into()],
+            }],
+            required_resource_access: vec![],
+            web: WebSection::default(),
+            is_fallback_public_client: false,
+            password_credentials: vec![],
+            key_credentials: vec![],
+            optional_claims: OptionalClaims::default(),
+        };
+        let weather = Application {
+            app_id: wk::WEATHER_API_CLIENT_ID.into(),
+            display_name: "Weather API".into(),
+            // Registered in Contoso only, as a line-of-business API is.
+            sign_in_audience: SINGLE_TENANT.into(),
+            identifier_uris: vec![wk::WEATHER_API_ID_URI.into()],
+            api: ApiSection {
+                requested_access_token_version: Some(2),
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![scope(
+                    "f0b7c3a2-6d0e-4a43-9d6c-3a1b8e4b9c11",
+                    "Weather.Read",
+                )],
+            },
+            app_roles: vec![AppRole {
+                id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
+                value: "Weather.Read.All".into(),
+                allowed_member_types: vec!["Application".into()],
+            }],
+            required_resource_access: vec![],
+            web: WebSection::default(),
+            is_fallback_public_client: false,
+            password_credentials: vec![],
+            key_credentials: vec![],
+            optional_claims: OptionalClaims::default(),
+        };
+        let web_app = Application {
+            app_id: wk::WEB_APP_CLIENT_ID.into(),
+            display_name: "Entra BFF (web app)".into(),
+            sign_in_audience: MULTI_TENANT.into(),
+            identifier_uris: vec![wk::WEB_APP_ID_URI.into()],
+            api: ApiSection {
+                // Null, as in a new app registration: v1 access tokens for its own API.
+                requested_access_token_version: None,
+                known_client_applications: vec![],
+                oauth2_permission_scopes: vec![scope(
+                    "7c2e7f4a-1d3b-4c5e-9f8a-0b1c2d3e4f50",
+                    "access_as_user",
+                )],
+            },
+            app_roles: vec![],
+            required_resource_access: vec![
+                RequiredResourceAccess {
+                    resource_app_id: wk::GRAPH_APP_ID.into(),
+                    resource_access: vec![ResourceAccess {
+                        id: wk::GRAPH_USER_READ_ID.into(),
+                        kind: "Scope".into(),
+                    }],
+                },
+                RequiredResourceAccess {
+                    resource_app_id: wk::WEATHER_API_CLIENT_ID.into(),
+                    resource_access: vec![
+                        ResourceAccess {
+                            id: "f0b7c3a2-6d0e-4a43-9d6c-3a1b8e4b9c11".into(),
+                            kind: "Scope".into(),
+                        },
+                        ResourceAccess {
+                            id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
+                            kind: "Role".into(),
+                        },
+                    ],
+                },
+            ],
+            web: WebSection {
+                redirect_uris: vec![
+                    "http://localhost:3000/auth/callback".into(),
+                    "http://127.0.0.1:3000/auth/callback".into(),
+                    // The BFF's landing page after sign-out: Entra accepts a
+                    // post_logout_redirect_uri only if it is a registered redirect URI.
+                    "http://localhost:3000/".into(),
+                    "http://127.0.0.1:3000/".into(),
+                ],
+                logout_url: None,
+                implicit_grant_settings: ImplicitGrantSettings::default(),
+            },
+            is_fallback_public_client: false,
+            password_credentials: vec![PasswordCredential {
+                key_id: wk::WEB_APP_SECRET_ID.into(),
+                secret_text: wk::WEB_APP_SECRET.into(),
+                end_date_time: None,
+            }],
+            key_credentials: vec![],
+            // The app signs users out with `logout_hint`, which needs this claim.
+            optional_claims: OptionalClaims {
+                id_token: vec![OptionalClaim {
+                    name: "login_hint".into(),
+                    essential: false,
+                    source: None,
+                    additional_properties: vec![],
+                }],
+                ..OptionalClaims::default()
+            },
+        };
+        let admin = |resource: &str, scopes: &[&str]| ConsentGrant {
+            client_id: wk::WEB_APP_CLIENT_ID.into(),
+            resource_app_id: resource.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            principal: None,
+        };
+        let sign_in_consents = || {
+            vec![
+                admin(wk::GRAPH_APP_ID, &["User.Read"]),
+                admin(wk::WEB_APP_CLIENT_ID, &["access_as_user"]),
+            ]
+        };
+        let mut consents = sign_in_consents();
+        for upn in [wk::ADELE, wk::MEGAN] {
+            consents.push(ConsentGrant {
+                principal: Some(upn.into()),
+                ..admin(wk::WEATHER_API_CLIENT_ID, &["Weather.Read"])
+            });
+        }
+        let contoso = Tenant {
+            id: wk::TENANT_ID.into(),
+            domains: vec![wk::TENANT_DOMAIN.into()],
+            users: vec![
+                user(
+                    wk::ADELE_OID,
+                    wk::ADELE,
+                    "Adele",
+                    "Vance",
+                    "Retail Manager",
+                    true,
+                ),
+                user(
+                    wk::MEGAN_OID,
+                    wk::MEGAN,
+                    "Megan",
+                    "Bowen",
+                    "Marketing Manager",
+                    false,
+                ),
+                user(
+                    wk::ALEX_OID,
+                    wk::ALEX,
+                    "Alex",
+                    "Wilber",
+                    "Marketing Assistant",
+                    false,
+                ),
+            ],
+            applications: vec![web_app.clone(), weather, graph.clone()],
+            consents,
+            conditional_access_policies: vec![CaPolicy {
+                id: wk::MFA_POLICY_ID.into(),
+                display_name: "Require MFA for the Weather API".into(),
+                users: vec![wk::MEGAN.into()],
+                resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
+                require_mfa: true,
+            }],
+        };
+        // Adele's guest record in Fabrikam: its own object id and profile, pointing home.
+        let adele_guest = User {
+            display_name: "Adele Vance".into(),
+            mail: Some(wk::ADELE.into()),
+            office_location: None,
+            business_phones: vec![],
+            has_photo: false,
+            home_tenant_id: Some(wk::TENANT_ID.into()),
+            home_object_id: Some(wk::ADELE_OID.into()),
+            ..user(
+                wk::ADELE_GUEST_OID,
+                wk::ADELE_GUEST,
+                "Adele",
+                "Vance",
+                wk::ADELE_GUEST_JOB_TITLE,
+                false,
+            )
+        };
+        let fabrikam = Tenant {
+            id: wk::FABRIKAM_TENANT_ID.into(),
+            domains: vec![wk::FABRIKAM_TENANT_DOMAIN.into()],
+            users: vec![
+                user(
+                    wk::DIEGO_OID,
+                    wk::DIEGO,
+                    "Diego",
+                    "Siciliani",
+                    "HR Manager",
+                    false,
+                ),
+                adele_guest,
+            ],
+            applications: vec![web_app.clone(), graph.clone()],
+            consents: sign_in_consents(),
+            conditional_access_policies: vec![],
+        };
+        let northwind = Tenant {
+            id: wk::NORTHWIND_TENANT_ID.into(),
+            domains: vec![wk::NORTHWIND_TENANT_DOMAIN.into()],
+            users: vec![user(
+                wk::NESTOR_OID,
+                wk::NESTOR,
+                "Nestor",
+                "Wilke",
+                "Director",
+                false,
+            )],
+            applications: vec![web_app, graph],
+            consents: sign_in_consents(),
+            conditional_access_policies: vec![],
+        };
+        World {
+            tenants: vec![contoso, fabrikam, northwind],
+        }
+    }
+
+    /// [`World::well_known`] with the web app's `requestedAccessTokenVersion` set to 2: its own
+    /// API then gets v2 access tokens (`aud` the GUID, no `amr`).
+    pub fn well_known_with_v2_web_app() -> Self {
+        Self::well_known().with_access_token_version(wk::WEB_APP_CLIENT_ID, Some(2))
+    }
+}

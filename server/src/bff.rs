@@ -12,12 +12,11 @@ use app::{
     },
 };
 use http::request::Parts;
-use tower_sessions::Session;
 use url::Url;
 
 use crate::{
+    aadsts::{self, Operation},
     config::{Config, WEATHER},
-    diagnostics::{self, Operation},
     domain::{ReturnTo, ScopeSet, Secret},
     downstream::DownstreamApis,
     entra::decode_unverified,
@@ -40,7 +39,7 @@ pub struct BffService {
     pub profiles: Profiles,
     /// The diagnostics page's checks against the identity provider, refreshed at most every
     /// few seconds.
-    pub diagnostics: crate::checks::CachedChecks,
+    pub diagnostics: crate::diagnostics::CachedChecks,
 }
 
 /// One day of the Weather API's answer (the .NET template's `WeatherForecast`).
@@ -55,12 +54,17 @@ struct Forecast {
 
 impl BffService {
     pub(crate) fn session(request: &Parts) -> Result<UserSession, AppError> {
-        request
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .map(UserSession)
-            .ok_or_else(|| AppError::Internal("no session layer on this route".into()))
+        UserSession::of(request).ok_or_else(|| incident("no session layer on this route"))
+    }
+
+    /// The request's session and its signed-in user, or `NotSignedIn`.
+    pub(crate) async fn signed_in(
+        &self,
+        request: &Parts,
+    ) -> Result<(UserSession, SignedInUser), AppError> {
+        let session = Self::session(request)?;
+        let user = self.user(&session).await?;
+        Ok((session, user))
     }
 
     /// The signed-in user, or `NotSignedIn`.
@@ -108,9 +112,7 @@ impl BffService {
             Some(request.uri.to_string())
         };
         let return_to = page.and_then(|p| ReturnTo::parse(&p)).unwrap_or_default();
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(return_to.as_str().as_bytes()).collect();
-        format!("/auth/login?return_to={encoded}")
+        app::api::sign_in_url(return_to.as_str())
     }
 
     async fn obo_problem(
@@ -126,7 +128,7 @@ impl BffService {
             TokenError::NotSignedIn => AppError::NotSignedIn,
             TokenError::Session(e) => internal(e),
             TokenError::Store(e) => internal(e),
-            TokenError::Refresh(e) => AppError::Problem(Box::new(diagnostics::explain(
+            TokenError::Refresh(e) => AppError::Problem(Box::new(aadsts::explain(
                 &e,
                 &Operation::Refresh,
                 &self.config,
@@ -156,12 +158,7 @@ impl BffService {
                     assertion_audience: audience.as_deref(),
                 };
                 tracing::warn!(code = ?e.entra_body().and_then(|b| b.code()), "On-Behalf-Of failed: {e}");
-                AppError::Problem(Box::new(diagnostics::explain(
-                    &e,
-                    &op,
-                    &self.config,
-                    &sign_in,
-                )))
+                AppError::Problem(Box::new(aadsts::explain(&e, &op, &self.config, &sign_in)))
             }
         }
     }
@@ -260,8 +257,7 @@ impl BffService {
         request: &Parts,
         scopes: &ScopeSet,
     ) -> Result<(Secret, bool, SignedInUser), AppError> {
-        let session = Self::session(request)?;
-        let user = self.user(&session).await?;
+        let (session, user) = self.signed_in(request).await?;
         match self.tokens.on_behalf_of(&session, scopes).await {
             Ok((token, cached)) => Ok((token, cached, user)),
             Err(err) => Err(self
@@ -313,8 +309,7 @@ impl Bff for BffService {
     }
 
     async fn profile(&self, request: &Parts) -> Result<Profile, AppError> {
-        let session = Self::session(request)?;
-        let user = self.user(&session).await?;
+        let (session, user) = self.signed_in(request).await?;
         let key = session.id().unwrap_or_default();
         match self.profiles.get(&key).await {
             Cached::Fresh(profile) => return Ok(profile),
@@ -385,7 +380,7 @@ impl Bff for BffService {
             )
         })?;
         let (header, claims) = decode_unverified(token.expose())
-            .ok_or_else(|| AppError::Internal("the OBO token is not a JWT".into()))?;
+            .ok_or_else(|| incident("the OBO token is not a JWT"))?;
         Ok(ApiCall {
             url,
             forecasts: forecasts
@@ -423,8 +418,7 @@ impl Bff for BffService {
     }
 
     async fn tokens(&self, request: &Parts) -> Result<TokenReport, AppError> {
-        let session = Self::session(request)?;
-        let user = self.user(&session).await?;
+        let (_, user) = self.signed_in(request).await?;
         let mut report = TokenReport {
             tokens: Vec::new(),
             problems: Vec::new(),
@@ -478,6 +472,15 @@ fn human(limit: std::time::Duration) -> String {
 
 /// The session store (or Redis) failed: a 503 that says so and offers a retry; the user
 /// stays signed in.
+/// A failure the browser can do nothing about: the detail is logged here with an incident
+/// id, and the id is all the browser gets (to quote when reporting it).
+pub(crate) fn incident(detail: impl std::fmt::Display) -> AppError {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = &id[..12];
+    tracing::error!(incident = id, "{detail}");
+    AppError::Internal(format!("incident {id}"))
+}
+
 pub(crate) fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!("{err}");
     AppError::Problem(Box::new(crate::store::health::problem()))

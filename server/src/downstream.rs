@@ -5,10 +5,11 @@
 //! The proxy is for signed-in users only, checked against CSRF as server functions are (the
 //! `x-csrf: 1` header and a same-origin request, for every method), and forwards only the
 //! API's allowed paths and methods. It forwards the method, query and body (streamed, at most
-//! [`listener::MAX_BODY_BYTES`]) with a bearer token obtained On-Behalf-Of the user (cached per
-//! API), never the browser's cookies, `Authorization` or hop-by-hop headers, and streams the
-//! answer back (at most [`MAX_ANSWER_BYTES`], within [`CALL_TIMEOUT`]) without the API's
-//! cookies. The API's `401` with a claims challenge becomes the same step-up sign-in as a
+//! [`listener::MAX_BODY_BYTES`]) and a short list of headers ([`FORWARDED`]) with a bearer
+//! token obtained On-Behalf-Of the user (cached per API), never the browser's cookies or
+//! `Authorization`, and streams the answer back (at most [`MAX_ANSWER_BYTES`], within
+//! [`CALL_TIMEOUT`]) without the API's cookies or headers that would change how the browser
+//! treats this app ([`NOT_RETURNED`]). The API's `401` with a claims challenge becomes the same step-up sign-in as a
 //! Conditional Access answer to On-Behalf-Of; failures of On-Behalf-Of itself (AADSTS65001,
 //! 50076, ...) are the same problems the Call API page shows.
 
@@ -91,31 +92,33 @@ impl DownstreamApis {
     }
 }
 
-/// Headers never forwarded to an API: hop-by-hop (RFC 9110 §7.6.1), the browser's
-/// credentials for this app, and what describes the browser's request to this app.
-const NOT_FORWARDED: [&str; 17] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "cookie",
-    "authorization",
-    "origin",
-    "referer",
-    "forwarded",
-    "x-csrf",
+/// The request headers forwarded to an API: content negotiation, conditional requests and
+/// tracing. Nothing else: not the browser's credentials for this app (`Cookie`,
+/// `Authorization`), not hop-by-hop headers, and none of the headers some frameworks let
+/// override the method, the path or the client address (`X-HTTP-Method-Override`,
+/// `X-Original-URL`, `X-Forwarded-For`, ...), which would slip past the allowed lists.
+const FORWARDED: [&str; 14] = [
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-encoding",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "prefer",
+    "traceparent",
+    "tracestate",
+    "x-request-id",
 ];
 
-/// Headers of the API's answer not passed on: hop-by-hop, and cookies (the API has no
-/// business setting cookies on this app's origin).
-const NOT_RETURNED: [&str; 11] = [
+/// Headers of the API's answer not passed on: hop-by-hop; cookies (the API has no business
+/// setting cookies on this app's origin); what would change how the browser treats this
+/// app's origin (framing, CSP, CORS, clearing site data); and `WWW-Authenticate` (a `Basic`
+/// challenge would make the browser prompt for a password; a claims challenge is handled).
+const NOT_RETURNED: [&str; 16] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -127,6 +130,11 @@ const NOT_RETURNED: [&str; 11] = [
     "content-length",
     "set-cookie",
     "set-cookie2",
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "x-frame-options",
+    "clear-site-data",
+    "www-authenticate",
 ];
 
 pub fn router(bff: Arc<BffService>) -> Router {
@@ -162,6 +170,8 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     }
     check_same_origin(&parts.headers, &bff.config.public_url)
         .map_err(|reason| answer(AppError::Forbidden(reason)))?;
+    // Signed in before anything about the configured APIs is told.
+    bff.signed_in(parts).await.map_err(answer)?;
 
     // `/api/downstream/{name}/{path}`, still percent-encoded: checked as the API will see it.
     let rest = parts
@@ -224,24 +234,10 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     }
 
     let mut headers = HeaderMap::new();
-    let named_by_connection: Vec<String> = parts
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
-        .collect();
     for (header_name, value) in &parts.headers {
-        let lower = header_name.as_str();
-        if NOT_FORWARDED.contains(&lower)
-            || lower.starts_with("sec-")
-            || lower.starts_with("x-forwarded-")
-            || named_by_connection.iter().any(|n| n == lower)
-        {
-            continue;
+        if FORWARDED.contains(&header_name.as_str()) {
+            headers.append(header_name.clone(), value.clone());
         }
-        headers.append(header_name.clone(), value.clone());
     }
     let body = (!matches!(parts.method, Method::GET | Method::HEAD)).then(|| {
         reqwest::Body::wrap_stream(Limited::new(body, listener::MAX_BODY_BYTES).into_data_stream())
@@ -262,7 +258,8 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     let status = response.status();
     let mut returned = HeaderMap::new();
     for (header_name, value) in response.headers() {
-        if !NOT_RETURNED.contains(&header_name.as_str()) {
+        let name = header_name.as_str();
+        if !NOT_RETURNED.contains(&name) && !name.starts_with("access-control-") {
             returned.append(header_name.clone(), value.clone());
         }
     }
@@ -377,17 +374,9 @@ impl BffService {
             .unwrap_or("no Content-Type")
             .to_owned();
         let url = api.url(&path, None);
-        let answer_body: http::Response<reqwest::Body> = response.into();
-        let bytes = Limited::new(answer_body.into_body(), PAGE_BODY_CHARS * 4)
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes);
-        let truncated = text.chars().count() > PAGE_BODY_CHARS;
-        let body: String = text.chars().take(PAGE_BODY_CHARS).collect();
+        let (body, truncated) = start_of(response, PAGE_BODY_CHARS).await;
         let (header, claims) = decode_unverified(token.expose())
-            .ok_or_else(|| AppError::Internal("the OBO token is not a JWT".into()))?;
+            .ok_or_else(|| crate::bff::incident("the OBO token is not a JWT"))?;
         Ok(NamedApiCall {
             name: name.to_owned(),
             url,
@@ -399,6 +388,33 @@ impl BffService {
             token_from_cache,
         })
     }
+}
+
+/// The first `chars` characters of an answer's body, and whether there was more (or the
+/// rest could not be read). Reads no more than it shows.
+async fn start_of(response: reqwest::Response, chars: usize) -> (String, bool) {
+    let answer: http::Response<reqwest::Body> = response.into();
+    let mut body = answer.into_body();
+    let mut bytes = Vec::new();
+    let mut more = false;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map(|f| f.into_data()) else {
+            more = true; // cut off: what was read is shown, and said to be incomplete
+            break;
+        };
+        if let Ok(data) = data {
+            bytes.extend_from_slice(&data);
+        }
+        // UTF-8 takes at most 4 bytes a character.
+        if bytes.len() > chars * 4 {
+            more = true;
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let shown: String = text.chars().take(chars).collect();
+    let truncated = more || shown.len() < text.len();
+    (shown, truncated)
 }
 
 /// The claims of an RFC 6750 challenge with `error="insufficient_claims"` (Microsoft's

@@ -45,6 +45,11 @@ fn live_reload_source() -> &'static str {
     }
 }
 
+/// Marks a response the identity provider may frame (set with its `frame-ancestors`): no
+/// `X-Frame-Options: DENY` then.
+#[derive(Clone, Copy)]
+pub struct FramableByIdentityProvider;
+
 /// Whether HSTS applies (the app is served over HTTPS).
 #[derive(Clone, Copy)]
 pub struct Https(pub bool);
@@ -53,20 +58,18 @@ pub struct Https(pub bool);
 pub async fn secure(State(Https(https)): State<Https>, request: Request, next: Next) -> Response {
     let cacheable = is_static_file(request.uri().path());
     let mut response = next.run(request).await;
+    let response_framable = response
+        .extensions()
+        .get::<FramableByIdentityProvider>()
+        .copied();
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // A response that names who may frame it (the front-channel sign-out, framed by the
-    // identity provider) keeps that; everything else may not be framed at all.
-    let framable = headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|policy| {
-            policy.contains("frame-ancestors") && !policy.contains("frame-ancestors 'none'")
-        });
-    if !framable {
+    // The front-channel sign-out is framed by the identity provider (its own CSP names it);
+    // everything else may not be framed at all.
+    if response_framable.is_none() {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     headers

@@ -5,9 +5,9 @@
 //! `downstream` calls the named downstream APIs and proxies to them;
 //! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
+pub mod aadsts;
 pub mod assets;
 pub mod bff;
-pub mod checks;
 pub mod config;
 pub mod csrf;
 pub mod diagnostics;

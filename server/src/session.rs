@@ -55,11 +55,28 @@ pub struct SignedInUser {
 #[error("the session store failed: {0}")]
 pub struct SessionError(#[from] tower_sessions::session::Error);
 
-/// Typed access to one request's session.
+/// Typed access to one request's session: the only way to its contents (the keys above are
+/// private to this module). An axum extractor, like the `Session` it wraps.
 #[derive(Clone)]
-pub struct UserSession(pub Session);
+pub struct UserSession(Session);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UserSession {
+    type Rejection = <Session as axum::extract::FromRequestParts<S>>::Rejection;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, state).await.map(Self)
+    }
+}
 
 impl UserSession {
+    /// The session of a request that passed the session layer.
+    pub fn of(parts: &http::request::Parts) -> Option<Self> {
+        parts.extensions.get::<Session>().cloned().map(Self)
+    }
+
     /// Remembers a sign-in in progress, keeping the few most recent ones (one per tab).
     pub async fn push_transaction(&self, tx: AuthTransaction) -> Result<(), SessionError> {
         let mut pending: Vec<AuthTransaction> =
@@ -177,6 +194,13 @@ impl UserSession {
         if last.is_none_or(|at| now - at >= touch_interval(idle_timeout)) {
             self.0.insert(LAST_USE_KEY, now).await?;
         }
+        Ok(())
+    }
+
+    /// Reads the session again from the store: another request (or instance) may have saved
+    /// new tokens since this request read it.
+    pub async fn reload(&self) -> Result<(), SessionError> {
+        self.0.load().await?;
         Ok(())
     }
 

@@ -188,7 +188,7 @@ impl TokenService {
             None => None,
             Some(shared) => {
                 let reread = || async {
-                    reload(session).await?;
+                    session.reload().await?;
                     let user = session.user().await?.ok_or(TokenError::NotSignedIn)?;
                     Ok((!needs_renewal(&user)).then_some(user))
                 };
@@ -211,7 +211,7 @@ impl TokenService {
     /// Refreshes the session's sign-in token unless another request just did, and saves it
     /// at once so that concurrent requests read it without waiting for this response.
     async fn refresh(&self, session: &UserSession) -> Result<SignedInUser, TokenError> {
-        reload(session).await?;
+        session.reload().await?;
         let mut user = session.user().await?.ok_or(TokenError::NotSignedIn)?;
         if !needs_renewal(&user) {
             return Ok(user);
@@ -501,17 +501,6 @@ fn clone_error(err: &TokenError) -> TokenError {
         TokenError::Session(e) => TokenError::Store(e.to_string()),
         TokenError::Store(e) => TokenError::Store(e.clone()),
     }
-}
-
-/// Reads the session again from the store: another request (or instance) may have saved
-/// new tokens since this request read it.
-async fn reload(session: &UserSession) -> Result<(), TokenError> {
-    session
-        .0
-        .load()
-        .await
-        .map_err(crate::session::SessionError::from)?;
-    Ok(())
 }
 
 #[cfg(test)]

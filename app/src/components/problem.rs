@@ -101,20 +101,7 @@ pub fn sign_in_href() -> String {
     } else {
         format!("{}?{search}", location.pathname.get_untracked())
     };
-    format!("/auth/login?return_to={}", urlencode(&here))
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    crate::api::sign_in_url(&here)
 }
 
 /// An island: reloads the page (the server renders it again).

@@ -74,7 +74,7 @@ fn SignedOut() -> impl IntoView {
                 "This app keeps every token on the server. Your browser only ever sees what is "
                 "shown on the page."
             </p>
-            <a class="button" href="/auth/login?return_to=/" rel="external" data-testid="sign-in">
+            <a class="button" href=crate::api::sign_in_url("/") rel="external" data-testid="sign-in">
                 "Sign in"
             </a>
         </section>

@@ -174,6 +174,13 @@ fn read_api(
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned)
                 .collect();
+            if paths.is_empty() {
+                problems.push(format!(
+                    "{} lists no path: leave it unset to allow every path, or name some.",
+                    var("ALLOWED_PATHS")
+                ));
+                return None;
+            }
             if let Some(bad) = paths.iter().find(|p| !is_clean_path(p)) {
                 problems.push(format!(
                     "{}: {bad:?} is not a path such as /weatherforecast (absolute, no `..`, no \
@@ -204,11 +211,25 @@ fn read_api(
                     }
                 }
             }
+            if methods.is_empty() {
+                problems.push(format!(
+                    "{} lists no method: leave it unset for GET, or name some.",
+                    var("ALLOWED_METHODS")
+                ));
+                return None;
+            }
             methods
         }
     };
     let sample_path = match settings.get("SAMPLE_PATH") {
-        Some(path) => path.clone(),
+        Some(path) if is_clean_path(path) => path.clone(),
+        Some(path) => {
+            problems.push(format!(
+                "{}={path:?} is not a path such as /people/me (absolute, no `..`, no query).",
+                var("SAMPLE_PATH")
+            ));
+            return None;
+        }
         None if name == WEATHER => "/weatherforecast".to_owned(),
         None => allowed_paths[0].clone(),
     };
@@ -286,15 +307,16 @@ fn parse_scopes(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<Scop
     }
 }
 
-/// An absolute path without `..`/`.` segments, encoded separators or dots, or a query: what
-/// the proxy forwards, and what an allowed-path prefix may be.
+/// An absolute path without `..`/`.` segments, encoded separators, dots or semicolons, path
+/// parameters (`;`: Tomcat and older Spring read `..;` as `..`), or a query: what the proxy
+/// forwards, and what an allowed-path prefix may be.
 pub fn is_clean_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     path.starts_with('/')
-        && !path.contains(['?', '#', '\\'])
-        && !lower.contains("%2f")
-        && !lower.contains("%5c")
-        && !lower.contains("%2e")
+        && !path.contains(['?', '#', '\\', ';'])
+        && !["%2f", "%5c", "%2e", "%3b", "%00"]
+            .iter()
+            .any(|encoded| lower.contains(encoded))
         && !path.contains("//")
         && path
             .split('/')
@@ -377,6 +399,15 @@ mod tests {
                 ("DOWNSTREAM_API__ERP__BASE_URL", "https://erp.example.com"),
                 ("DOWNSTREAM_API__ERP__SCOPES", "api://erp/Read"),
                 ("DOWNSTREAM_API__ERP__ALLOWED_PATHS", "/a/../admin"),
+                ("DOWNSTREAM_API__PAY__BASE_URL", "https://pay.example.com"),
+                ("DOWNSTREAM_API__PAY__SCOPES", "api://pay/Read"),
+                ("DOWNSTREAM_API__PAY__ALLOWED_METHODS", ","),
+                ("DOWNSTREAM_API__CRM2__BASE_URL", "https://crm.example.com"),
+                ("DOWNSTREAM_API__CRM2__SCOPES", "api://crm/Read"),
+                ("DOWNSTREAM_API__CRM2__ALLOWED_PATHS", " , "),
+                ("DOWNSTREAM_API__DOCS__BASE_URL", "https://docs.example.com"),
+                ("DOWNSTREAM_API__DOCS__SCOPES", "api://docs/Read"),
+                ("DOWNSTREAM_API__DOCS__SAMPLE_PATH", "files"),
             ],
             false,
         );
@@ -394,6 +425,15 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("DOWNSTREAM_API__ERP__ALLOWED_PATHS"), "{all}");
+        assert!(
+            all.contains("DOWNSTREAM_API__PAY__ALLOWED_METHODS lists no method"),
+            "{all}"
+        );
+        assert!(
+            all.contains("DOWNSTREAM_API__CRM2__ALLOWED_PATHS lists no path"),
+            "{all}"
+        );
+        assert!(all.contains("DOWNSTREAM_API__DOCS__SAMPLE_PATH"), "{all}");
     }
 
     #[test]
@@ -410,6 +450,9 @@ mod tests {
             "//evil.example",
             "/a?b",
             "/a\\b",
+            "/people/..;/admin",
+            "/people/..%3b/admin",
+            "/a%00b",
         ] {
             assert!(!is_clean_path(dirty), "{dirty}");
         }

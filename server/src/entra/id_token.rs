@@ -36,10 +36,10 @@ pub struct IdTokenClaims {
 /// way to get one is to verify a raw token.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdToken {
-    pub claims: IdTokenClaims,
+    claims: IdTokenClaims,
     /// The decoded header and payload, for the token view.
-    pub header_json: serde_json::Value,
-    pub claims_json: serde_json::Value,
+    header_json: serde_json::Value,
+    claims_json: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,20 @@ pub struct Expectations<'a> {
 }
 
 impl VerifiedIdToken {
+    pub fn claims(&self) -> &IdTokenClaims {
+        &self.claims
+    }
+
+    /// The decoded header, for the token view.
+    pub fn header_json(&self) -> &serde_json::Value {
+        &self.header_json
+    }
+
+    /// The decoded payload, for the token view.
+    pub fn claims_json(&self) -> &serde_json::Value {
+        &self.claims_json
+    }
+
     pub async fn verify(
         raw: &str,
         expected: &Expectations<'_>,

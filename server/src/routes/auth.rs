@@ -40,11 +40,10 @@ mod get {
         response::{IntoResponse, Redirect, Response},
     };
     use serde::Deserialize;
-    use tower_sessions::Session;
 
     use super::{super::page::error_page, AuthState};
     use crate::{
-        diagnostics::{self, Operation},
+        aadsts::{self, Operation},
         domain::{ReturnTo, Secret},
         entra::decode_unverified,
         session::{AuthTransaction, SignedInUser, UserSession, now},
@@ -57,7 +56,7 @@ mod get {
 
     pub async fn login(
         State(state): State<AuthState>,
-        session: Session,
+        session: UserSession,
         Query(query): Query<LoginQuery>,
     ) -> Response {
         let return_to = query
@@ -65,7 +64,6 @@ mod get {
             .as_deref()
             .and_then(ReturnTo::parse)
             .unwrap_or_default();
-        let session = UserSession(session);
         // A pending Conditional Access challenge or missing consent shapes this sign-in.
         let (claims, consent) =
             match tokio::try_join!(session.claims_challenge(), session.consent_scopes()) {
@@ -101,10 +99,9 @@ mod get {
 
     pub async fn callback(
         State(state): State<AuthState>,
-        session: Session,
+        session: UserSession,
         Query(query): Query<CallbackQuery>,
     ) -> Response {
-        let session = UserSession(session);
         let transaction = match query.state.as_deref() {
             Some(s) => match session.take_transaction(s).await {
                 Ok(t) => t,
@@ -112,11 +109,7 @@ mod get {
             },
             None => None,
         };
-        let retry = |return_to: &ReturnTo| {
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(return_to.as_str().as_bytes()).collect();
-            format!("/auth/login?return_to={encoded}")
-        };
+        let retry = |return_to: &ReturnTo| app::api::sign_in_url(return_to.as_str());
 
         // Without a pending sign-in of this browser, nothing in the query is trusted or
         // shown: not even an error text (it could be written by anyone).
@@ -139,7 +132,7 @@ mod get {
                 error_description: query.error_description,
                 ..Default::default()
             };
-            let problem = diagnostics::explain(
+            let problem = aadsts::explain(
                 &crate::entra::IdpError::Rejected {
                     endpoint: "authorize",
                     status: 400,
@@ -178,7 +171,7 @@ mod get {
         {
             Ok(ok) => ok,
             Err(crate::entra::CodeRedemptionError::Idp(err)) => {
-                let problem = diagnostics::explain(
+                let problem = aadsts::explain(
                     &err,
                     &Operation::SignIn,
                     &state.config,
@@ -241,7 +234,7 @@ mod get {
             }
         };
 
-        let claims = &id_token.claims;
+        let claims = id_token.claims();
         let lifetime = grant.expires_at - now();
         let user = SignedInUser {
             tenant_id: claims.tid.clone(),
@@ -249,8 +242,8 @@ mod get {
             name: claims.name.clone().unwrap_or_else(|| claims.oid.clone()),
             username: claims.preferred_username.clone().unwrap_or_default(),
             login_hint: claims.login_hint.clone(),
-            id_token_header: id_token.header_json.clone(),
-            id_token_claims: id_token.claims_json.clone(),
+            id_token_header: id_token.header_json().clone(),
+            id_token_claims: id_token.claims_json().clone(),
             refresh_token: grant.refresh_token,
             api_token: grant.access_token,
             api_token_expires_at: grant.expires_at,
@@ -318,7 +311,6 @@ mod post {
         http::{HeaderMap, StatusCode},
         response::{IntoResponse, Redirect, Response},
     };
-    use tower_sessions::Session;
 
     use super::{super::page::error_page, AuthState, get::store_failed};
     use crate::{csrf::check_same_origin, session::UserSession};
@@ -327,7 +319,7 @@ mod post {
     pub async fn logout(
         State(state): State<AuthState>,
         headers: HeaderMap,
-        session: Session,
+        session: UserSession,
     ) -> Response {
         if let Err(reason) = check_same_origin(&headers, &state.config.public_url) {
             return error_page(
@@ -337,7 +329,6 @@ mod post {
                 ("/", "Back to the home page"),
             );
         }
-        let session = UserSession(session);
         let user = match session.user().await {
             Ok(user) => user,
             Err(err) => return store_failed(err),

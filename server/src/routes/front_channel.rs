@@ -119,6 +119,9 @@ fn answer(state: &AuthState, status: StatusCode, title: &str, text: &str) -> Res
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, policy);
+        response
+            .extensions_mut()
+            .insert(crate::headers::FramableByIdentityProvider);
     }
     response
 }

@@ -7,6 +7,10 @@
 //! is saved when it is used, at most once a minute ([`UserSession::touch`]), so idle time
 //! counts from the last use without a store write per request.
 //!
+//! A save never brings back a record deleted meanwhile (by sign-out elsewhere or the identity
+//! provider's front-channel sign-out while this request ran): tower-sessions saves only
+//! sessions it loaded, so a record that is gone by then has ended, and stays ended.
+//!
 //! [`UserSession::touch`]: crate::session::UserSession::touch
 
 use tower_sessions::{
@@ -49,6 +53,9 @@ impl<S: SessionStore> SessionStore for IdleExpiry<S> {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
+        if self.inner.load(&record.id).await?.is_none() {
+            return Ok(());
+        }
         self.inner.save(&self.capped(record)).await
     }
 
@@ -58,5 +65,36 @@ impl<S: SessionStore> SessionStore for IdleExpiry<S> {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         self.inner.delete(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tower_sessions::{MemoryStore, SessionStore, session::Record};
+
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_save_does_not_bring_back_a_session_deleted_meanwhile() {
+        let store = IdleExpiry::new(MemoryStore::default(), std::time::Duration::from_secs(60));
+        let mut session = record();
+        store.create(&mut session).await.unwrap();
+        store.save(&session).await.unwrap();
+        assert!(store.load(&session.id).await.unwrap().is_some());
+
+        // Ended elsewhere (front-channel sign-out) while a request of it was running.
+        store.delete(&session.id).await.unwrap();
+        store.save(&session).await.unwrap();
+        assert!(store.load(&session.id).await.unwrap().is_none());
     }
 }

@@ -71,7 +71,13 @@ async fn echo_api() -> String {
             .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
             .collect();
         (
-            [("set-cookie", "api-session=1; Path=/")],
+            [
+                ("set-cookie", "api-session=1; Path=/"),
+                ("content-security-policy", "frame-ancestors *"),
+                ("access-control-allow-origin", "*"),
+                ("www-authenticate", "Basic realm=\"api\""),
+                ("x-api-version", "7"),
+            ],
             Json(json!({
                 "method": parts.method.as_str(),
                 "path": parts.uri.path(),
@@ -226,14 +232,30 @@ async fn the_proxy_forwards_method_query_and_body_but_never_the_browsers_credent
     .header("connection", "x-secret-hop")
     .header("x-secret-hop", "1")
     .header("x-request-id", "abc-123")
+    .header("x-http-method-override", "DELETE")
+    .header("x-original-url", "/admin")
+    .header("x-real-ip", "203.0.113.9")
     .body(r#"{"name":"a thing"}"#)
     .send()
     .await
     .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers().get("set-cookie").is_none(),
-        "the API's cookie is not passed on"
+    // The API's own headers pass; none that would change how the browser treats this app.
+    assert_eq!(response.headers()["x-api-version"], "7");
+    for withheld in [
+        "set-cookie",
+        "access-control-allow-origin",
+        "www-authenticate",
+    ] {
+        assert!(
+            response.headers().get(withheld).is_none(),
+            "{withheld} was passed on"
+        );
+    }
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
     );
     let seen: Value = response.json().await.unwrap();
     assert_eq!(seen["method"], "POST");
@@ -256,6 +278,9 @@ async fn the_proxy_forwards_method_query_and_body_but_never_the_browsers_credent
         "sec-fetch-site",
         "x-forwarded-for",
         "x-secret-hop",
+        "x-http-method-override",
+        "x-original-url",
+        "x-real-ip",
     ] {
         assert!(
             headers.get(stripped).is_none(),
@@ -325,6 +350,13 @@ async fn the_proxy_refuses_what_it_must_not_forward() {
     let stranger = app.other_browser();
     let anonymous = proxied(&stranger, "/api/downstream/weather/weatherforecast").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Nor does a stranger learn which APIs, paths or methods exist.
+    for path in ["/api/downstream/hr/people", "/api/downstream/eu/admin"] {
+        assert_eq!(
+            proxied(&stranger, path).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }
 
 #[tokio::test]
@@ -339,7 +371,7 @@ async fn an_apis_claims_challenge_becomes_the_step_up_sign_in() {
     let problem = &body["Problem"];
     assert_eq!(problem["error"], "insufficient_claims", "{body}");
     let sign_in = problem["action"]["SignIn"]["url"].as_str().unwrap();
-    assert!(sign_in.contains("return_to=%2Fcall-api"), "{sign_in}");
+    assert!(sign_in.contains("return_to=/call-api"), "{sign_in}");
 
     // The sign-in carries the API's claims: the identity provider asks for MFA.
     let login = app.client.get(app.url(sign_in)).send().await.unwrap();

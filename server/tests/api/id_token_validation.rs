@@ -133,8 +133,8 @@ async fn a_valid_id_token_is_verified() {
     let token = verify(&keys, &sign(&keys.signing, &claims(), "test-kid"))
         .await
         .unwrap();
-    assert_eq!(token.claims.name.as_deref(), Some("Adele Vance"));
-    assert_eq!(token.claims_json["tid"], TENANT);
+    assert_eq!(token.claims().name.as_deref(), Some("Adele Vance"));
+    assert_eq!(token.claims_json()["tid"], TENANT);
 }
 
 /// Whether a rejection is the one a case expects.
