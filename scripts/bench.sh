@@ -3,6 +3,7 @@
 # run, on one server (embedded emulator, SQLite sessions, free loopback ports):
 #   - start time of the binary to its first 200, and its RSS when idle;
 #   - signed-out /, warm signed-in / (Adele), a static asset and /healthz: req/s, p50, p99;
+#   - the Weather API through the downstream proxy, and called directly with a token;
 #   - the warm signed-in / again with 1,000 and 100,000 sessions stored, then with 1 again
 #     (the machine's drift over the run);
 #   - RSS (peak) under that load, and after USERS more users signed in and viewed / once,
@@ -25,9 +26,11 @@ DATA=$(mktemp -d)
 BASE="http://localhost:$PORT"
 trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"' EXIT
 
+EMULATOR="127.0.0.1:$(free_port)"
+WEATHER="127.0.0.1:$(free_port)"
 started=$(date +%s%N)
 LEPTOS_SITE_ADDR="127.0.0.1:$PORT" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=entra-bff \
-  EMULATOR_ADDR="127.0.0.1:$(free_port)" WEATHER_API_ADDR="127.0.0.1:$(free_port)" \
+  EMULATOR_ADDR="$EMULATOR" WEATHER_API_ADDR="$WEATHER" \
   METRICS_ADDR="127.0.0.1:$METRICS" DATA_DIR="$DATA" RUST_LOG=warn \
   AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PER_MINUTE=1000000 \
   target/release/server >"$DATA/server.log" 2>&1 &
@@ -67,6 +70,11 @@ measure "signed-out /" "$BASE/"
 measure "warm signed-in / (1 stored session)" -H "Cookie: $cookie" "$BASE/"
 measure "static asset (/pkg/$css, brotli)" -H "Accept-Encoding: br" "$BASE/pkg/$css"
 measure "/healthz" "$BASE/healthz"
+# The downstream proxy (OBO token from the cache) against the same API called directly.
+proxy=(-H "Cookie: $cookie" -H "x-csrf: 1" -H "Sec-Fetch-Site: same-origin")
+measure "GET /api/downstream/weather/weatherforecast (proxy)" "${proxy[@]}" "$BASE/api/downstream/weather/weatherforecast"
+token=$(python3 scripts/bench/client.py token "http://$EMULATOR" api://8e18057c-ba24-4625-a109-d2c3dc7b2fab/Weather.Read AdeleV@contoso.onmicrosoft.com)
+measure "GET /weatherforecast at the Weather API (direct)" -H "Authorization: Bearer $token" "http://$WEATHER/weatherforecast"
 python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 999
 measure "warm signed-in / (1,000 stored sessions)" -H "Cookie: $cookie" "$BASE/"
 python3 scripts/bench/client.py fill "$DATA/sessions.sqlite3" 99000

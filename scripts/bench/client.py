@@ -7,6 +7,9 @@ Rust tests' harness does), and fills a SQLite session file with stored sessions.
                                        and views / once with each; prints the time taken
   client.py fill DB COUNT              adds COUNT stored sessions to the session table
   client.py unfill DB                  removes the sessions `fill` added
+  client.py token AUTHORITY SCOPE UPN  prints an access token for SCOPE (the built-in web app,
+                                       resource owner password grant at the emulator): to
+                                       call an API directly, as the proxy does
 """
 import concurrent.futures
 import http.cookiejar
@@ -108,6 +111,22 @@ def main():
         con = sqlite3.connect(sys.argv[2])
         con.execute("delete from tower_sessions where id like 'filler-%'")
         con.commit()
+    elif cmd == "token":
+        authority, scope, upn = sys.argv[2], sys.argv[3], sys.argv[4]
+        form = {
+            "grant_type": "password",
+            "client_id": "dd1d6603-7fe3-411d-b985-091f1cf1c698",
+            "client_secret": "dev-web-app-secret",
+            "username": upn,
+            "password": PASSWORD,
+            "scope": scope,
+        }
+        opener, _ = browser()
+        status, _, body = fetch(opener, f"{authority}/3dac8762-d1be-44f2-861a-a7e2aafdfc78/oauth2/v2.0/token", form)
+        if status != 200:
+            raise SystemExit(f"token: {status} {body}")
+        import json
+        print(json.loads(body)["access_token"])
     else:
         raise SystemExit(__doc__)
 

@@ -100,17 +100,14 @@ pub enum ClientCredential {
     Secret(Secret),
     /// `private_key_jwt`: a client assertion signed with this key, its certificate named by
     /// thumbprint.
-    Certificate {
-        certificate_pem: String,
-        private_key_pem: Secret,
-    },
+    Certificate(crate::entra::CertificateCredential),
 }
 
 impl fmt::Debug for ClientCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Secret(_) => f.write_str("Secret([redacted])"),
-            Self::Certificate { .. } => f.write_str("Certificate([redacted key])"),
+            Self::Certificate(certificate) => certificate.fmt(f),
         }
     }
 }
@@ -423,10 +420,14 @@ fn read_credential(
             };
             let cert_pem = read("AZURE_AD_CLIENT_CERTIFICATE_PATH", &cert, problems);
             let key_pem = read("AZURE_AD_CLIENT_PRIVATE_KEY_PATH", &key, problems);
-            Some(ClientCredential::Certificate {
-                certificate_pem: cert_pem?,
-                private_key_pem: Secret::new(key_pem?),
-            })
+            let key_pem = Secret::new(key_pem?);
+            match crate::entra::CertificateCredential::from_pem(&cert_pem?, key_pem.expose()) {
+                Ok(certificate) => Some(ClientCredential::Certificate(certificate)),
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            }
         }
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             problems.push(

@@ -316,16 +316,9 @@ impl EntraClient {
     ) -> Result<Vec<(&'static str, String)>, IdpError> {
         match &self.config.credential {
             ClientCredential::Secret(_) => Ok(Vec::new()),
-            ClientCredential::Certificate {
-                certificate_pem,
-                private_key_pem,
-            } => {
-                let assertion = super::obo::client_assertion(
-                    &self.config.client_id,
-                    token_endpoint.as_str(),
-                    certificate_pem,
-                    private_key_pem,
-                )?;
+            ClientCredential::Certificate(certificate) => {
+                let assertion =
+                    certificate.assertion(&self.config.client_id, token_endpoint.as_str())?;
                 Ok(vec![
                     (
                         "client_assertion_type",
@@ -341,7 +334,7 @@ impl EntraClient {
     pub(crate) fn client_secret(&self) -> Option<&Secret> {
         match &self.config.credential {
             ClientCredential::Secret(secret) => Some(secret),
-            ClientCredential::Certificate { .. } => None,
+            ClientCredential::Certificate(_) => None,
         }
     }
 

@@ -2,12 +2,14 @@
 //! flow, refresh and On-Behalf-Of, and the one error type all of them return.
 
 pub mod client;
+mod client_assertion;
 mod error;
 mod id_token;
 mod metadata;
 mod obo;
 
 pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, TokenGrant};
+pub use client_assertion::CertificateCredential;
 pub(crate) use error::retry_after;
 pub use error::{EntraErrorBody, IdpError};
 pub use id_token::{Expectations, IdTokenClaims, IdTokenError, VerifiedIdToken};

@@ -63,3 +63,29 @@ async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
     assert_eq!(profile["display_name"], "Adele Vance");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_certificate_that_is_not_pem_stops_the_start_with_the_other_problems() {
+    let dir = std::env::temp_dir().join(format!("bff-badcert-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, "this is not a certificate").unwrap();
+    std::fs::write(&key, "nor is this a key").unwrap();
+    let err = crate::common::start_error(&[
+        ("AZURE_AD_CLIENT_CERTIFICATE_PATH", cert.to_str().unwrap()),
+        ("AZURE_AD_CLIENT_PRIVATE_KEY_PATH", key.to_str().unwrap()),
+        ("DOWNSTREAM_API__HR__BASE_URL", "https://hr.example.com"),
+    ])
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    // Named at start, beside the other mistakes (not at the first sign-in, blaming the
+    // authority host).
+    assert!(
+        err.contains("AZURE_AD_CLIENT_CERTIFICATE_PATH holds no PEM certificate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("DOWNSTREAM_API__HR__SCOPES is missing"),
+        "{err}"
+    );
+}

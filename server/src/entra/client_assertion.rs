@@ -1,0 +1,128 @@
+//! The client assertion for a certificate credential (`private_key_jwt`, RFC 7523), sent by
+//! every grant at the token endpoint: code redemption, refresh and On-Behalf-Of alike. The
+//! certificate and key are read and checked once, when the configuration is read, so a bad PEM
+//! stops the start with the other configuration problems.
+
+use base64::Engine as _;
+
+use super::IdpError;
+
+/// The certificate credential, parsed: its SHA-256 thumbprint and signing key.
+#[derive(Clone)]
+pub struct CertificateCredential {
+    thumbprint_s256: String,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl std::fmt::Debug for CertificateCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Certificate(x5t#S256 {}, [redacted key])",
+            self.thumbprint_s256
+        )
+    }
+}
+
+impl CertificateCredential {
+    /// From the PEM certificate uploaded to the app registration and its RSA private key;
+    /// what is wrong with either, named by its variable.
+    pub fn from_pem(certificate_pem: &str, private_key_pem: &str) -> Result<Self, String> {
+        let der = pem_body(certificate_pem, "CERTIFICATE").ok_or_else(|| {
+            "AZURE_AD_CLIENT_CERTIFICATE_PATH holds no PEM certificate (-----BEGIN \
+             CERTIFICATE-----)."
+                .to_owned()
+        })?;
+        let thumbprint_s256 = {
+            use sha2::Digest as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))
+        };
+        let key =
+            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|err| {
+                format!("AZURE_AD_CLIENT_PRIVATE_KEY_PATH is not an RSA PEM private key: {err}.")
+            })?;
+        Ok(Self {
+            thumbprint_s256,
+            key,
+        })
+    }
+
+    /// A client assertion JWT (Microsoft Learn, "Microsoft identity platform application
+    /// authentication certificate credentials"): `aud` = the token endpoint, `iss` = `sub` =
+    /// client id, a fresh `jti`, ten minutes of validity, signed PS256 with the header
+    /// `x5t#S256` = base64url(SHA-256(DER certificate)), the form Microsoft now recommends over
+    /// RS256 with a SHA-1 `x5t`.
+    pub fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, IdpError> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+        header.x5t_s256 = Some(self.thumbprint_s256.clone());
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({
+            "aud": token_endpoint,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "nbf": now,
+            "iat": now,
+            "exp": now + 600,
+        });
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|err| IdpError::InvalidResponse {
+            endpoint: "client certificate",
+            detail: err.to_string(),
+        })
+    }
+}
+
+fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&end)?;
+    let b64: String = pem[start..stop].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+
+    use super::*;
+
+    #[test]
+    fn a_bad_certificate_or_key_is_named_by_its_variable() {
+        let err = CertificateCredential::from_pem("not a certificate", "").unwrap_err();
+        assert!(err.contains("AZURE_AD_CLIENT_CERTIFICATE_PATH"), "{err}");
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let err = CertificateCredential::from_pem(cert, "not a key").unwrap_err();
+        assert!(err.contains("AZURE_AD_CLIENT_PRIVATE_KEY_PATH"), "{err}");
+    }
+
+    #[test]
+    fn the_client_assertion_is_ps256_with_a_sha256_thumbprint() {
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+        let key_pair =
+            rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["t".to_owned()])
+            .unwrap()
+            .self_signed(&key_pair)
+            .unwrap();
+        let endpoint = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let credential = CertificateCredential::from_pem(&cert.pem(), &key_pem).unwrap();
+        let jwt = credential.assertion("client", endpoint).unwrap();
+
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
+        assert!(header.x5t.is_none(), "no SHA-1 thumbprint");
+        let expected = {
+            use sha2::Digest as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(cert.der()))
+        };
+        assert_eq!(header.x5t_s256.as_deref(), Some(expected.as_str()));
+        let (_, claims) = crate::entra::decode_unverified(&jwt).unwrap();
+        assert_eq!(claims["aud"], endpoint);
+        assert_eq!(claims["iss"], "client");
+        assert_eq!(claims["sub"], "client");
+    }
+}
