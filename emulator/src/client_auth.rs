@@ -1,4 +1,4 @@
-//! Client authentication at the token endpoint (reference §3.1): `client_secret_post`,
+//! Client authentication at the token endpoint (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow, "Redeem a code"; certificate-credentials): `client_secret_post`,
 //! `client_secret_basic` and `private_key_jwt` (RS256 with `x5t` or PS256 with `x5t#S256`).
 //!
 //! A client assertion must name this token endpoint as its `aud` (with the tenant segment the

@@ -1,4 +1,4 @@
-//! Entra-shaped protocol errors: one type, one place that renders it (§4.1 of the reference).
+//! Entra-shaped protocol errors: one type, one place that renders it (Microsoft Learn: learn.microsoft.com/entra/identity-platform/reference-error-codes).
 //!
 //! Every failure of the token endpoint becomes an [`AadError`]; its [`IntoResponse`] writes the
 //! exact body shape Entra uses (`error`, `error_description` starting `AADSTSnnnnn:` followed by
@@ -128,7 +128,7 @@ impl IntoResponse for AadError {
     }
 }
 
-/// A token-endpoint answer as Entra sends it (reference §0.6): JSON in UTF-8, never cached.
+/// A token-endpoint answer as Entra sends it (the authorization code flow page's token responses): JSON in UTF-8, never cached.
 pub fn token_json(status: StatusCode, body: serde_json::Value) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     let h = resp.headers_mut();

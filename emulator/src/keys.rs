@@ -1,4 +1,4 @@
-//! Signing keys: RSA-2048 keys with self-signed certificates (reference §1.4), the JWKS, key
+//! Signing keys: RSA-2048 keys with self-signed certificates (Microsoft Learn: learn.microsoft.com/entra/identity-platform/signing-key-rollover), the JWKS, key
 //! rollover with a grace period, and persistence in the data dir so tokens survive a restart.
 
 use std::{

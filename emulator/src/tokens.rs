@@ -1,4 +1,4 @@
-//! Token minting and verification (reference §6): RS256 JWTs in v1 or v2 access-token format,
+//! Token minting and verification (Microsoft Learn: learn.microsoft.com/entra/identity-platform/access-tokens, id-tokens): RS256 JWTs in v1 or v2 access-token format,
 //! v2 ID tokens, and Microsoft Graph tokens carrying a header `nonce`.
 //!
 //! A Graph token is signed over a header whose `nonce` was replaced by base64url(SHA-256(nonce));

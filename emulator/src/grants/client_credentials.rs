@@ -1,4 +1,4 @@
-//! `grant_type=client_credentials` (reference §3.5): app-only tokens with `roles`.
+//! `grant_type=client_credentials` (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow): app-only tokens with `roles`.
 
 use serde_json::{Value, json};
 

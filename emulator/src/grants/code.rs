@@ -1,4 +1,4 @@
-//! `grant_type=authorization_code` (reference §3.2): PKCE, exact redirect URI, single use, expiry.
+//! `grant_type=authorization_code` (learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow): PKCE, exact redirect URI, single use, expiry.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;

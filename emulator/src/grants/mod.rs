@@ -1,5 +1,6 @@
 //! The token endpoint's grants, one module each, and what they share: scope resolution (one
-//! resource per request, reference §9) and issuing the token response (§3.2).
+//! resource per request, Microsoft Learn: learn.microsoft.com/entra/identity-platform/scopes-oidc) and issuing the token response
+//! (learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow).
 
 pub mod client_credentials;
 pub mod code;
@@ -49,7 +50,7 @@ pub fn split(scope: &str) -> Vec<String> {
 }
 
 /// The request's `scope`, or the grant's own scopes when the request names none (code and
-/// refresh-token redemption, reference §3.2/§3.3).
+/// refresh-token redemption, as the authorization code flow page describes).
 pub fn requested_or_granted(p: &crate::params::Params, granted: &[String]) -> Vec<String> {
     p.get("scope")
         .map(split)

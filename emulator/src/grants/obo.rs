@@ -1,5 +1,5 @@
 //! The On-Behalf-Of grant (`urn:ietf:params:oauth:grant-type:jwt-bearer` with
-//! `requested_token_use=on_behalf_of`, reference §3.4, §4.4, §5), with Entra's real checks:
+//! `requested_token_use=on_behalf_of`, Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow), with Entra's real checks:
 //!
 //! | check | error |
 //! |---|---|

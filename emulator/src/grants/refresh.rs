@@ -1,4 +1,4 @@
-//! `grant_type=refresh_token` (reference §3.3). Each use returns a new refresh token; as in
+//! `grant_type=refresh_token` (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow, "Refresh the access token"). Each use returns a new refresh token; as in
 //! Entra, the old one is not revoked by rotation. Expired (AADSTS700082) and revoked
 //! (AADSTS50173) grants fail; use slides the expiry. A refresh for the client itself must name
 //! it by its GUID (AADSTS90009), also when the grant's own scopes are used (no `scope`).

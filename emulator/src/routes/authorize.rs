@@ -1,4 +1,4 @@
-//! `/{tenant}/oauth2/v2.0/authorize` (reference §2): the sign-in pages (username, then
+//! `/{tenant}/oauth2/v2.0/authorize` (learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow): the sign-in pages (username, then
 //! password, as Entra does; labelled inputs), the MFA page, the consent page, the account
 //! picker (`prompt=select_account` with a session), SSO through a session cookie, `prompt`,
 //! `login_hint`, `claims`, PKCE, and `response_mode` query, fragment and form_post. Errors
@@ -949,7 +949,7 @@ fn record_consent(st: &Shared, headers: &HeaderMap, seg: &str, p: &Params) {
             && let Some(res) = r.resource
         {
             // Combined consent: a known client asking for the middle tier's `.default` also
-            // consents to the middle tier's own static permissions (reference §5).
+            // consents to the middle tier's own static permissions (the On-Behalf-Of page's "Default and combined consent").
             if r.default
                 && let Some(middle) = t.app(&res)
                 && middle

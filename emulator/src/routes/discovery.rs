@@ -1,4 +1,4 @@
-//! Discovery (reference §1): the v2.0 (and v1) OpenID configuration, the JWKS, instance
+//! Discovery (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-protocols-oidc, "Find your app's OpenID configuration document URI"): the v2.0 (and v1) OpenID configuration, the JWKS, instance
 //! discovery and the user-realm endpoint.
 
 use axum::{

@@ -1,4 +1,4 @@
-//! A Microsoft Graph slice (reference §7), served under `{base}/graph`: `GET /v1.0/me` (with
+//! A Microsoft Graph slice (Microsoft Graph: learn.microsoft.com/graph/api/user-get), served under `{base}/graph`: `GET /v1.0/me` (with
 //! `$select`), `/v1.0/me/photo` and `/v1.0/me/photo/$value`. It validates Graph tokens itself
 //! (it is the only party that can: see [`crate::tokens`]) and answers errors in Graph's shape.
 

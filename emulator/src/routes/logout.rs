@@ -1,4 +1,4 @@
-//! The end-session endpoint (reference §8): clears the emulator's session and redirects to a
+//! The end-session endpoint (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-protocols-oidc, "Send a sign-out request"): clears the emulator's session and redirects to a
 //! `post_logout_redirect_uri` only if it is registered for the app. `logout_hint` (the
 //! `login_hint` claim's value) names the account to sign out, so Entra shows no account
 //! picker; the emulator has no picker, and a session holds one account, so it signs out the

@@ -1,5 +1,5 @@
 //! `POST /{tenant}/oauth2/v2.0/token`: parses the form, authenticates the client and hands the
-//! request to its grant (reference §3). Errors leave in Entra's shape (see [`crate::errors`]).
+//! request to its grant (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow and the pages of each grant). Errors leave in Entra's shape (see [`crate::errors`]).
 
 use axum::{
     Router,

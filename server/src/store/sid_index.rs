@@ -7,7 +7,13 @@
 //! in Redis (`bff:sid:<client-id>:<sid>`, so that apps sharing one Redis end only their own
 //! sessions), a map in memory. Entries expire with the session's absolute lifetime.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+};
 
 use fred::{
     interfaces::{KeysInterface, SetsInterface},
@@ -27,14 +33,30 @@ pub struct Opened {
 }
 
 pub enum SidIndex {
-    Memory(Mutex<HashMap<String, Vec<Opened>>>),
-    Sqlite(SqlitePool),
-    Redis { pool: Pool, prefix: String },
+    Memory {
+        map: Mutex<HashMap<String, Vec<Opened>>>,
+        pruned_at: AtomicI64,
+    },
+    Sqlite {
+        pool: SqlitePool,
+        /// When expired entries were last deleted: at most once a minute, not per sign-in.
+        pruned_at: AtomicI64,
+    },
+    Redis {
+        pool: Pool,
+        prefix: String,
+    },
 }
+
+/// How often expired entries are deleted (memory and SQLite; Redis expires them itself).
+const PRUNE_EVERY_SECS: i64 = 60;
 
 impl SidIndex {
     pub fn memory() -> Self {
-        Self::Memory(Mutex::default())
+        Self::Memory {
+            map: Mutex::default(),
+            pruned_at: AtomicI64::new(0),
+        }
     }
 
     /// The index in the session database (its table created if missing).
@@ -51,11 +73,19 @@ impl SidIndex {
         .execute(&pool)
         .await
         .map_err(|e| e.to_string())?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS bff_sid_sessions_sid ON bff_sid_sessions (sid)")
-            .execute(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Self::Sqlite(pool))
+        for index in [
+            "CREATE INDEX IF NOT EXISTS bff_sid_sessions_sid ON bff_sid_sessions (sid)",
+            "CREATE INDEX IF NOT EXISTS bff_sid_sessions_expiry ON bff_sid_sessions (expires_at)",
+        ] {
+            sqlx::query(index)
+                .execute(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Self::Sqlite {
+            pool,
+            pruned_at: AtomicI64::new(0),
+        })
     }
 
     pub fn redis(pool: Pool, client_id: &str) -> Self {
@@ -68,21 +98,25 @@ impl SidIndex {
     /// Notes that sign-in session `sid` opened `opened`.
     pub async fn record(&self, sid: &str, opened: Opened, now: i64) -> Result<(), String> {
         match self {
-            Self::Memory(map) => {
+            Self::Memory { map, pruned_at } => {
                 let mut map = map.lock().map_err(|e| e.to_string())?;
-                map.retain(|_, list| {
-                    list.retain(|o| o.expires_at > now);
-                    !list.is_empty()
-                });
+                if due(pruned_at, now) {
+                    map.retain(|_, list| {
+                        list.retain(|o| o.expires_at > now);
+                        !list.is_empty()
+                    });
+                }
                 map.entry(sid.to_owned()).or_default().push(opened);
                 Ok(())
             }
-            Self::Sqlite(pool) => {
-                sqlx::query("DELETE FROM bff_sid_sessions WHERE expires_at <= ?")
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            Self::Sqlite { pool, pruned_at } => {
+                if due(pruned_at, now) {
+                    sqlx::query("DELETE FROM bff_sid_sessions WHERE expires_at <= ?")
+                        .bind(now)
+                        .execute(pool)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 sqlx::query(
                     "INSERT INTO bff_sid_sessions
                         (sid, session_id, tenant_id, object_id, expires_at)
@@ -119,13 +153,13 @@ impl SidIndex {
     /// The live sessions sign-in session `sid` opened.
     pub async fn sessions(&self, sid: &str, now: i64) -> Result<Vec<Opened>, String> {
         let all = match self {
-            Self::Memory(map) => map
+            Self::Memory { map, .. } => map
                 .lock()
                 .map_err(|e| e.to_string())?
                 .get(sid)
                 .cloned()
                 .unwrap_or_default(),
-            Self::Sqlite(pool) => {
+            Self::Sqlite { pool, .. } => {
                 let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
                     "SELECT session_id, tenant_id, object_id, expires_at
                      FROM bff_sid_sessions WHERE sid = ?",
@@ -160,10 +194,10 @@ impl SidIndex {
     /// Forgets sign-in session `sid` (its sessions have ended).
     pub async fn forget(&self, sid: &str) -> Result<(), String> {
         match self {
-            Self::Memory(map) => {
+            Self::Memory { map, .. } => {
                 map.lock().map_err(|e| e.to_string())?.remove(sid);
             }
-            Self::Sqlite(pool) => {
+            Self::Sqlite { pool, .. } => {
                 sqlx::query("DELETE FROM bff_sid_sessions WHERE sid = ?")
                     .bind(sid)
                     .execute(pool)
@@ -179,4 +213,13 @@ impl SidIndex {
         }
         Ok(())
     }
+}
+
+/// Whether expired entries are due for deletion (and, if so, claims the turn).
+fn due(pruned_at: &AtomicI64, now: i64) -> bool {
+    let last = pruned_at.load(Ordering::Relaxed);
+    now - last >= PRUNE_EVERY_SECS
+        && pruned_at
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
