@@ -9,11 +9,16 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Durat
 
 use url::Url;
 
-use crate::domain::{Resource, ScopeSet, Secret};
+use crate::domain::{Resource, ScopeSet};
 
 mod downstream;
+mod identity;
+mod limits;
 mod session;
 pub use downstream::{DownstreamApi, DownstreamLocation, WEATHER, is_clean_path};
+pub use identity::ClientCredential;
+use identity::{is_multi_tenant, parse_authority_host, read_allowed_tenants, read_credential};
+use limits::{read_auth_rate_limit, read_bool, read_limits, read_metrics_addr, read_positive};
 pub use session::{
     KEY_LEN, KeySource, RedisSettings, SessionConfig, SessionStoreKind, redacted_url,
 };
@@ -92,24 +97,6 @@ pub enum IdentityProvider {
     Embedded { addr: SocketAddr },
     /// A real (or separately run) identity provider, e.g. `https://login.microsoftonline.com`.
     Remote { authority_host: Url },
-}
-
-#[derive(Clone)]
-pub enum ClientCredential {
-    /// `client_secret_post`.
-    Secret(Secret),
-    /// `private_key_jwt`: a client assertion signed with this key, its certificate named by
-    /// thumbprint.
-    Certificate(crate::entra::CertificateCredential),
-}
-
-impl fmt::Debug for ClientCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Secret(_) => f.write_str("Secret([redacted])"),
-            Self::Certificate(certificate) => certificate.fmt(f),
-        }
-    }
 }
 
 /// Every problem found in the configuration, each with how to fix it.
@@ -397,229 +384,6 @@ impl Config {
     }
 }
 
-fn read_credential(
-    get: &impl Fn(&str) -> Option<String>,
-    embedded: bool,
-    problems: &mut Vec<String>,
-) -> Option<ClientCredential> {
-    let secret = get("AZURE_AD_CLIENT_SECRET");
-    let cert = get("AZURE_AD_CLIENT_CERTIFICATE_PATH");
-    let key = get("AZURE_AD_CLIENT_PRIVATE_KEY_PATH");
-    match (secret, cert, key) {
-        (Some(secret), None, None) => Some(ClientCredential::Secret(Secret::new(secret))),
-        (None, Some(cert), Some(key)) => {
-            let read = |var: &str, path: &str, problems: &mut Vec<String>| {
-                std::fs::read_to_string(path)
-                    .map_err(|err| {
-                        problems.push(format!(
-                            "{var}={path}: cannot read the file ({err}). Give the path of a \
-                             PEM file."
-                        ))
-                    })
-                    .ok()
-            };
-            let cert_pem = read("AZURE_AD_CLIENT_CERTIFICATE_PATH", &cert, problems);
-            let key_pem = read("AZURE_AD_CLIENT_PRIVATE_KEY_PATH", &key, problems);
-            let key_pem = Secret::new(key_pem?);
-            match crate::entra::CertificateCredential::from_pem(&cert_pem?, key_pem.expose()) {
-                Ok(certificate) => Some(ClientCredential::Certificate(certificate)),
-                Err(problem) => {
-                    problems.push(problem);
-                    None
-                }
-            }
-        }
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            problems.push(
-                "Both AZURE_AD_CLIENT_SECRET and a certificate are set: choose one client \
-                 credential and unset the other."
-                    .to_owned(),
-            );
-            None
-        }
-        (None, Some(_), None) | (None, None, Some(_)) => {
-            problems.push(
-                "A certificate credential needs both AZURE_AD_CLIENT_CERTIFICATE_PATH (the \
-                 PEM certificate uploaded to the app registration) and \
-                 AZURE_AD_CLIENT_PRIVATE_KEY_PATH (its PEM private key)."
-                    .to_owned(),
-            );
-            None
-        }
-        (None, None, None) if embedded => Some(ClientCredential::Secret(Secret::new(
-            embedded::CLIENT_SECRET,
-        ))),
-        (None, None, None) => {
-            problems.push(
-                "No client credential: set AZURE_AD_CLIENT_SECRET to the secret's Value (not \
-                 its Secret ID) from Certificates & secrets, or set \
-                 AZURE_AD_CLIENT_CERTIFICATE_PATH and AZURE_AD_CLIENT_PRIVATE_KEY_PATH."
-                    .to_owned(),
-            );
-            None
-        }
-    }
-}
-
-fn is_multi_tenant(tenant: &str) -> bool {
-    tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations")
-}
-
-fn read_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: bool,
-    problems: &mut Vec<String>,
-) -> bool {
-    match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
-        None => default,
-        Some("1" | "true" | "yes" | "on") => true,
-        Some("0" | "false" | "no" | "off") => false,
-        Some(other) => {
-            problems.push(format!(
-                "{name}={other:?} is not a yes/no value: use true or false (default {default})."
-            ));
-            default
-        }
-    }
-}
-
-/// `AZURE_AD_ALLOWED_TENANTS`: required with a multi-tenant authority, where any tenant's
-/// users could otherwise sign in (Microsoft's multi-tenant guidance: validate the issuer's
-/// tenant against the tenants you serve).
-fn read_allowed_tenants(
-    get: &impl Fn(&str) -> Option<String>,
-    tenant: Option<&str>,
-    problems: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Vec<String> {
-    let raw = get("AZURE_AD_ALLOWED_TENANTS");
-    let multi = tenant.is_some_and(is_multi_tenant);
-    let Some(raw) = raw else {
-        if multi {
-            problems.push(format!(
-                "AZURE_AD_TENANT_ID={} lets users of any tenant sign in, but \
-                 AZURE_AD_ALLOWED_TENANTS is not set: list the tenant ids (GUIDs, comma \
-                 separated) whose users may sign in.",
-                tenant.unwrap_or_default()
-            ));
-        }
-        return Vec::new();
-    };
-    if !multi {
-        warnings.push(
-            "AZURE_AD_ALLOWED_TENANTS is set but AZURE_AD_TENANT_ID is a single tenant: only \
-             that tenant's users can sign in, so the list is ignored. It applies to common \
-             and organizations."
-                .to_owned(),
-        );
-        return Vec::new();
-    }
-    let mut tenants = Vec::new();
-    for item in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        if uuid::Uuid::parse_str(item).is_ok() {
-            tenants.push(item.to_ascii_lowercase());
-        } else {
-            problems.push(format!(
-                "AZURE_AD_ALLOWED_TENANTS: {item:?} is not a tenant id: give Directory \
-                 (tenant) IDs (GUIDs), as tokens carry them in `tid`."
-            ));
-        }
-    }
-    if raw.split(',').all(|t| t.trim().is_empty()) {
-        problems.push("AZURE_AD_ALLOWED_TENANTS lists no tenant id.".to_owned());
-    }
-    tenants
-}
-
-/// `METRICS_ADDR`: the metrics are anonymous, so they are served on their own address,
-/// loopback unless the operator chooses otherwise.
-fn read_metrics_addr(
-    get: &impl Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> SocketAddr {
-    let raw = get("METRICS_ADDR").unwrap_or_else(|| DEFAULT_METRICS_ADDR.to_owned());
-    match raw.parse::<SocketAddr>() {
-        Ok(addr) => {
-            if !addr.ip().is_loopback() {
-                warnings.push(format!(
-                    "METRICS_ADDR={raw} is not a loopback address: /metrics answers anyone who \
-                     can reach it. Keep it on a private network or behind the scraper's proxy."
-                ));
-            }
-            addr
-        }
-        Err(_) => {
-            problems.push(format!(
-                "METRICS_ADDR={raw:?} is not an address: write it as host:port, e.g. \
-                 {DEFAULT_METRICS_ADDR}."
-            ));
-            DEFAULT_METRICS_ADDR.parse().expect("valid")
-        }
-    }
-}
-
-fn read_auth_rate_limit(
-    get: &impl Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-) -> crate::rate_limit::AuthRateLimit {
-    let defaults = crate::rate_limit::AuthRateLimit::default();
-    let trust_forwarded_for = read_bool(get, "TRUST_FORWARDED_FOR", false, problems);
-    crate::rate_limit::AuthRateLimit {
-        burst: read_positive(get, "AUTH_RATE_LIMIT_BURST", defaults.burst, problems),
-        per_minute: read_positive(
-            get,
-            "AUTH_RATE_LIMIT_PER_MINUTE",
-            defaults.per_minute,
-            problems,
-        ),
-        trust_forwarded_for,
-    }
-}
-
-fn read_limits(
-    get: &impl Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-) -> listener::Limits {
-    let defaults = listener::Limits::default();
-    let mut number = |name: &str, default: u64| read_positive(get, name, default, problems);
-    listener::Limits {
-        header_read: Duration::from_secs(number(
-            "HEADER_READ_TIMEOUT_SECS",
-            defaults.header_read.as_secs(),
-        )),
-        request: Duration::from_secs(number("REQUEST_TIMEOUT_SECS", defaults.request.as_secs())),
-        max_connections: number("MAX_CONNECTIONS", defaults.max_connections as u64) as usize,
-        drain: defaults.drain,
-    }
-}
-
-/// A positive whole number from `name`, else `default` (and a problem when it is set but not
-/// one).
-fn read_positive<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-    problems: &mut Vec<String>,
-) -> T
-where
-    T: std::str::FromStr + PartialOrd + Default + fmt::Display + Copy,
-{
-    let Some(raw) = get(name) else {
-        return default;
-    };
-    match raw.parse::<T>() {
-        Ok(n) if n > T::default() => n,
-        _ => {
-            problems.push(format!(
-                "{name}={raw:?} is not a positive whole number (default {default})."
-            ));
-            default
-        }
-    }
-}
-
 fn parse_http_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<Url> {
     match Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
@@ -629,35 +393,6 @@ fn parse_http_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<U
             ));
             None
         }
-    }
-}
-
-/// An `http://` authority is only allowed on loopback: real tenants are always HTTPS, and
-/// tokens must not cross a network in clear text.
-fn parse_authority_host(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim_end_matches('/')).map_err(|_| {
-        format!(
-            "AZURE_AD_AUTHORITY_HOST={raw:?} is not a URL; the default is \
-             {DEFAULT_AUTHORITY_HOST}."
-        )
-    })?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err(format!(
-            "AZURE_AD_AUTHORITY_HOST={raw} uses http:// on a host that is not loopback: tokens \
-             would cross the network unencrypted. Use https:// (real tenants always do)."
-        )),
-        _ => Err(format!(
-            "AZURE_AD_AUTHORITY_HOST={raw:?} must be an https:// URL, e.g. \
-             {DEFAULT_AUTHORITY_HOST}."
-        )),
     }
 }
 

@@ -245,7 +245,7 @@ pub(super) const CATALOGUE: &[Entry] = &[
         "Resource principal not found in the tenant",
         "The API named in a scope is not known in this tenant.",
         "A scope names an API that is not registered or not consented in this tenant.",
-        "Check GRAPH_SCOPE / API_SCOPE / DOWNSTREAM_API_SCOPE, and that the API's app registration exists in this tenant.",
+        "Check GRAPH_SCOPE / API_SCOPE / the downstream APIs' SCOPES, and that the API's app registration exists in this tenant.",
         Remedy::Configuration,
     ),
     entry(

@@ -1,0 +1,181 @@
+//! The profile page's data: the user's Graph `/me`, read with a token obtained On-Behalf-Of
+//! the user, served from the per-session cache (fresh, or stale while one background read
+//! refreshes it), and Graph's throttling and refusals as problems.
+
+use app::{
+    error::AppError,
+    model::{Problem, ProblemAction, Profile},
+};
+use http::request::Parts;
+
+use super::{BffService, Transient, api_problem, internal};
+use crate::{
+    domain::Secret,
+    graph::{self, GraphCallError},
+    profiles::Cached,
+    session::{SignedInUser, UserSession},
+};
+
+impl BffService {
+    /// The signed-in user's profile: from the cache when it can.
+    pub(super) async fn profile_view(&self, request: &Parts) -> Result<Profile, AppError> {
+        let (session, user) = self.signed_in(request).await?;
+        let key = session.id().unwrap_or_default();
+        match self.profiles.get(&key).await {
+            Cached::Fresh(profile) => return Ok(profile),
+            Cached::Stale { profile, refresh } => {
+                if refresh {
+                    self.refresh_profile(session, key, user.tenant_id);
+                }
+                return Ok(profile);
+            }
+            Cached::Missing => {}
+        }
+        let profile = self.read_profile(request, &session, &user).await?;
+        self.profiles.put(&key, profile.clone()).await;
+        Ok(profile)
+    }
+
+    /// Reads `/me` from Graph now (a cached Graph token that Graph refuses is replaced
+    /// once).
+    async fn read_profile(
+        &self,
+        request: &Parts,
+        session: &UserSession,
+        user: &SignedInUser,
+    ) -> Result<Profile, AppError> {
+        if let Some(wait) = self.graph_throttle.remaining(&user.tenant_id) {
+            return Err(graph_throttled(wait));
+        }
+        let http = self.tokens.entra().http();
+        let (token, mut cached, _) = self.graph_token(request).await?;
+        let mut result = graph::me(http, &self.graph_base_url, &token).await;
+        if let Err(err) = &result
+            && err.is_token_refused()
+            && cached
+        {
+            // A cached token Graph no longer takes would fail every page until it expires:
+            // forget it and exchange anew, once.
+            tracing::info!("Graph refused a cached token; exchanging a new one: {err}");
+            self.tokens
+                .forget(session, &self.config.graph_scope)
+                .await
+                .map_err(internal)?;
+            let (token, again_cached, _) = self.graph_token(request).await?;
+            cached = again_cached;
+            result = graph::me(http, &self.graph_base_url, &token).await;
+        }
+        let me = result.map_err(|err| {
+            if let Some(wait) = err.throttled_for() {
+                self.graph_throttle.hold(&user.tenant_id, wait);
+                return graph_throttled(wait);
+            }
+            graph_problem(err)
+        })?;
+        Ok(profile_of(me, cached))
+    }
+
+    /// Reads the profile again after the response, keeping the stale one if that fails (a
+    /// throttled tenant is not asked at all).
+    fn refresh_profile(&self, session: UserSession, key: String, tenant: String) {
+        let tokens = self.tokens.clone();
+        let profiles = self.profiles.clone();
+        let throttle = self.graph_throttle.clone();
+        let graph = self.graph_base_url.clone();
+        let scope = self.config.graph_scope.clone();
+        tokio::spawn(async move {
+            let read = async {
+                if throttle.remaining(&tenant).is_some() {
+                    return Err("Graph asked to wait".to_owned());
+                }
+                let (token, cached) = tokens
+                    .on_behalf_of(&session, &scope)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match graph::me(tokens.entra().http(), &graph, &token).await {
+                    Ok(me) => Ok(profile_of(me, cached)),
+                    Err(err) => {
+                        if let Some(wait) = err.throttled_for() {
+                            throttle.hold(&tenant, wait);
+                        }
+                        // As in the foreground: a cached token Graph refuses is dropped, so
+                        // that the next attempt exchanges anew instead of failing until it
+                        // expires.
+                        if err.is_token_refused() && cached {
+                            let _ = tokens.forget(&session, &scope).await;
+                        }
+                        Err(err.to_string())
+                    }
+                }
+            };
+            match read.await {
+                Ok(profile) => profiles.put(&key, profile).await,
+                Err(err) => {
+                    tracing::warn!("the profile was not refreshed (the cached one stays): {err}");
+                    profiles.refresh_failed(&key);
+                }
+            }
+        });
+    }
+
+    pub(super) async fn graph_token(
+        &self,
+        request: &Parts,
+    ) -> Result<(Secret, bool, SignedInUser), AppError> {
+        self.obo_token(request, &self.config.graph_scope).await
+    }
+}
+
+fn profile_of(me: graph::Me, token_from_cache: bool) -> Profile {
+    Profile {
+        display_name: me.display_name,
+        mail: me.mail,
+        user_principal_name: me.user_principal_name,
+        job_title: me.job_title,
+        office_location: me.office_location,
+        token_from_cache,
+        read_secs_ago: 0,
+    }
+}
+
+/// Graph asked to wait: say for how long, and make no call before then.
+fn graph_throttled(wait: std::time::Duration) -> AppError {
+    let secs = wait.as_secs().max(1);
+    AppError::Problem(Box::new(Problem {
+        title: "Microsoft Graph is throttling this app".into(),
+        code: None,
+        error: None,
+        message: Some(format!(
+            "Microsoft Graph asked to wait {secs} s (Retry-After)."
+        )),
+        meaning: "Graph limits how often an app may call it; it answered that this app must \
+                  wait before calling again."
+            .into(),
+        cause: "Too many calls to Microsoft Graph for this tenant in a short time, or a Graph \
+                outage."
+            .into(),
+        fix: format!(
+            "Try again in {secs} s. Until then this app makes no call to Graph for your \
+             tenant; you are still signed in."
+        ),
+        trace_id: None,
+        correlation_id: None,
+        timestamp: None,
+        lookup_url: None,
+        action: ProblemAction::Retry,
+    }))
+}
+
+fn graph_problem(err: GraphCallError) -> AppError {
+    let retry = match &err {
+        GraphCallError::Api { status, .. } => *status >= 500 || *status == 429,
+        GraphCallError::Unreachable(_) => true,
+    };
+    api_problem(
+        "Microsoft Graph refused the request",
+        None,
+        err.to_string(),
+        "Check that GRAPH_SCOPE includes User.Read and that it is consented.".into(),
+        Transient::when(retry),
+    )
+}
