@@ -6,15 +6,17 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, RwLock},
 };
 
 use serde::{Deserialize, Serialize};
 
 use crate::{keys::KeyRing, world::World};
+
+mod faults;
+mod stats;
+pub use faults::{Fault, FaultEndpoint, FaultKind};
+pub use stats::{Counters, Stats};
 
 /// Shared handle to the state.
 pub type AppState = Arc<Shared>;
@@ -371,174 +373,6 @@ fn make_room<V>(
     for (_, k) in by_age.into_iter().take(excess) {
         map.remove(&k);
     }
-}
-
-/// Request counters.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// authorization_code grants.
-    pub authorization_code: AtomicU64,
-    /// refresh_token grants.
-    pub refresh_token: AtomicU64,
-    /// On-Behalf-Of grants.
-    pub obo: AtomicU64,
-    /// client_credentials grants.
-    pub client_credentials: AtomicU64,
-    /// password grants.
-    pub password: AtomicU64,
-    /// other/unknown grant types.
-    pub other_grant: AtomicU64,
-    /// /authorize requests.
-    pub authorize: AtomicU64,
-    /// discovery documents.
-    pub discovery: AtomicU64,
-    /// JWKS requests.
-    pub jwks: AtomicU64,
-    /// instance discovery.
-    pub instance_discovery: AtomicU64,
-    /// Graph requests.
-    pub graph: AtomicU64,
-    /// logout requests.
-    pub logout: AtomicU64,
-}
-
-/// A snapshot of the counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// `/token` calls with `grant_type=authorization_code`.
-    pub authorization_code: u64,
-    /// `/token` calls with `grant_type=refresh_token`.
-    pub refresh_token: u64,
-    /// `/token` calls with the OBO jwt-bearer grant.
-    pub obo: u64,
-    /// `/token` calls with `grant_type=client_credentials`.
-    pub client_credentials: u64,
-    /// `/token` calls with `grant_type=password`.
-    pub password: u64,
-    /// `/token` calls with any other grant type.
-    pub other_grant: u64,
-    /// All `/token` calls.
-    pub token_total: u64,
-    /// `/authorize` requests (GET and POST steps).
-    pub authorize: u64,
-    /// Discovery-document requests.
-    pub discovery: u64,
-    /// JWKS requests.
-    pub jwks: u64,
-    /// Instance-discovery requests.
-    pub instance_discovery: u64,
-    /// Graph slice requests.
-    pub graph: u64,
-    /// End-session requests.
-    pub logout: u64,
-}
-
-impl Counters {
-    /// Counts one.
-    pub fn bump(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A snapshot.
-    pub fn snapshot(&self) -> Stats {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut s = Stats {
-            authorization_code: g(&self.authorization_code),
-            refresh_token: g(&self.refresh_token),
-            obo: g(&self.obo),
-            client_credentials: g(&self.client_credentials),
-            password: g(&self.password),
-            other_grant: g(&self.other_grant),
-            token_total: 0,
-            authorize: g(&self.authorize),
-            discovery: g(&self.discovery),
-            jwks: g(&self.jwks),
-            instance_discovery: g(&self.instance_discovery),
-            graph: g(&self.graph),
-            logout: g(&self.logout),
-        };
-        s.token_total = s.authorization_code
-            + s.refresh_token
-            + s.obo
-            + s.client_credentials
-            + s.password
-            + s.other_grant;
-        s
-    }
-
-    /// Zeroes every counter.
-    pub fn reset(&self) {
-        for c in [
-            &self.authorization_code,
-            &self.refresh_token,
-            &self.obo,
-            &self.client_credentials,
-            &self.password,
-            &self.other_grant,
-            &self.authorize,
-            &self.discovery,
-            &self.jwks,
-            &self.instance_discovery,
-            &self.graph,
-            &self.logout,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Which endpoint a fault applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultEndpoint {
-    /// `/oauth2/v2.0/token`.
-    Token,
-    /// `/oauth2/v2.0/authorize`.
-    Authorize,
-    /// Discovery documents and instance discovery.
-    Discovery,
-    /// JWKS.
-    Jwks,
-    /// The Graph slice.
-    Graph,
-    /// All of the above.
-    All,
-}
-
-/// What a fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub enum FaultKind {
-    /// Delay the response.
-    Latency {
-        /// Milliseconds.
-        ms: u64,
-    },
-    /// Answer with this status (e.g. 503, 429, or 401 on `graph`) and an optional
-    /// `Retry-After`, in the shape of the endpoint hit: Entra's AADSTS body, or on the Graph
-    /// slice Graph's error body (401 `InvalidAuthenticationToken` with `WWW-Authenticate`,
-    /// 429 `TooManyRequests`, 503 `ServiceUnavailable`, …).
-    Status {
-        /// HTTP status code.
-        code: u16,
-        /// `Retry-After` seconds.
-        #[serde(default)]
-        retry_after: Option<u64>,
-    },
-    /// Never answer (until the emulator shuts down).
-    Timeout,
-}
-
-/// An injected fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fault {
-    /// Where.
-    pub endpoint: FaultEndpoint,
-    /// What.
-    pub kind: FaultKind,
-    /// How many requests it affects; `None` = until cleared.
-    #[serde(default)]
-    pub count: Option<u32>,
 }
 
 #[cfg(test)]
