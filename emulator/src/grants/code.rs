@@ -4,7 +4,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{SelfToken, UserIssue, check_self_token, issue_user, requested_or_granted, resolve};
+use super::{
+    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, requested_or_granted,
+    resolve, wants_client_info,
+};
 use crate::{
     client_auth::ClientAcr,
     errors::AadError,
@@ -96,8 +99,7 @@ pub fn grant(
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
-    super::check_user_access(tenant, client, user, &scopes, &grant.auth.amr)?;
-    issue_user(
+    check_and_issue(
         state,
         UserIssue {
             tenant,
@@ -107,9 +109,8 @@ pub fn grant(
             scopes: &scopes,
             auth: grant.auth.clone(),
             nonce: grant.nonce.clone(),
-            obtained_by: "authorization_code",
-            always_refresh: false,
-            client_info: p.get("client_info") == Some("1"),
+            grant: GrantType::AuthorizationCode,
+            client_info: wants_client_info(p),
         },
     )
 }

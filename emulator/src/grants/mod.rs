@@ -289,6 +289,57 @@ pub fn check_user_access(
     Ok(())
 }
 
+/// The grants the token endpoint knows, by `grant_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    /// `authorization_code`: a code from `/authorize`.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` with `requested_token_use=on_behalf_of`.
+    OnBehalfOf,
+    /// `client_credentials`: an app-only token.
+    ClientCredentials,
+    /// Resource owner password credentials (ROPC).
+    Password,
+}
+
+impl GrantType {
+    /// The grant a `grant_type` value names, if the emulator knows it.
+    pub fn from_wire(grant_type: &str) -> Option<Self> {
+        match grant_type {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            obo::JWT_BEARER => Some(Self::OnBehalfOf),
+            "client_credentials" => Some(Self::ClientCredentials),
+            "password" => Some(Self::Password),
+            _ => None,
+        }
+    }
+
+    /// How the grants list (`/_emulator/grants`) names what a refresh token came from.
+    pub fn obtained_by(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::OnBehalfOf => "on_behalf_of",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+        }
+    }
+
+    /// Whether the answer carries a refresh token even without `offline_access`: a refresh
+    /// rolls the refresh token over, and OBO gives the middle tier one.
+    fn always_refreshes(self) -> bool {
+        matches!(self, Self::RefreshToken | Self::OnBehalfOf)
+    }
+}
+
+/// Whether the request asked for `client_info` (MSAL does).
+pub fn wants_client_info(p: &crate::params::Params) -> bool {
+    p.get("client_info") == Some("1")
+}
+
 /// What a user token response needs.
 pub struct UserIssue<'a> {
     /// Tenant.
@@ -305,12 +356,20 @@ pub struct UserIssue<'a> {
     pub auth: AuthFacts,
     /// ID token nonce.
     pub nonce: Option<String>,
-    /// Grant type, for the grants list.
-    pub obtained_by: &'static str,
-    /// Always issue a refresh token (OBO does).
-    pub always_refresh: bool,
+    /// The grant that is answered.
+    pub grant: GrantType,
     /// The request carried `client_info=1`.
     pub client_info: bool,
+}
+
+/// The tail every user grant shares: the user's access to the resource (consent, Conditional
+/// Access), then the response.
+///
+/// # Errors
+/// What [`check_user_access`] and [`issue_user`] refuse.
+pub fn check_and_issue(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
+    check_user_access(i.tenant, i.client, i.user, i.scopes, &i.auth.amr)?;
+    issue_user(state, i)
 }
 
 /// Mints the access token (and ID and refresh tokens when asked) and builds the response.
@@ -431,7 +490,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
         };
         resp["client_info"] = json!(tokens::client_info(uid, utid));
     }
-    if i.scopes.has_oidc("offline_access") || i.always_refresh {
+    if i.scopes.has_oidc("offline_access") || i.grant.always_refreshes() {
         let rt = format!("1.{}", tokens::opaque(48));
         // Scopes as the client named them: a refresh without `scope` asks for them again, in
         // the same form (an App ID URI for the app itself then answers AADSTS90009, as Entra).
@@ -446,7 +505,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
             client_id: i.client.app_id.clone(),
             oid: u.id.clone(),
             upn: u.user_principal_name.clone(),
-            obtained_by: i.obtained_by.to_string(),
+            obtained_by: i.grant.obtained_by().to_string(),
             scopes: named
                 .into_iter()
                 .chain(i.scopes.oidc.iter().cloned())

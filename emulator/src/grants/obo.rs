@@ -23,7 +23,8 @@
 use serde_json::Value;
 
 use super::{
-    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, resolve, split,
+    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, resolve, split,
+    wants_client_info,
 };
 use crate::{
     client_auth::ClientAcr,
@@ -186,8 +187,7 @@ pub fn grant(
         )
     })?;
     let facts = sign_in_facts(c, now);
-    check_user_access(tenant, client, user, &scopes, &facts.amr)?;
-    issue_user(
+    check_and_issue(
         state,
         UserIssue {
             tenant,
@@ -202,9 +202,8 @@ pub fn grant(
                 sid: uuid::Uuid::new_v4().to_string(),
             },
             nonce: None,
-            obtained_by: "on_behalf_of",
-            always_refresh: true,
-            client_info: p.get("client_info") == Some("1"),
+            grant: GrantType::OnBehalfOf,
+            client_info: wants_client_info(p),
         },
     )
 }

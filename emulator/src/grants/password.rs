@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use super::{
-    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, resolve, split,
+    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, resolve, split,
+    wants_client_info,
 };
 use crate::{
     client_auth::ClientAcr,
@@ -49,8 +50,7 @@ pub fn grant(
             &[],
         ));
     }
-    check_user_access(tenant, client, user, &scopes, &auth.amr)?;
-    issue_user(
+    check_and_issue(
         state,
         UserIssue {
             tenant,
@@ -60,9 +60,8 @@ pub fn grant(
             scopes: &scopes,
             auth,
             nonce: None,
-            obtained_by: "password",
-            always_refresh: false,
-            client_info: p.get("client_info") == Some("1"),
+            grant: GrantType::Password,
+            client_info: wants_client_info(p),
         },
     )
 }

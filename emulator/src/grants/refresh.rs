@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use super::{
-    SelfToken, UserIssue, check_self_token, check_user_access, issue_user, requested_or_granted,
-    resolve,
+    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, requested_or_granted,
+    resolve, wants_client_info,
 };
 use crate::{
     client_auth::ClientAcr,
@@ -63,8 +63,7 @@ pub fn grant(
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
-    check_user_access(tenant, client, user, &scopes, &grant.auth.amr)?;
-    issue_user(
+    check_and_issue(
         state,
         UserIssue {
             tenant,
@@ -74,9 +73,8 @@ pub fn grant(
             scopes: &scopes,
             auth: grant.auth.clone(),
             nonce: None,
-            obtained_by: "refresh_token",
-            always_refresh: true,
-            client_info: p.get("client_info") == Some("1"),
+            grant: GrantType::RefreshToken,
+            client_info: wants_client_info(p),
         },
     )
 }

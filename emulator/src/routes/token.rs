@@ -15,7 +15,7 @@ use super::{TenantSeg, pick_tenant, tenant_seg, unknown_tenant};
 use crate::{
     client_auth,
     errors::AadError,
-    grants::{self, obo::JWT_BEARER},
+    grants::{self, GrantType},
     params::Params,
     state::AppState,
     state::{Counters, Shared},
@@ -54,15 +54,15 @@ async fn token(
 /// The [`AadError`] Entra would give.
 pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result<Value, AadError> {
     let grant_type = p.get("grant_type");
-    let counter = match grant_type {
-        Some("authorization_code") => &st.stats.authorization_code,
-        Some("refresh_token") => &st.stats.refresh_token,
-        Some(JWT_BEARER) => &st.stats.obo,
-        Some("client_credentials") => &st.stats.client_credentials,
-        Some("password") => &st.stats.password,
-        _ => &st.stats.other_grant,
-    };
-    Counters::bump(counter);
+    let grant = grant_type.and_then(GrantType::from_wire);
+    Counters::bump(match grant {
+        Some(GrantType::AuthorizationCode) => &st.stats.authorization_code,
+        Some(GrantType::RefreshToken) => &st.stats.refresh_token,
+        Some(GrantType::OnBehalfOf) => &st.stats.obo,
+        Some(GrantType::ClientCredentials) => &st.stats.client_credentials,
+        Some(GrantType::Password) => &st.stats.password,
+        None => &st.stats.other_grant,
+    });
     let grant_type = grant_type.ok_or_else(|| AadError::missing("grant_type"))?;
     let world = st.world.read().expect("world lock");
     let resolved = tenant_seg(&world, seg)?;
@@ -70,7 +70,7 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
     let tenant = match &resolved {
         TenantSeg::Tenant(id) => world.tenant(id),
         TenantSeg::Alias(_) => {
-            let grant_tid = alias_grant_tenant(st, &world, grant_type, p);
+            let grant_tid = grant.and_then(|g| alias_grant_tenant(st, &world, g, p));
             pick_tenant(
                 &world,
                 &[grant_tid.as_deref(), p.get("username"), p.get("client_id")],
@@ -84,18 +84,20 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
     let token_endpoint = client_auth::TokenEndpoint::new(&st.base_url, host, seg, tenant);
     let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint, &st.store)?;
     super::check_multi_tenant(&resolved, client)?;
-    match grant_type {
-        "authorization_code" => grants::code::grant(st, tenant, client, acr, p),
-        "refresh_token" => grants::refresh::grant(st, tenant, client, acr, p),
-        JWT_BEARER => grants::obo::grant(st, &world, tenant, client, acr, p, alias),
-        "client_credentials" => {
+    match grant {
+        Some(GrantType::AuthorizationCode) => grants::code::grant(st, tenant, client, acr, p),
+        Some(GrantType::RefreshToken) => grants::refresh::grant(st, tenant, client, acr, p),
+        Some(GrantType::OnBehalfOf) => {
+            grants::obo::grant(st, &world, tenant, client, acr, p, alias)
+        }
+        Some(GrantType::ClientCredentials) => {
             grants::client_credentials::grant(st, tenant, client, acr, p, alias)
         }
-        "password" => grants::password::grant(st, tenant, client, acr, p),
-        other => Err(AadError::new(
+        Some(GrantType::Password) => grants::password::grant(st, tenant, client, acr, p),
+        None => Err(AadError::new(
             70003,
             "unsupported_grant_type",
-            format!("The app requested an unsupported grant type '{other}'."),
+            format!("The app requested an unsupported grant type '{grant_type}'."),
         )),
     }
 }
@@ -106,23 +108,23 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
 fn alias_grant_tenant(
     st: &Shared,
     world: &crate::world::World,
-    grant_type: &str,
+    grant: GrantType,
     p: &Params,
 ) -> Option<String> {
-    match grant_type {
-        "authorization_code" => {
+    match grant {
+        GrantType::AuthorizationCode => {
             let store = st.store.lock().expect("store lock");
             p.get("code")
                 .and_then(|c| store.codes.get(c))
                 .map(|g| g.tid.clone())
         }
-        "refresh_token" => {
+        GrantType::RefreshToken => {
             let store = st.store.lock().expect("store lock");
             p.get("refresh_token")
                 .and_then(|r| store.refresh.get(r))
                 .map(|g| g.tid.clone())
         }
-        JWT_BEARER => {
+        GrantType::OnBehalfOf => {
             let d = p
                 .get("assertion")
                 .and_then(|a| crate::tokens::decode(a).ok())?;
