@@ -194,13 +194,34 @@ pub struct Session {
     pub apps: Vec<String>,
 }
 
-/// A pending sign-in: the `/authorize` parameters between the pages (the `_txn` form field).
+/// A pending sign-in between the pages (the `_txn` form field): the `/authorize` request and
+/// where the sign-in stands.
 #[derive(Debug, Clone)]
 pub struct PendingSignIn {
     /// Unix time the sign-in started (it expires after [`StoreLimits::txn_ttl_secs`]).
     pub created: i64,
-    /// The authorize parameters plus the emulator's own `_…` bookkeeping.
+    /// The authorize parameters, as sent (a `login_hint` claim value replaced by its UPN).
     pub params: Vec<(String, String)>,
+    /// What the pages have established so far.
+    pub progress: SignInProgress,
+}
+
+/// Where a pending sign-in stands: set by the emulator's pages only, never by the request.
+#[derive(Debug, Clone, Default)]
+pub struct SignInProgress {
+    /// The tenant path segment the request came on (`common`, a domain or a GUID).
+    pub seg: String,
+    /// The signing-in user's tenant once known: on an alias, from the user name's domain or
+    /// a `login_hint` claim value.
+    pub tenant: Option<String>,
+    /// The user proved who they are in this sign-in (password), or picked the session's
+    /// account on the account picker: the session's user may answer `prompt=login`.
+    pub identified_here: bool,
+    /// The SSO session this sign-in created; it rides here too, for clients that drop
+    /// cookies.
+    pub sid: Option<String>,
+    /// The user accepted the consent page (so `prompt=consent` is answered).
+    pub consented: bool,
 }
 
 /// How much in-memory state the emulator keeps. Anyone who can reach `/authorize` can start
@@ -272,7 +293,13 @@ impl Store {
     }
 
     /// Stores a new pending sign-in, making room first if the bound is reached.
-    pub fn insert_txn(&mut self, id: String, params: Vec<(String, String)>, now: i64) {
+    pub fn insert_txn(
+        &mut self,
+        id: String,
+        params: Vec<(String, String)>,
+        progress: SignInProgress,
+        now: i64,
+    ) {
         let ttl = self.limits.txn_ttl_secs;
         make_room(
             &mut self.txns,
@@ -285,6 +312,7 @@ impl Store {
             PendingSignIn {
                 created: now,
                 params,
+                progress,
             },
         );
     }
@@ -296,11 +324,11 @@ impl Store {
             .filter(|t| t.created + self.limits.txn_ttl_secs > now)
     }
 
-    /// Replaces the parameters of a pending sign-in (keeping its start time). One that expired
-    /// or was dropped in the meantime stays gone.
-    pub fn update_txn(&mut self, id: &str, params: Vec<(String, String)>) {
+    /// Records how far a pending sign-in got (keeping its request and start time). One that
+    /// expired or was dropped in the meantime stays gone.
+    pub fn update_txn(&mut self, id: &str, progress: SignInProgress) {
         if let Some(t) = self.txns.get_mut(id) {
-            t.params = params;
+            t.progress = progress;
         }
     }
 
@@ -405,7 +433,7 @@ mod tests {
     fn pending_sign_ins_stay_within_their_bound_and_the_oldest_go_first() {
         let mut store = small();
         for i in 0..500 {
-            store.insert_txn(format!("t{i}"), vec![], 1000 + i);
+            store.insert_txn(format!("t{i}"), vec![], SignInProgress::default(), 1000 + i);
             assert!(store.txns.len() <= 50, "{} after {i}", store.txns.len());
         }
         assert!(store.txn("t499", 1500).is_some());
@@ -415,14 +443,18 @@ mod tests {
     #[test]
     fn pending_sign_ins_expire_after_fifteen_minutes() {
         let mut store = Store::default();
-        store.insert_txn("t".into(), vec![("a".into(), "1".into())], 1000);
-        store.update_txn("t", vec![("a".into(), "2".into())]);
-        assert_eq!(store.txn("t", 1000 + 899).unwrap().params[0].1, "2");
+        let progress = |consented| SignInProgress {
+            consented,
+            ..SignInProgress::default()
+        };
+        store.insert_txn("t".into(), vec![], progress(false), 1000);
+        store.update_txn("t", progress(true));
+        assert!(store.txn("t", 1000 + 899).unwrap().progress.consented);
         assert!(store.txn("t", 1000 + 900).is_none());
         store.housekeeping(1000 + 900);
         assert!(store.txns.is_empty());
         // An update after expiry does not bring it back.
-        store.update_txn("t", vec![]);
+        store.update_txn("t", progress(true));
         assert!(store.txns.is_empty());
     }
 
