@@ -5,11 +5,11 @@
 //! The proxy is for signed-in users only, checked against CSRF as server functions are (the
 //! `x-csrf: 1` header and a same-origin request, for every method), and forwards only the
 //! API's allowed paths and methods. It forwards the method, query and body (streamed, at most
-//! [`listener::MAX_BODY_BYTES`]) and a short list of headers ([`FORWARDED`]) with a bearer
+//! [`listener::MAX_BODY_BYTES`]) and a short list of headers (`FORWARDED`) with a bearer
 //! token obtained On-Behalf-Of the user (cached per API), never the browser's cookies or
 //! `Authorization`, and streams the answer back (at most [`MAX_ANSWER_BYTES`], within
 //! [`CALL_TIMEOUT`]) without the API's cookies or headers that would change how the browser
-//! treats this app ([`NOT_RETURNED`]). The API's `401` with a claims challenge becomes the same step-up sign-in as a
+//! treats this app (`NOT_RETURNED`). The API's `401` with a claims challenge becomes the same step-up sign-in as a
 //! Conditional Access answer to On-Behalf-Of; failures of On-Behalf-Of itself (AADSTS65001,
 //! 50076, ...) are the same problems the Call API page shows.
 

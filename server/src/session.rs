@@ -186,7 +186,7 @@ impl UserSession {
     }
 
     /// Marks the session as used now, so that its idle time starts again: a store write at
-    /// most every [`touch_interval`] (the layer saves the modified session with the
+    /// most every `touch_interval` (the layer saves the modified session with the
     /// response), not on every request.
     pub async fn touch(&self, idle_timeout: std::time::Duration) -> Result<(), SessionError> {
         let last: Option<i64> = self.0.get(LAST_USE_KEY).await?;

@@ -1,5 +1,5 @@
 //! The token endpoint's grants, one module each, and what they share: scope resolution
-//! ([`scopes`]), the checks a user token passes (consent, Conditional Access, a token for the
+//! (`scopes.rs`), the checks a user token passes (consent, Conditional Access, a token for the
 //! app itself) and issuing the token response (Microsoft Learn:
 //! learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow).
 

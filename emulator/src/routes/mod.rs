@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// The emulator's whole router. The admin surface needs the peer's address: serve it with the
-/// `listener` crate (as [`crate::Emulator::start`] does) or with
+/// `listener` crate (as [`crate::EmulatorBuilder::start`] does) or with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -1,5 +1,5 @@
 //! AADSTS codes explained: what each means, its likely cause in this app's configuration,
-//! and the fix ([`catalogue`]). Unknown codes are shown raw with Microsoft's lookup link.
+//! and the fix (`catalogue.rs`). Unknown codes are shown raw with Microsoft's lookup link.
 
 use app::model::{Problem, ProblemAction};
 

@@ -1,12 +1,12 @@
 //! `/{tenant}/oauth2/v2.0/authorize` (Microsoft Learn:
 //! learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow): a sign-in as a flow.
-//! The request is checked once when it starts ([`request`]: errors before the client and
+//! The request is checked once when it starts (`request.rs`: errors before the client and
 //! redirect URI are trusted go to an error page, the others back to the redirect URI by its
 //! response mode); it is kept as a pending sign-in with its typed
-//! [`SignInProgress`](crate::state::SignInProgress); each page's answer ([`steps`]: user name,
-//! password, account picker, MFA code, consent) records what it established; and [`advance`]
+//! [`SignInProgress`]; each page's answer (`steps.rs`: user name,
+//! password, account picker, MFA code, consent) records what it established; and `advance`
 //! decides what comes next from the request, the progress and the SSO session: a page
-//! ([`pages`]), an error, or the code. SSO through a session cookie, `prompt`, `login_hint`,
+//! (`pages.rs`), an error, or the code. SSO through a session cookie, `prompt`, `login_hint`,
 //! `claims` and PKCE are handled along the way. Pending sign-ins and sessions live in the
 //! bounded [`crate::state::Store`].
 
