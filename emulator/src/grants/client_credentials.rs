@@ -2,30 +2,21 @@
 
 use serde_json::{Value, json};
 
-use super::{resolve, split};
-use crate::{
-    client_auth::ClientAcr,
-    errors::AadError,
-    keys::now,
-    params::Params,
-    state::Shared,
-    tokens,
-    well_known::GRAPH_APP_ID,
-    world::{Application, Tenant},
-};
+use super::{TokenRequest, resolve, split};
+use crate::{errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID};
 
 /// Issues an app-only token for `<resource>/.default`.
 ///
 /// # Errors
 /// AADSTS1002012 (not `.default`), 9001023 (on `common`), 7000218 (public client), scope errors.
-pub fn grant(
-    state: &Shared,
-    tenant: &Tenant,
-    client: &Application,
-    acr: ClientAcr,
-    p: &Params,
-    tenant_alias: bool,
-) -> Result<Value, AadError> {
+pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadError> {
+    let TokenRequest {
+        state,
+        tenant,
+        client,
+        acr,
+        params: p,
+    } = *req;
     if tenant_alias {
         return Err(AadError::request(
             9001023,

@@ -4,18 +4,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{
-    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, requested_or_granted,
-    resolve, wants_client_info,
-};
-use crate::{
-    client_auth::ClientAcr,
-    errors::AadError,
-    keys::now,
-    params::Params,
-    state::Shared,
-    world::{Application, OIDC_SCOPES, Tenant},
-};
+use super::{GrantType, SelfToken, TokenRequest, check_self_token, requested_or_granted, resolve};
+use crate::{errors::AadError, keys::now, world::OIDC_SCOPES};
 
 /// Redeems a code.
 ///
@@ -23,13 +13,14 @@ use crate::{
 /// AADSTS54005 (reused), 70008 (expired), 9002313 (unknown), 500112 (redirect URI),
 /// 501481 (PKCE), 70000 (another client's code), 90008 (a token for itself without a sign-in
 /// permission).
-pub fn grant(
-    state: &Shared,
-    tenant: &Tenant,
-    client: &Application,
-    acr: ClientAcr,
-    p: &Params,
-) -> Result<Value, AadError> {
+pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
+    let TokenRequest {
+        state,
+        tenant,
+        client,
+        params: p,
+        ..
+    } = *req;
     let code = p.require("code")?;
     let redirect_uri = p.require("redirect_uri")?;
     let grant = {
@@ -99,18 +90,11 @@ pub fn grant(
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
-    check_and_issue(
-        state,
-        UserIssue {
-            tenant,
-            client,
-            client_acr: acr,
-            user,
-            scopes: &scopes,
-            auth: grant.auth.clone(),
-            nonce: grant.nonce.clone(),
-            grant: GrantType::AuthorizationCode,
-            client_info: wants_client_info(p),
-        },
+    req.issue_for(
+        user,
+        &scopes,
+        grant.auth.clone(),
+        grant.nonce.clone(),
+        GrantType::AuthorizationCode,
     )
 }

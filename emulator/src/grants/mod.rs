@@ -19,6 +19,7 @@ pub use scopes::{
 use serde_json::{Value, json};
 
 use crate::{
+    client_auth::ClientAcr,
     errors::AadError,
     keys::now,
     state::{AuthFacts, RefreshGrant, Shared},
@@ -187,9 +188,51 @@ impl GrantType {
     }
 }
 
-/// Whether the request asked for `client_info` (MSAL does).
-pub fn wants_client_info(p: &crate::params::Params) -> bool {
-    p.get("client_info") == Some("1")
+/// An authenticated token request: what every grant starts from.
+#[derive(Clone, Copy)]
+pub struct TokenRequest<'a> {
+    /// The emulator.
+    pub state: &'a Shared,
+    /// The tenant the request is for.
+    pub tenant: &'a Tenant,
+    /// The client that authenticated.
+    pub client: &'a Application,
+    /// How it authenticated.
+    pub acr: ClientAcr,
+    /// The form.
+    pub params: &'a crate::params::Params,
+}
+
+impl TokenRequest<'_> {
+    /// The tail every user grant shares: the user's access to the token's resource
+    /// (consent, Conditional Access), then the response.
+    ///
+    /// # Errors
+    /// What [`check_user_access`] and [`issue_user`] refuse.
+    pub fn issue_for(
+        &self,
+        user: &User,
+        scopes: &Scopes,
+        auth: AuthFacts,
+        nonce: Option<String>,
+        grant: GrantType,
+    ) -> Result<Value, AadError> {
+        check_user_access(self.tenant, self.client, user, scopes, &auth.amr)?;
+        issue_user(
+            self.state,
+            UserIssue {
+                tenant: self.tenant,
+                client: self.client,
+                client_acr: self.acr,
+                user,
+                scopes,
+                auth,
+                nonce,
+                grant,
+                client_info: self.params.get("client_info") == Some("1"),
+            },
+        )
+    }
 }
 
 /// What a user token response needs.
@@ -212,16 +255,6 @@ pub struct UserIssue<'a> {
     pub grant: GrantType,
     /// The request carried `client_info=1`.
     pub client_info: bool,
-}
-
-/// The tail every user grant shares: the user's access to the resource (consent, Conditional
-/// Access), then the response.
-///
-/// # Errors
-/// What [`check_user_access`] and [`issue_user`] refuse.
-pub fn check_and_issue(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
-    check_user_access(i.tenant, i.client, i.user, i.scopes, &i.auth.amr)?;
-    issue_user(state, i)
 }
 
 /// Mints the access token (and ID and refresh tokens when asked) and builds the response.

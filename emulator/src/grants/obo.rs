@@ -22,18 +22,13 @@
 
 use serde_json::Value;
 
-use super::{
-    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, resolve, split,
-    wants_client_info,
-};
+use super::{GrantType, SelfToken, TokenRequest, check_self_token, resolve, split};
 use crate::{
-    client_auth::ClientAcr,
     errors::AadError,
     keys::now,
-    params::Params,
-    state::{AuthFacts, Shared},
+    state::AuthFacts,
     tokens::{self, VerifyError},
-    world::{Application, Tenant, User, World},
+    world::{Tenant, User, World},
 };
 
 /// The OBO grant type.
@@ -65,15 +60,14 @@ pub fn home_user<'w>(world: &'w World, tenant: &Tenant, tid: &str, oid: &str) ->
 ///
 /// # Errors
 /// See the module table.
-pub fn grant(
-    state: &Shared,
-    world: &World,
-    tenant: &Tenant,
-    client: &Application,
-    acr: ClientAcr,
-    p: &Params,
-    alias: bool,
-) -> Result<Value, AadError> {
+pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value, AadError> {
+    let TokenRequest {
+        state,
+        tenant,
+        client,
+        acr,
+        params: p,
+    } = *req;
     if p.get("requested_token_use") != Some("on_behalf_of") {
         return Err(AadError::request(
             50027,
@@ -187,25 +181,13 @@ pub fn grant(
         )
     })?;
     let facts = sign_in_facts(c, now);
-    check_and_issue(
-        state,
-        UserIssue {
-            tenant,
-            client,
-            client_acr: acr,
-            user,
-            scopes: &scopes,
-            auth: AuthFacts {
-                auth_time: facts.auth_time,
-                amr: facts.amr,
-                acrs: facts.acrs,
-                sid: uuid::Uuid::new_v4().to_string(),
-            },
-            nonce: None,
-            grant: GrantType::OnBehalfOf,
-            client_info: wants_client_info(p),
-        },
-    )
+    let auth = AuthFacts {
+        auth_time: facts.auth_time,
+        amr: facts.amr,
+        acrs: facts.acrs,
+        sid: uuid::Uuid::new_v4().to_string(),
+    };
+    req.issue_for(user, &scopes, auth, None, GrantType::OnBehalfOf)
 }
 
 /// The sign-in facts of a verified assertion: its `aio` when the emulator made it, else a v1

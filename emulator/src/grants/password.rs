@@ -3,30 +3,22 @@
 
 use serde_json::Value;
 
-use super::{
-    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, resolve, split,
-    wants_client_info,
-};
-use crate::{
-    client_auth::ClientAcr,
-    errors::AadError,
-    params::Params,
-    state::{AuthFacts, Shared},
-    world::{Application, Tenant},
-};
+use super::{GrantType, SelfToken, TokenRequest, check_self_token, resolve, split};
+use crate::{errors::AadError, state::AuthFacts};
 
 /// Redeems a username and password.
 ///
 /// # Errors
 /// AADSTS50126 for bad credentials, 90009/90008 (a token for itself), plus scope, consent
 /// and MFA errors.
-pub fn grant(
-    state: &Shared,
-    tenant: &Tenant,
-    client: &Application,
-    acr: ClientAcr,
-    p: &Params,
-) -> Result<Value, AadError> {
+pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
+    let TokenRequest {
+        state: _,
+        tenant,
+        client,
+        params: p,
+        ..
+    } = *req;
     let username = p.require("username")?;
     let password = p.require("password")?;
     let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
@@ -50,18 +42,5 @@ pub fn grant(
             &[],
         ));
     }
-    check_and_issue(
-        state,
-        UserIssue {
-            tenant,
-            client,
-            client_acr: acr,
-            user,
-            scopes: &scopes,
-            auth,
-            nonce: None,
-            grant: GrantType::Password,
-            client_info: wants_client_info(p),
-        },
-    )
+    req.issue_for(user, &scopes, auth, None, GrantType::Password)
 }

@@ -5,31 +5,22 @@
 
 use serde_json::Value;
 
-use super::{
-    GrantType, SelfToken, UserIssue, check_and_issue, check_self_token, requested_or_granted,
-    resolve, wants_client_info,
-};
-use crate::{
-    client_auth::ClientAcr,
-    errors::AadError,
-    keys::now,
-    params::Params,
-    state::Shared,
-    world::{Application, Tenant},
-};
+use super::{GrantType, SelfToken, TokenRequest, check_self_token, requested_or_granted, resolve};
+use crate::{errors::AadError, keys::now};
 
 /// Redeems a refresh token.
 ///
 /// # Errors
 /// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client),
 /// 90009/90008 (a token for itself), plus scope, consent and MFA errors.
-pub fn grant(
-    state: &Shared,
-    tenant: &Tenant,
-    client: &Application,
-    acr: ClientAcr,
-    p: &Params,
-) -> Result<Value, AadError> {
+pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
+    let TokenRequest {
+        state,
+        tenant,
+        client,
+        params: p,
+        ..
+    } = *req;
     let rt = p.require("refresh_token")?;
     let grant = {
         let store = state.store.lock().expect("store lock");
@@ -63,18 +54,11 @@ pub fn grant(
     let user = tenant
         .user_by_oid(&grant.oid)
         .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
-    check_and_issue(
-        state,
-        UserIssue {
-            tenant,
-            client,
-            client_acr: acr,
-            user,
-            scopes: &scopes,
-            auth: grant.auth.clone(),
-            nonce: None,
-            grant: GrantType::RefreshToken,
-            client_info: wants_client_info(p),
-        },
+    req.issue_for(
+        user,
+        &scopes,
+        grant.auth.clone(),
+        None,
+        GrantType::RefreshToken,
     )
 }

@@ -15,7 +15,7 @@ use super::{TenantSeg, pick_tenant, tenant_seg, unknown_tenant};
 use crate::{
     client_auth,
     errors::AadError,
-    grants::{self, GrantType},
+    grants::{self, GrantType, TokenRequest},
     params::Params,
     state::AppState,
     state::{Counters, Shared},
@@ -84,16 +84,19 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
     let token_endpoint = client_auth::TokenEndpoint::new(&st.base_url, host, seg, tenant);
     let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint, &st.store)?;
     super::check_multi_tenant(&resolved, client)?;
+    let req = TokenRequest {
+        state: st,
+        tenant,
+        client,
+        acr,
+        params: p,
+    };
     match grant {
-        Some(GrantType::AuthorizationCode) => grants::code::grant(st, tenant, client, acr, p),
-        Some(GrantType::RefreshToken) => grants::refresh::grant(st, tenant, client, acr, p),
-        Some(GrantType::OnBehalfOf) => {
-            grants::obo::grant(st, &world, tenant, client, acr, p, alias)
-        }
-        Some(GrantType::ClientCredentials) => {
-            grants::client_credentials::grant(st, tenant, client, acr, p, alias)
-        }
-        Some(GrantType::Password) => grants::password::grant(st, tenant, client, acr, p),
+        Some(GrantType::AuthorizationCode) => grants::code::grant(&req),
+        Some(GrantType::RefreshToken) => grants::refresh::grant(&req),
+        Some(GrantType::OnBehalfOf) => grants::obo::grant(&req, &world, alias),
+        Some(GrantType::ClientCredentials) => grants::client_credentials::grant(&req, alias),
+        Some(GrantType::Password) => grants::password::grant(&req),
         None => Err(AadError::new(
             70003,
             "unsupported_grant_type",
