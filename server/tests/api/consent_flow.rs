@@ -2,7 +2,7 @@
 //! permissions" sign-in asks for the missing consent (incremental consent) so that the
 //! next call succeeds instead of looping.
 
-use crate::common::{ADELE, Seen, hidden, location, spawn_app};
+use crate::common::{ADELE, ProblemAction, Seen, hidden, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -29,25 +29,16 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
 
     // On-Behalf-Of to Graph fails: no consent, explained, with a consent action.
-    let failed = app.server_fn("profile").await;
-    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
-    let problem: Value = failed.json().await.unwrap();
-    let problem = &problem["Problem"];
-    assert_eq!(problem["code"], 65001, "{problem}");
-    assert!(
-        problem["cause"].as_str().unwrap().contains("User.Read"),
-        "{problem}"
-    );
-    let action = &problem["action"]["SignIn"];
-    assert_eq!(action["label"], "Review permissions");
+    let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
+    assert_eq!(problem.code, Some(65001), "{problem:?}");
+    assert!(problem.cause.contains("User.Read"), "{problem:?}");
+    let ProblemAction::SignIn { url, label } = &problem.action else {
+        panic!("no sign-in action: {problem:?}");
+    };
+    assert_eq!(label, "Review permissions");
 
     // The action's sign-in names the Graph scope, so the emulator asks for consent.
-    let login = app
-        .client
-        .get(app.url(action["url"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let login = app.client.get(app.url(url)).send().await.unwrap();
     let authorize = location(&login);
     assert!(authorize.contains("User.Read"), "{authorize}");
     let html = app

@@ -9,7 +9,9 @@ use emulator::{Emulator, RunningEmulator, World, well_known as wk};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{ADELE, Seen, TestApp, contains_jwt, location, spawn_app};
+use crate::common::{
+    ADELE, ProblemAction, Seen, TestApp, contains_jwt, location, problem_of, spawn_app,
+};
 
 /// A second Weather API, for another region: its own registration and App ID URI.
 const EU_API_CLIENT_ID: &str = "4c7d2e91-5a3b-4f60-8d12-7e9b0c3a6f58";
@@ -298,13 +300,12 @@ async fn the_proxy_refuses_what_it_must_not_forward() {
     // A path outside the API's allowed list, an unknown API, a path that climbs out.
     let outside = proxied(app, "/api/downstream/eu/admin/users").await;
     assert_eq!(outside.status(), StatusCode::FORBIDDEN);
-    let problem: Value = outside.json().await.unwrap();
+    let problem = problem_of(outside).await;
     assert!(
-        problem["Problem"]["title"]
-            .as_str()
-            .unwrap()
+        problem
+            .title
             .contains("/admin/users is not an allowed path"),
-        "{problem}"
+        "{problem:?}"
     );
     assert_eq!(
         proxied(app, "/api/downstream/hr/people").await.status(),
@@ -367,10 +368,15 @@ async fn an_apis_claims_challenge_becomes_the_step_up_sign_in() {
     app.sign_in(ADELE, "/", &mut seen).await;
 
     let refused = proxied(app, "/api/downstream/eu/weatherforecast").await;
-    let body: Value = refused.json().await.unwrap();
-    let problem = &body["Problem"];
-    assert_eq!(problem["error"], "insufficient_claims", "{body}");
-    let sign_in = problem["action"]["SignIn"]["url"].as_str().unwrap();
+    let problem = problem_of(refused).await;
+    assert_eq!(
+        problem.error.as_deref(),
+        Some("insufficient_claims"),
+        "{problem:?}"
+    );
+    let ProblemAction::SignIn { url: sign_in, .. } = &problem.action else {
+        panic!("no sign-in action: {problem:?}");
+    };
     assert!(sign_in.contains("return_to=/call-api"), "{sign_in}");
 
     // The sign-in carries the API's claims: the identity provider asks for MFA.

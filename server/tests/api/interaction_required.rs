@@ -1,13 +1,12 @@
 //! When On-Behalf-Of needs the user (Conditional Access MFA, missing consent), the page's
 //! action runs a sign-in that satisfies it, and the call then succeeds.
 
-use crate::common::{ALEX, MEGAN, Seen, location, spawn_app};
+use crate::common::{ALEX, MEGAN, ProblemAction, Seen, location, spawn_app};
 use reqwest::StatusCode;
-use serde_json::Value;
 
 /// Calls the Weather API, expects a problem with a sign-in action, follows it through the
 /// emulator, and calls again.
-async fn fails_then_succeeds_after_the_action(upn: &str, code: u64, label: &str, page: &str) {
+async fn fails_then_succeeds_after_the_action(upn: &str, code: u32, label: &str, page: &str) {
     // Consent at sign-in off, so that Alex's missing consent shows when OBO runs (as for an
     // API added after users signed in).
     let app = spawn_app(&[
@@ -18,23 +17,14 @@ async fn fails_then_succeeds_after_the_action(upn: &str, code: u64, label: &str,
     let mut seen = Seen::default();
     app.sign_in(upn, "/call-api", &mut seen).await;
 
-    let failed = app.server_fn("call-api").await;
-    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
-    let body: Value = failed.json().await.unwrap();
-    let problem = &body["Problem"];
-    assert_eq!(problem["code"], code, "{problem}");
-    let action = &problem["action"]["SignIn"];
-    assert_eq!(action["label"], label, "{problem}");
+    let problem = app.problem("call-api", StatusCode::BAD_GATEWAY).await;
+    assert_eq!(problem.code, Some(code), "{problem:?}");
+    assert!(
+        matches!(&problem.action, ProblemAction::SignIn { label: l, .. } if l == label),
+        "{problem:?}"
+    );
 
-    let login = app
-        .client
-        .get(app.url(action["url"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    let callback = app
-        .through_emulator(&location(&login), upn, &mut seen)
-        .await;
+    let callback = app.follow_action(&problem, upn, &mut seen).await;
     assert_eq!(location(&callback), "/");
     assert!(
         seen.0.iter().any(|html| html.contains(page)),

@@ -1,7 +1,7 @@
 //! The token lifecycle's hard paths: revoked refresh tokens, identity-provider outages, and
 //! the token cache's observable size and hit rate.
 
-use crate::common::{ADELE, Seen, location, spawn_app};
+use crate::common::{ADELE, ProblemAction, Seen, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,28 +17,18 @@ async fn a_revoked_session_says_sign_in_again_and_returns_to_the_page() {
     app.sign_in(ADELE, "/tokens", &mut Seen::default()).await;
     admin(&app, &format!("users/{ADELE}/revoke"), json!({})).await;
 
-    let failed = app.server_fn("profile").await;
-    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
-    let body: Value = failed.json().await.unwrap();
-    let problem = &body["Problem"];
+    let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
     assert!(
-        problem["cause"]
-            .as_str()
-            .unwrap()
-            .starts_with("Your session has expired"),
-        "{problem}"
+        problem.cause.starts_with("Your session has expired"),
+        "{problem:?}"
     );
-    let action = &problem["action"]["SignIn"];
-    assert_eq!(action["label"], "Sign in again");
+    assert!(
+        matches!(&problem.action, ProblemAction::SignIn { label, .. } if label == "Sign in again"),
+        "{problem:?}"
+    );
 
     // Signing in again works and is not a loop.
-    let login = app
-        .client
-        .get(app.url(action["url"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    app.through_emulator(&location(&login), ADELE, &mut Seen::default())
+    app.follow_action(&problem, ADELE, &mut Seen::default())
         .await;
     assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
 }
@@ -54,16 +44,11 @@ async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
     )
     .await;
 
-    let failed = app.server_fn("profile").await;
-    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = failed.json().await.unwrap();
-    assert_eq!(body["Problem"]["action"], "Retry", "{body}");
-    assert!(
-        body["Problem"]["fix"]
-            .as_str()
-            .unwrap()
-            .contains("still signed in")
-    );
+    let problem = app
+        .problem("profile", StatusCode::SERVICE_UNAVAILABLE)
+        .await;
+    assert_eq!(problem.action, ProblemAction::Retry, "{problem:?}");
+    assert!(problem.fix.contains("still signed in"), "{problem:?}");
 
     // Still signed in; the retry succeeds once the provider is back.
     let session: Value = app.server_fn("session").await.json().await.unwrap();

@@ -2,7 +2,7 @@
 //! emulator as Entra behaves: the refresh of a token for this app itself (AADSTS90009), v1
 //! sign-in tokens, consent at sign-in, Graph's 401 and throttling, and `logout_hint`.
 
-use crate::common::{ADELE, ALEX, Seen, location, spawn_app, web_app, world_file};
+use crate::common::{ADELE, ALEX, ProblemAction, Seen, location, spawn_app, web_app, world_file};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -69,25 +69,23 @@ async fn a_kept_app_id_uri_signs_in_but_the_refresh_explains_aadsts90009() {
     assert_eq!(location(&callback), "/");
 
     let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
-    assert_eq!(problem["code"], 90009, "{problem}");
-    assert_eq!(problem["error"], "invalid_request", "{problem}");
-    assert!(
-        problem["message"]
-            .as_str()
-            .unwrap()
-            .contains("is requesting a token for itself"),
-        "{problem}"
+    assert_eq!(problem.code, Some(90009), "{problem:?}");
+    assert_eq!(
+        problem.error.as_deref(),
+        Some("invalid_request"),
+        "{problem:?}"
     );
+    let message = problem.message.as_deref().unwrap_or_default();
     assert!(
-        problem["cause"].as_str().unwrap().contains(&uri),
-        "{problem}"
+        message.contains("is requesting a token for itself"),
+        "{problem:?}"
     );
+    assert!(problem.cause.contains(&uri), "{problem:?}");
     assert!(
-        problem["fix"]
-            .as_str()
-            .unwrap()
+        problem
+            .fix
             .contains(&format!("API_SCOPE={CLIENT_ID}/access_as_user")),
-        "{problem}"
+        "{problem:?}"
     );
     // The diagnostics page fails the same setting.
     let check = app.diagnostic("Sign-in scope names this app by GUID").await;
@@ -208,12 +206,10 @@ async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
     )
     .await;
     let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;
+    let message = problem.message.as_deref().unwrap_or_default();
     assert!(
-        problem["message"]
-            .as_str()
-            .unwrap()
-            .contains("InvalidAuthenticationToken"),
-        "{problem}"
+        message.contains("InvalidAuthenticationToken"),
+        "{problem:?}"
     );
     assert_eq!(app.emulator_stats().await["graph"], 2);
 }
@@ -232,8 +228,8 @@ async fn graph_throttling_is_honoured_and_the_page_says_when_to_retry() {
     let problem = app
         .problem("profile", StatusCode::SERVICE_UNAVAILABLE)
         .await;
-    assert_eq!(problem["action"], "Retry", "{problem}");
-    let fix = problem["fix"].as_str().unwrap();
+    assert_eq!(problem.action, ProblemAction::Retry, "{problem:?}");
+    let fix = &problem.fix;
     assert!(
         fix.contains("Try again in 30 s") || fix.contains("Try again in 29 s"),
         "{fix}"
@@ -244,10 +240,7 @@ async fn graph_throttling_is_honoured_and_the_page_says_when_to_retry() {
         let again = app
             .problem("profile", StatusCode::SERVICE_UNAVAILABLE)
             .await;
-        assert!(
-            again["fix"].as_str().unwrap().contains("Try again in"),
-            "{again}"
-        );
+        assert!(again.fix.contains("Try again in"), "{again:?}");
     }
     assert_eq!(app.emulator_stats().await["graph"], 1, "no hammering");
 }

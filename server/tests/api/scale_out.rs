@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ADELE, Seen, TestApp, contains_jwt,
+    ADELE, AppError, ProblemAction, Seen, TestApp, contains_jwt,
     redis::{ClientLike as _, Deployment, RedisServer, key},
     start_error,
 };
@@ -244,8 +244,11 @@ async fn a_redis_outage_answers_503_and_nothing_is_lost_when_it_returns() {
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(failed.headers().contains_key("retry-after"));
     let body: Value = failed.json().await.unwrap();
-    assert_eq!(body["Problem"]["title"], "The session store is unavailable");
-    assert_eq!(body["Problem"]["action"], "Retry");
+    let AppError::Problem(problem) = serde_json::from_value(body.clone()).unwrap() else {
+        panic!("{body}");
+    };
+    assert_eq!(problem.title, "The session store is unavailable");
+    assert_eq!(problem.action, ProblemAction::Retry);
     let page = app.client.get(app.url("/tokens")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     let html = page.text().await.unwrap();

@@ -5,6 +5,10 @@
 
 use std::collections::HashMap;
 
+pub use app::{
+    error::AppError,
+    model::{Problem, ProblemAction},
+};
 use leptos::prelude::LeptosOptions;
 use reqwest::{Client, Response, StatusCode, header::LOCATION};
 use server::startup::Application;
@@ -395,12 +399,21 @@ impl TestApp {
     }
 
     /// A server function's error, as the page receives it: the `Problem` of an
-    /// `AppError::Problem`.
-    pub async fn problem(&self, name: &str, status: StatusCode) -> serde_json::Value {
+    /// `AppError::Problem`, answered with `status`.
+    pub async fn problem(&self, name: &str, status: StatusCode) -> Problem {
         let response = self.server_fn(name).await;
         assert_eq!(response.status(), status, "{name}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        body["Problem"].clone()
+        problem_of(response).await
+    }
+
+    /// Follows a problem's *Sign in* action through the emulator's pages as `upn`; the
+    /// app callback's answer.
+    pub async fn follow_action(&self, problem: &Problem, upn: &str, seen: &mut Seen) -> Response {
+        let ProblemAction::SignIn { url, .. } = &problem.action else {
+            panic!("no sign-in action: {problem:?}");
+        };
+        let login = self.client.get(self.url(url)).send().await.unwrap();
+        self.through_emulator(&location(&login), upn, seen).await
     }
 
     pub async fn reset_emulator_stats(&self) {
@@ -410,6 +423,15 @@ impl TestApp {
             .await
             .unwrap();
         assert!(r.status().is_success());
+    }
+}
+
+/// The `Problem` an answer carries (an `AppError::Problem`, as server functions and the
+/// downstream proxy send it).
+pub async fn problem_of(response: Response) -> Problem {
+    match response.json::<AppError>().await.unwrap() {
+        AppError::Problem(problem) => *problem,
+        other => panic!("not a problem: {other:?}"),
     }
 }
 
