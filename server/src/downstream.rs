@@ -35,7 +35,7 @@ use crate::{
     bff::BffService,
     config::{DownstreamApi, is_clean_path},
     csrf::check_same_origin,
-    domain::Secret,
+    tokens::Obtained,
     entra::decode_unverified,
     inspect,
 };
@@ -242,7 +242,7 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     let body = (!matches!(parts.method, Method::GET | Method::HEAD)).then(|| {
         reqwest::Body::wrap_stream(Limited::new(body, listener::MAX_BODY_BYTES).into_data_stream())
     });
-    let (response, _, _) = bff
+    let (response, _) = bff
         .call(
             parts,
             api,
@@ -306,8 +306,9 @@ impl BffService {
         query: Option<&str>,
         headers: HeaderMap,
         body: Option<reqwest::Body>,
-    ) -> Result<(reqwest::Response, Secret, bool), AppError> {
-        let (token, cached, _user) = self.obo_token(parts, &api.config.scopes).await?;
+    ) -> Result<(reqwest::Response, Obtained), AppError> {
+        let (obtained, _user) = self.obo_token(parts, &api.config.scopes).await?;
+        let token = &obtained.token;
         let mut request = self
             .tokens
             .entra()
@@ -344,7 +345,7 @@ impl BffService {
                 Self::sign_in_url(parts),
             ))));
         }
-        Ok((response, token, cached))
+        Ok((response, obtained))
     }
 
     /// The Call API page's GET of an API's sample path: the start of the answer as text.
@@ -363,7 +364,7 @@ impl BffService {
             )
         })?;
         let path = api.config.sample_path.clone();
-        let (response, token, token_from_cache) = self
+        let (response, obtained) = self
             .call(parts, api, Method::GET, &path, None, HeaderMap::new(), None)
             .await?;
         let status = response.status().as_u16();
@@ -375,8 +376,9 @@ impl BffService {
             .to_owned();
         let url = api.url(&path, None);
         let (body, truncated) = start_of(response, PAGE_BODY_CHARS).await;
-        let (header, claims) = decode_unverified(token.expose())
+        let (header, claims) = decode_unverified(obtained.token.expose())
             .ok_or_else(|| crate::bff::incident("the OBO token is not a JWT"))?;
+        let token_from_cache = obtained.source.is_cache();
         Ok(NamedApiCall {
             name: name.to_owned(),
             url,

@@ -23,14 +23,14 @@ pub(crate) use problems::{Transient, api_problem, incident, internal};
 use crate::{
     aadsts::{self, Operation},
     config::Config,
-    domain::{ReturnTo, ScopeSet, Secret},
+    domain::{ReturnTo, ScopeSet},
     downstream::DownstreamApis,
     entra::decode_unverified,
     graph::Throttle,
     inspect,
     profiles::Profiles,
     session::{SignedInUser, UserSession, now},
-    tokens::{TokenError, TokenService},
+    tokens::{Obtained, TokenError, TokenService},
 };
 
 pub struct BffService {
@@ -166,10 +166,10 @@ impl BffService {
         &self,
         request: &Parts,
         scopes: &ScopeSet,
-    ) -> Result<(Secret, bool, SignedInUser), AppError> {
+    ) -> Result<(Obtained, SignedInUser), AppError> {
         let (session, user) = self.signed_in(request).await?;
         match self.tokens.on_behalf_of(&session, scopes).await {
-            Ok((token, cached)) => Ok((token, cached, user)),
+            Ok(obtained) => Ok((obtained, user)),
             Err(err) => Err(self
                 .obo_problem(err, request, &session, scopes, &user)
                 .await),
@@ -264,8 +264,8 @@ impl Bff for BffService {
                 .push(inspect::decoded(TokenKind::SignIn, &header, &claims));
         }
         match self.graph_token(request).await {
-            Ok((token, _, _)) => {
-                if let Some((header, claims)) = decode_unverified(token.expose()) {
+            Ok((obtained, _)) => {
+                if let Some((header, claims)) = decode_unverified(obtained.token.expose()) {
                     report
                         .tokens
                         .push(inspect::decoded(TokenKind::Graph, &header, &claims));

@@ -10,7 +10,7 @@ use http::request::Parts;
 
 use super::{BffService, Transient, api_problem, internal};
 use crate::{
-    domain::Secret,
+    tokens::{Obtained, TokenSource},
     graph::{self, GraphCallError},
     profiles::Cached,
     session::{SignedInUser, UserSession},
@@ -48,11 +48,12 @@ impl BffService {
             return Err(graph_throttled(wait));
         }
         let http = self.tokens.entra().http();
-        let (token, mut cached, _) = self.graph_token(request).await?;
-        let mut result = graph::me(http, &self.graph_base_url, &token).await;
+        let (obtained, _) = self.graph_token(request).await?;
+        let mut source = obtained.source;
+        let mut result = graph::me(http, &self.graph_base_url, &obtained.token).await;
         if let Err(err) = &result
             && err.is_token_refused()
-            && cached
+            && source.is_cache()
         {
             // A cached token Graph no longer takes would fail every page until it expires:
             // forget it and exchange anew, once.
@@ -61,9 +62,9 @@ impl BffService {
                 .forget(session, &self.config.graph_scope)
                 .await
                 .map_err(internal)?;
-            let (token, again_cached, _) = self.graph_token(request).await?;
-            cached = again_cached;
-            result = graph::me(http, &self.graph_base_url, &token).await;
+            let (again, _) = self.graph_token(request).await?;
+            source = again.source;
+            result = graph::me(http, &self.graph_base_url, &again.token).await;
         }
         let me = result.map_err(|err| {
             if let Some(wait) = err.throttled_for() {
@@ -72,7 +73,7 @@ impl BffService {
             }
             graph_problem(err)
         })?;
-        Ok(profile_of(me, cached))
+        Ok(profile_of(me, source))
     }
 
     /// Reads the profile again after the response, keeping the stale one if that fails (a
@@ -88,12 +89,12 @@ impl BffService {
                 if throttle.remaining(&tenant).is_some() {
                     return Err("Graph asked to wait".to_owned());
                 }
-                let (token, cached) = tokens
+                let obtained = tokens
                     .on_behalf_of(&session, &scope)
                     .await
                     .map_err(|e| e.to_string())?;
-                match graph::me(tokens.entra().http(), &graph, &token).await {
-                    Ok(me) => Ok(profile_of(me, cached)),
+                match graph::me(tokens.entra().http(), &graph, &obtained.token).await {
+                    Ok(me) => Ok(profile_of(me, obtained.source)),
                     Err(err) => {
                         if let Some(wait) = err.throttled_for() {
                             throttle.hold(&tenant, wait);
@@ -101,7 +102,7 @@ impl BffService {
                         // As in the foreground: a cached token Graph refuses is dropped, so
                         // that the next attempt exchanges anew instead of failing until it
                         // expires.
-                        if err.is_token_refused() && cached {
+                        if err.is_token_refused() && obtained.source.is_cache() {
                             let _ = tokens.forget(&session, &scope).await;
                         }
                         Err(err.to_string())
@@ -121,19 +122,19 @@ impl BffService {
     pub(super) async fn graph_token(
         &self,
         request: &Parts,
-    ) -> Result<(Secret, bool, SignedInUser), AppError> {
+    ) -> Result<(Obtained, SignedInUser), AppError> {
         self.obo_token(request, &self.config.graph_scope).await
     }
 }
 
-fn profile_of(me: graph::Me, token_from_cache: bool) -> Profile {
+fn profile_of(me: graph::Me, source: TokenSource) -> Profile {
     Profile {
         display_name: me.display_name,
         mail: me.mail,
         user_principal_name: me.user_principal_name,
         job_title: me.job_title,
         office_location: me.office_location,
-        token_from_cache,
+        token_from_cache: source.is_cache(),
         read_secs_ago: 0,
     }
 }

@@ -35,7 +35,7 @@ impl BffService {
         };
         let path = "/weatherforecast";
         let url = format!("{}{path}", weather.base_url.as_str().trim_end_matches('/'));
-        let (response, token, cached) = self
+        let (response, obtained) = self
             .call(
                 request,
                 weather,
@@ -74,7 +74,7 @@ impl BffService {
                 Transient::No,
             )
         })?;
-        let (header, claims) = decode_unverified(token.expose())
+        let (header, claims) = decode_unverified(obtained.token.expose())
             .ok_or_else(|| incident("the OBO token is not a JWT"))?;
         Ok(ApiCall {
             url,
@@ -87,7 +87,7 @@ impl BffService {
                 })
                 .collect(),
             token: inspect::decoded(TokenKind::Downstream, &header, &claims),
-            token_from_cache: cached,
+            token_from_cache: obtained.source.is_cache(),
         })
     }
 }

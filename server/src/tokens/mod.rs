@@ -48,6 +48,28 @@ fn renewal_margin(lifetime: i64) -> i64 {
     (lifetime / 10).clamp(5, 300)
 }
 
+/// A token for a downstream API, and where it came from.
+pub struct Obtained {
+    pub token: Secret,
+    pub source: TokenSource,
+}
+
+/// Where an On-Behalf-Of token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A cache (this process's, or the deployment's in Redis): no call to the identity
+    /// provider.
+    Cache,
+    /// An exchange at the identity provider, for this request.
+    IdentityProvider,
+}
+
+impl TokenSource {
+    pub fn is_cache(self) -> bool {
+        self == Self::Cache
+    }
+}
+
 /// Why a token could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -222,19 +244,22 @@ impl TokenService {
         }
     }
 
-    /// A token for `scopes` On-Behalf-Of the signed-in user, and whether it came from the
-    /// cache. Concurrent requests for the same key share one exchange.
+    /// A token for `scopes` On-Behalf-Of the signed-in user, and where it came from.
+    /// Concurrent requests for the same key share one exchange.
     pub async fn on_behalf_of(
         &self,
         session: &UserSession,
         scopes: &ScopeSet,
-    ) -> Result<(Secret, bool), TokenError> {
+    ) -> Result<Obtained, TokenError> {
         // The assertion must be valid for the exchange, and it is part of the key.
         let user = self.fresh_user(session).await?;
         let key = self.obo_key(&user, scopes);
         if let Some(hit) = self.obo_cache.get(&key).await {
             self.hit("process");
-            return Ok((hit.token, true));
+            return Ok(Obtained {
+                token: hit.token,
+                source: TokenSource::Cache,
+            });
         }
         let exchanged = AtomicBool::new(false);
         let result = self
@@ -250,7 +275,14 @@ impl TokenService {
             })
             .await;
         match result {
-            Ok(cached) => Ok((cached.token, !exchanged.load(Ordering::Relaxed))),
+            Ok(cached) => Ok(Obtained {
+                token: cached.token,
+                source: if exchanged.load(Ordering::Relaxed) {
+                    TokenSource::IdentityProvider
+                } else {
+                    TokenSource::Cache
+                },
+            }),
             Err(shared) => Err(match Arc::try_unwrap(shared) {
                 Ok(err) => err,
                 Err(shared) => clone_error(&shared),
