@@ -30,8 +30,27 @@ use crate::{
 /// The client assertion type Entra accepts.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// How the client proved itself: `appidacr` / `azpacr` value.
-pub type ClientAcr = &'static str;
+/// How the client proved itself, as access tokens say it (`appidacr` / `azpacr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAcr {
+    /// A public client: no credential (`0`).
+    Public,
+    /// A client secret (`1`).
+    Secret,
+    /// A certificate: a signed client assertion (`2`).
+    Certificate,
+}
+
+impl ClientAcr {
+    /// The claim's value.
+    pub fn claim(self) -> &'static str {
+        match self {
+            Self::Public => "0",
+            Self::Secret => "1",
+            Self::Certificate => "2",
+        }
+    }
+}
 
 /// Seconds of clock skew allowed on a client assertion's `exp` and `nbf`.
 const ASSERTION_SKEW_SECS: i64 = 300;
@@ -120,7 +139,7 @@ pub fn authenticate<'t>(
                 "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
             ));
         }
-        return Ok((app, "0"));
+        return Ok((app, ClientAcr::Public));
     }
     if let Some(secret) = secret {
         let now = now();
@@ -134,7 +153,7 @@ pub fn authenticate<'t>(
             .iter()
             .any(|c| c.end_date_time.is_none_or(|end| end > now))
         {
-            return Ok((app, "1"));
+            return Ok((app, ClientAcr::Secret));
         }
         if !matched.is_empty() {
             return Err(AadError::client(
@@ -176,7 +195,7 @@ pub fn authenticate<'t>(
                 ),
             ));
         }
-        return Ok((app, "2"));
+        return Ok((app, ClientAcr::Certificate));
     }
     Err(AadError::client(
         7000218,
@@ -401,7 +420,7 @@ mod tests {
             .map(|(_, acr)| acr)
             .map_err(|e| e.code)
         };
-        assert_eq!(auth(wk::WEB_APP_SECRET), Ok("1"));
+        assert_eq!(auth(wk::WEB_APP_SECRET), Ok(ClientAcr::Secret));
         assert_eq!(auth("dev-web-app-secreT"), Err(7000215));
         assert_eq!(auth("short"), Err(7000215));
         assert_eq!(auth("dev-web-app-secret-and-more"), Err(7000215));

@@ -21,17 +21,40 @@ use crate::{
     state::AuthFacts,
 };
 
-/// Signs `claims` with `key`; `v1` adds `x5t`; `graph` adds the header `nonce`.
-pub fn sign(key: &SigningKey, claims: &Value, v1: bool, graph: bool) -> String {
+/// What a token's header carries besides `typ`, `alg` and `kid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    /// Nothing more: v2 access tokens and ID tokens.
+    V2,
+    /// `x5t` too, as v1 access tokens have it.
+    V1,
+    /// A v1 header with Graph's `nonce`: the signature covers the nonce's hash, so nobody but
+    /// Graph can verify the token.
+    Graph,
+}
+
+impl Header {
+    /// The header of an access token of this version, for Graph or another resource.
+    pub fn access(v2: bool, graph: bool) -> Self {
+        match (graph, v2) {
+            (true, _) => Self::Graph,
+            (false, true) => Self::V2,
+            (false, false) => Self::V1,
+        }
+    }
+}
+
+/// Signs `claims` with `key`, with the `header` of its kind of token.
+pub fn sign(key: &SigningKey, claims: &Value, header_kind: Header) -> String {
     let mut header = Map::new();
     header.insert("typ".into(), json!("JWT"));
     header.insert("alg".into(), json!("RS256"));
     header.insert("kid".into(), json!(key.kid()));
-    if v1 {
+    if header_kind != Header::V2 {
         header.insert("x5t".into(), json!(key.kid()));
     }
     let payload = b64_json(claims);
-    if graph {
+    if header_kind == Header::Graph {
         let nonce = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let mut signing = header.clone();
         signing.insert("nonce".into(), json!(hash_nonce(&nonce)));
@@ -246,7 +269,7 @@ mod tests {
     fn graph_tokens_verify_only_in_graph_mode() {
         let ring = KeyRing::load_or_create(None).unwrap();
         let claims = json!({"aud": "https://graph.microsoft.com", "exp": 1});
-        let t = sign(ring.current(), &claims, true, true);
+        let t = sign(ring.current(), &claims, Header::Graph);
         let d = decode(&t).unwrap();
         assert!(d.header["nonce"].is_string());
         assert_eq!(d.header["x5t"], d.header["kid"]);
@@ -255,7 +278,7 @@ mod tests {
             VerifyError::BadSignature
         );
         assert!(verify(&t, &ring, true).is_ok());
-        let plain = sign(ring.current(), &claims, false, false);
+        let plain = sign(ring.current(), &claims, Header::V2);
         assert!(verify(&plain, &ring, false).is_ok());
         let mut tampered = plain.clone();
         tampered.push('A');

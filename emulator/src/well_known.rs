@@ -95,7 +95,7 @@ impl World {
         let scope = |id: &str, value: &str| PermissionScope {
             id: id.into(),
             value: value.into(),
-            kind: "User".into(),
+            kind: ConsentBy::User,
             user_consent_display_name: None,
         };
         let user = |id: &str, upn: &str, given: &str, sur: &str, job: &str, photo: bool| User {
@@ -194,7 +194,7 @@ impl World {
                     resource_app_id: wk::GRAPH_APP_ID.into(),
                     resource_access: vec![ResourceAccess {
                         id: wk::GRAPH_USER_READ_ID.into(),
-                        kind: "Scope".into(),
+                        kind: PermissionKind::Scope,
                     }],
                 },
                 RequiredResourceAccess {
@@ -202,11 +202,11 @@ impl World {
                     resource_access: vec![
                         ResourceAccess {
                             id: "f0b7c3a2-6d0e-4a43-9d6c-3a1b8e4b9c11".into(),
-                            kind: "Scope".into(),
+                            kind: PermissionKind::Scope,
                         },
                         ResourceAccess {
                             id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
-                            kind: "Role".into(),
+                            kind: PermissionKind::Role,
                         },
                     ],
                 },

@@ -35,9 +35,9 @@ use crate::{
     bff::BffService,
     config::{DownstreamApi, is_clean_path},
     csrf::check_same_origin,
-    tokens::Obtained,
     entra::decode_unverified,
     inspect,
+    tokens::Obtained,
 };
 
 /// Where the proxy is served.

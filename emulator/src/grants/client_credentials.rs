@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 
 use super::{TokenRequest, resolve, split};
-use crate::{errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID};
+use crate::{
+    client_auth::ClientAcr, errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID,
+};
 
 /// Issues an app-only token for `<resource>/.default`.
 ///
@@ -23,7 +25,7 @@ pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadErr
             "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.",
         ));
     }
-    if acr == "0" {
+    if acr == ClientAcr::Public {
         return Err(AadError::client(
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
@@ -68,16 +70,15 @@ pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadErr
     });
     if v2 {
         at["azp"] = json!(client.app_id);
-        at["azpacr"] = json!(acr);
+        at["azpacr"] = json!(acr.claim());
     } else {
         at["appid"] = json!(client.app_id);
-        at["appidacr"] = json!(acr);
+        at["appidacr"] = json!(acr.claim());
     }
     let token = tokens::sign(
         state.keys.read().expect("keys lock").current(),
         &at,
-        !v2,
-        graph,
+        tokens::Header::access(v2, graph),
     );
     Ok(json!({
         "token_type": "Bearer",

@@ -241,8 +241,8 @@ pub struct UserIssue<'a> {
     pub tenant: &'a Tenant,
     /// Calling client.
     pub client: &'a Application,
-    /// `appidacr`/`azpacr`: "0" public, "1" secret, "2" certificate.
-    pub client_acr: &'static str,
+    /// How the client authenticated (`appidacr`/`azpacr`).
+    pub client_acr: ClientAcr,
     /// The user.
     pub user: &'a User,
     /// Resolved scopes.
@@ -298,11 +298,11 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
     }
     if v2 {
         at["azp"] = json!(i.client.app_id);
-        at["azpacr"] = json!(i.client_acr);
+        at["azpacr"] = json!(i.client_acr.claim());
         at["preferred_username"] = json!(u.user_principal_name);
     } else {
         at["appid"] = json!(i.client.app_id);
-        at["appidacr"] = json!(i.client_acr);
+        at["appidacr"] = json!(i.client_acr.claim());
         at["acr"] = json!("1");
         // `amr` is a v1 claim only (Entra's access-token claims reference).
         at["amr"] = json!(i.auth.amr);
@@ -323,7 +323,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
     let (access_token, mut resp);
     {
         let keys = state.keys.read().expect("keys lock");
-        access_token = tokens::sign(keys.current(), &at, !v2, graph);
+        access_token = tokens::sign(keys.current(), &at, tokens::Header::access(v2, graph));
         resp = json!({
             "token_type": "Bearer",
             "scope": response_scope(resource, &aud_form, &values, i.scopes),
@@ -364,7 +364,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
             if i.client.optional_claims.id_token_has("login_hint") {
                 id["login_hint"] = json!(tokens::login_hint(&u.id, tid));
             }
-            resp["id_token"] = json!(tokens::sign(keys.current(), &id, false, false));
+            resp["id_token"] = json!(tokens::sign(keys.current(), &id, tokens::Header::V2));
         }
     }
     if i.client_info {

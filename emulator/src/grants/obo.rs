@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::{GrantType, SelfToken, TokenRequest, check_self_token, resolve, split};
 use crate::{
+    client_auth::ClientAcr,
     errors::AadError,
     keys::now,
     state::AuthFacts,
@@ -74,7 +75,7 @@ pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value
             "Invalid JWT token. The 'requested_token_use' parameter must be 'on_behalf_of' for this grant.",
         ));
     }
-    if acr == "0" {
+    if acr == ClientAcr::Public {
         return Err(AadError::client(
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",

@@ -123,16 +123,31 @@ pub struct PermissionScope {
     pub id: String,
     /// Scope value, e.g. `access_as_user`.
     pub value: String,
-    /// `User` or `Admin`.
-    #[serde(default = "user_type", rename = "type")]
-    pub kind: String,
+    /// Who may consent to it.
+    #[serde(default, rename = "type")]
+    pub kind: ConsentBy,
     /// Consent text.
     #[serde(default)]
     pub user_consent_display_name: Option<String>,
 }
 
-fn user_type() -> String {
-    "User".into()
+/// Who may consent to a delegated permission (the manifest's `type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentBy {
+    /// Users, for themselves (`User`).
+    #[default]
+    User,
+    /// Administrators only (`Admin`).
+    Admin,
+}
+
+/// Whether a permission is delegated or an application one (the manifest's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PermissionKind {
+    /// A delegated permission (`Scope`).
+    Scope,
+    /// An application permission, an app role (`Role`).
+    Role,
 }
 
 /// An app role.
@@ -164,9 +179,9 @@ pub struct RequiredResourceAccess {
 pub struct ResourceAccess {
     /// Permission id (scope or role id).
     pub id: String,
-    /// `Scope` (delegated) or `Role` (application).
+    /// Delegated or application.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: PermissionKind,
 }
 
 /// The `web` platform section.
@@ -250,7 +265,7 @@ impl Application {
         self.api
             .oauth2_permission_scopes
             .iter()
-            .any(|s| s.value.eq_ignore_ascii_case(value) && s.kind.eq_ignore_ascii_case("Admin"))
+            .any(|s| s.value.eq_ignore_ascii_case(value) && s.kind == ConsentBy::Admin)
     }
 
     /// v2 access tokens?
@@ -284,7 +299,10 @@ impl Application {
             "Directory.ReadWrite.All",
         ];
         self.required_resource_access.iter().any(|r| {
-            let scopes = r.resource_access.iter().filter(|a| a.kind == "Scope");
+            let scopes = r
+                .resource_access
+                .iter()
+                .filter(|a| a.kind == PermissionKind::Scope);
             if r.resource_app_id
                 .eq_ignore_ascii_case(crate::well_known::GRAPH_APP_ID)
             {
@@ -311,7 +329,7 @@ impl Application {
 
     /// Delegated scope values this app statically requires on `resource` (for `.default`).
     pub fn required_scopes(&self, resource: &Application) -> Vec<String> {
-        self.required_for(resource, "Scope", |id| {
+        self.required_for(resource, PermissionKind::Scope, |id| {
             resource
                 .api
                 .oauth2_permission_scopes
@@ -323,7 +341,7 @@ impl Application {
 
     /// App roles this app requires on `resource` (granted to it as application permissions).
     pub fn required_roles(&self, resource: &Application) -> Vec<String> {
-        self.required_for(resource, "Role", |id| {
+        self.required_for(resource, PermissionKind::Role, |id| {
             resource
                 .app_roles
                 .iter()
@@ -335,7 +353,7 @@ impl Application {
     fn required_for(
         &self,
         resource: &Application,
-        kind: &str,
+        kind: PermissionKind,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Vec<String> {
         self.required_resource_access

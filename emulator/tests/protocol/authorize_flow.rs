@@ -504,7 +504,7 @@ async fn combined_consent_through_known_client_applications() {
         resource_app_id: wk::WEB_APP_CLIENT_ID.into(),
         resource_access: vec![ResourceAccess {
             id: scope_id,
-            kind: "Scope".into(),
+            kind: emulator::world::PermissionKind::Scope,
         }],
     });
     t.applications.push(spa);
@@ -770,7 +770,7 @@ async fn a_user_asking_for_an_admin_only_scope_without_admin_consent_gets_90094_
         .push(emulator::world::PermissionScope {
             id: "0d5ae4f0-7a2b-4c43-9c51-2a4f3e1b8d00".into(),
             value: "Weather.Admin".into(),
-            kind: "Admin".into(),
+            kind: emulator::world::ConsentBy::Admin,
             user_consent_display_name: None,
         });
     let emu = start_with(world).await;

@@ -326,8 +326,7 @@ async fn obo_rejects_foreign_keys_other_audiences_id_tokens_app_tokens_and_expir
                 "aud": wk::WEB_APP_CLIENT_ID, "iss": v2_issuer(&emu), "tid": wk::TENANT_ID, "oid": wk::ADELE_OID,
                 "azp": wk::WEB_APP_CLIENT_ID, "scp": "access_as_user", "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600, "ver": "2.0"
             }),
-            false,
-            false,
+            emulator::tokens::Header::V2,
         )
     };
     let (s, e) = obo(&emu, &expired, wk::WEATHER_API_SCOPE).await;

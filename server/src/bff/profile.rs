@@ -10,10 +10,10 @@ use http::request::Parts;
 
 use super::{BffService, Transient, api_problem, internal};
 use crate::{
-    tokens::{Obtained, TokenSource},
     graph::{self, GraphCallError},
     profiles::Cached,
     session::{SignedInUser, UserSession},
+    tokens::{Obtained, TokenSource},
 };
 
 impl BffService {
