@@ -1,5 +1,6 @@
 //! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`: the authorization code
-//! flow with PKCE, and sign-out at the identity provider. `GET /auth/frontchannel-logout` is
+//! flow with PKCE (the callback's flow is [`super::callback`]), and sign-out at the identity
+//! provider. `GET /auth/frontchannel-logout` is
 //! the identity provider's sign-out of this app ([`super::front_channel`]).
 
 use std::sync::Arc;
@@ -33,20 +34,17 @@ pub fn router(state: AuthState) -> Router {
     crate::rate_limit::limit(routes, &limit)
 }
 
-mod get {
+pub(super) mod get {
     use axum::{
         extract::{Query, State},
-        http::StatusCode,
         response::{IntoResponse, Redirect, Response},
     };
     use serde::Deserialize;
 
-    use super::{super::page::error_page, AuthState};
+    use super::AuthState;
     use crate::{
-        aadsts::{self, Operation},
         domain::{ReturnTo, Secret},
-        entra::decode_unverified,
-        session::{AuthTransaction, SignedInUser, UserSession, now},
+        session::{AuthTransaction, UserSession, now},
     };
 
     #[derive(Deserialize)]
@@ -89,12 +87,12 @@ mod get {
 
     #[derive(Deserialize)]
     pub struct CallbackQuery {
-        code: Option<String>,
-        state: Option<String>,
-        error: Option<String>,
-        error_description: Option<String>,
+        pub(in crate::routes) code: Option<String>,
+        pub(in crate::routes) state: Option<String>,
+        pub(in crate::routes) error: Option<String>,
+        pub(in crate::routes) error_description: Option<String>,
         /// Entra's sign-in session id (the ID token's `sid`), for ID tokens without `sid`.
-        session_state: Option<String>,
+        pub(in crate::routes) session_state: Option<String>,
     }
 
     pub async fn callback(
@@ -102,192 +100,20 @@ mod get {
         session: UserSession,
         Query(query): Query<CallbackQuery>,
     ) -> Response {
-        let transaction = match query.state.as_deref() {
-            Some(s) => match session.take_transaction(s).await {
-                Ok(t) => t,
-                Err(err) => return store_failed(err),
-            },
-            None => None,
-        };
-        let retry = |return_to: &ReturnTo| app::api::sign_in_url(return_to.as_str());
-
-        // Without a pending sign-in of this browser, nothing in the query is trusted or
-        // shown: not even an error text (it could be written by anyone).
-        let Some(transaction) = transaction else {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in link is no longer valid",
-                &[
-                    "It was already used, it is older than 15 minutes, or it was started in \
-                   another browser. Nothing was lost: sign in again."
-                        .to_owned(),
-                ],
-                (&retry(&ReturnTo::default()), "Sign in again"),
-            );
-        };
-
-        if let Some(error) = query.error {
-            let body = crate::entra::EntraErrorBody {
-                error,
-                error_description: query.error_description,
-                ..Default::default()
-            };
-            let problem = aadsts::explain(
-                &crate::entra::IdpError::Rejected {
-                    endpoint: "authorize",
-                    status: 400,
-                    body: Box::new(body),
-                },
-                &Operation::SignIn,
-                &state.config,
-                &retry(&transaction.return_to),
-            );
-            failed(&state, &problem);
-            let title = match problem.code {
-                Some(code) => format!("Sign-in failed: AADSTS{code}: {}", problem.title),
-                None => format!("Sign-in failed: {}", problem.title),
-            };
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                &title,
-                &[problem.meaning, problem.cause, problem.fix],
-                (&retry(&transaction.return_to), "Sign in again"),
-            );
+        match super::super::callback::complete(&state, &session, query).await {
+            Ok(return_to) => Redirect::to(return_to.as_str()).into_response(),
+            Err(err) => err.into_response(),
         }
-
-        let Some(code) = query.code else {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The identity provider sent no authorization code",
-                &["The sign-in response was incomplete. Sign in again.".to_owned()],
-                (&retry(&transaction.return_to), "Sign in again"),
-            );
-        };
-
-        let entra = state.tokens.entra();
-        let (id_token, grant) = match entra
-            .redeem_code(code, transaction.pkce_verifier, transaction.nonce.expose())
-            .await
-        {
-            Ok(ok) => ok,
-            Err(crate::entra::CodeRedemptionError::Idp(err)) => {
-                let problem = aadsts::explain(
-                    &err,
-                    &Operation::SignIn,
-                    &state.config,
-                    &retry(&transaction.return_to),
-                );
-                tracing::warn!("code redemption failed: {err}");
-                failed(&state, &problem);
-                // A code the provider refuses came from the browser: a 4xx with the reason.
-                // An unreachable or failing provider is the gateway's problem.
-                let status = match &err {
-                    crate::entra::IdpError::Rejected { body, .. }
-                        if matches!(body.error.as_str(), "invalid_grant" | "invalid_request") =>
-                    {
-                        StatusCode::BAD_REQUEST
-                    }
-                    crate::entra::IdpError::Throttled { .. }
-                    | crate::entra::IdpError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::BAD_GATEWAY,
-                };
-                return error_page(
-                    status,
-                    &format!("Sign-in failed: {}", problem.title),
-                    &[problem.meaning, problem.cause, problem.fix],
-                    (&retry(&transaction.return_to), "Sign in again"),
-                );
-            }
-            Err(crate::entra::CodeRedemptionError::TenantNotAllowed { tid }) => {
-                tracing::warn!(%tid, "sign-in refused: tenant not in AZURE_AD_ALLOWED_TENANTS");
-                count_failure(&state, "tenant_not_allowed");
-                return error_page(
-                    StatusCode::FORBIDDEN,
-                    "Your organization cannot sign in to this app",
-                    &[
-                        format!(
-                            "You signed in with an account of the directory (tenant) {tid}, \
-                             which this app does not serve. Nothing was stored."
-                        ),
-                        "Sign in with an account of an organization this app serves, or ask \
-                         its operator to add your tenant id to AZURE_AD_ALLOWED_TENANTS."
-                            .to_owned(),
-                    ],
-                    ("/", "Back to the home page"),
-                );
-            }
-            Err(err) => {
-                tracing::warn!("sign-in rejected: {err}");
-                count_failure(&state, "id_token_rejected");
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Sign-in rejected: the ID token did not pass validation",
-                    &[
-                        err.to_string(),
-                        "The server refused this sign-in to protect your account. Sign in \
-                         again; if this repeats, the identity provider configuration \
-                         (AZURE_AD_TENANT_ID, AZURE_AD_AUTHORITY_HOST) may be wrong."
-                            .to_owned(),
-                    ],
-                    (&retry(&transaction.return_to), "Sign in again"),
-                );
-            }
-        };
-
-        let claims = id_token.claims();
-        let lifetime = grant.expires_at - now();
-        let user = SignedInUser {
-            tenant_id: claims.tid.clone(),
-            object_id: claims.oid.clone(),
-            name: claims.name.clone().unwrap_or_else(|| claims.oid.clone()),
-            username: claims.preferred_username.clone().unwrap_or_default(),
-            login_hint: claims.login_hint.clone(),
-            id_token_header: id_token.header_json().clone(),
-            id_token_claims: id_token.claims_json().clone(),
-            refresh_token: grant.refresh_token,
-            api_token: grant.access_token,
-            api_token_expires_at: grant.expires_at,
-            api_token_lifetime: lifetime,
-            signed_in_at: now(),
-        };
-        if decode_unverified(user.api_token.expose()).is_none() {
-            tracing::warn!("the sign-in access token is not a JWT; the token view will omit it");
-        }
-        // Tokens minted with an old claims challenge are replaced: drop cached OBO tokens.
-        state
-            .tokens
-            .purge_user(&user.tenant_id, &user.object_id)
-            .await;
-        let session_id = match session.sign_in(&user).await {
-            Ok(id) => id,
-            Err(err) => return store_failed(err),
-        };
-        // Remembered for the identity provider's front-channel sign-out. Without it the
-        // session still works; only single sign-out misses it, so the sign-in goes on.
-        if let Some(sid) = claims.sid.as_deref().or(query.session_state.as_deref()) {
-            let opened = crate::store::sid_index::Opened {
-                session_id,
-                tenant_id: user.tenant_id.clone(),
-                object_id: user.object_id.clone(),
-                expires_at: now() + state.config.session.absolute_timeout.as_secs() as i64,
-            };
-            if let Err(err) = state.stores.sid_index.record(sid, opened, now()).await {
-                tracing::warn!("the sign-in is not indexed for front-channel sign-out: {err}");
-            }
-        }
-        tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
-        state.metrics.sign_ins.inc();
-        Redirect::to(transaction.return_to.as_str()).into_response()
     }
 
-    pub(super) fn store_failed(err: impl std::fmt::Display) -> Response {
+    pub(in crate::routes) fn store_failed(err: impl std::fmt::Display) -> Response {
         tracing::error!("session store: {err}");
         crate::store::health::unavailable("/auth/")
     }
 
     /// Counts a failed sign-in by its AADSTS code: only codes the catalogue knows, so that
     /// a crafted error text cannot grow the metrics without bound.
-    fn failed(state: &AuthState, problem: &app::model::Problem) {
+    pub(in crate::routes) fn failed(state: &AuthState, problem: &app::model::Problem) {
         match problem.code {
             Some(code) if problem.lookup_url.is_none() => {
                 count_failure(state, &format!("AADSTS{code}"))
@@ -296,7 +122,7 @@ mod get {
         }
     }
 
-    fn count_failure(state: &AuthState, code: &str) {
+    pub(in crate::routes) fn count_failure(state: &AuthState, code: &str) {
         state
             .metrics
             .sign_in_failures

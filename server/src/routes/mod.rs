@@ -3,6 +3,7 @@
 //! the metrics (on their own listener).
 
 pub mod auth;
+pub mod callback;
 pub mod front_channel;
 pub mod health;
 pub mod metrics;

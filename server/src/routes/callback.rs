@@ -1,0 +1,251 @@
+//! `GET /auth/callback`: the end of the authorization code flow. The flow is
+//! [`complete`]: the pending sign-in this browser started, the identity provider's answer,
+//! the code redeemed (PKCE, nonce, ID token checked), the session stored under a new id and
+//! indexed for front-channel sign-out. Every way it can fail is a [`CallbackError`], mapped
+//! once to the page the user sees.
+
+use app::model::Problem;
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    auth::{
+        AuthState,
+        get::{CallbackQuery, count_failure, failed, store_failed},
+    },
+    page::error_page,
+};
+use crate::{
+    aadsts::{self, Operation},
+    domain::ReturnTo,
+    entra::{CodeRedemptionError, EntraErrorBody, IdpError, decode_unverified},
+    session::{SessionError, SignedInUser, UserSession, now},
+    store::sid_index::Opened,
+};
+
+/// Why a callback did not sign anyone in.
+pub enum CallbackError {
+    /// No pending sign-in of this browser matches: nothing in the query is trusted or shown.
+    NoPendingSignIn,
+    /// The identity provider refused the sign-in or the code, explained.
+    Refused {
+        problem: Box<Problem>,
+        status: StatusCode,
+        retry: String,
+    },
+    /// The answer had neither a code nor an error.
+    NoCode { retry: String },
+    /// The user's organization is not one this app serves.
+    TenantNotAllowed { tid: String },
+    /// The ID token failed validation.
+    IdTokenRejected { detail: String, retry: String },
+    /// The session store failed.
+    Store(SessionError),
+}
+
+impl IntoResponse for CallbackError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoPendingSignIn => error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is no longer valid",
+                &[
+                    "It was already used, it is older than 15 minutes, or it was started in \
+                   another browser. Nothing was lost: sign in again."
+                        .to_owned(),
+                ],
+                (&retry(&ReturnTo::default()), "Sign in again"),
+            ),
+            Self::Refused {
+                problem,
+                status,
+                retry,
+            } => {
+                let title = match problem.code {
+                    Some(code) => format!("Sign-in failed: AADSTS{code}: {}", problem.title),
+                    None => format!("Sign-in failed: {}", problem.title),
+                };
+                error_page(
+                    status,
+                    &title,
+                    &[problem.meaning, problem.cause, problem.fix],
+                    (&retry, "Sign in again"),
+                )
+            }
+            Self::NoCode { retry } => error_page(
+                StatusCode::BAD_REQUEST,
+                "The identity provider sent no authorization code",
+                &["The sign-in response was incomplete. Sign in again.".to_owned()],
+                (&retry, "Sign in again"),
+            ),
+            Self::TenantNotAllowed { tid } => error_page(
+                StatusCode::FORBIDDEN,
+                "Your organization cannot sign in to this app",
+                &[
+                    format!(
+                        "You signed in with an account of the directory (tenant) {tid}, which \
+                         this app does not serve. Nothing was stored."
+                    ),
+                    "Sign in with an account of an organization this app serves, or ask its \
+                     operator to add your tenant id to AZURE_AD_ALLOWED_TENANTS."
+                        .to_owned(),
+                ],
+                ("/", "Back to the home page"),
+            ),
+            Self::IdTokenRejected { detail, retry } => error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in rejected: the ID token did not pass validation",
+                &[
+                    detail,
+                    "The server refused this sign-in to protect your account. Sign in again; \
+                     if this repeats, the identity provider configuration \
+                     (AZURE_AD_TENANT_ID, AZURE_AD_AUTHORITY_HOST) may be wrong."
+                        .to_owned(),
+                ],
+                (&retry, "Sign in again"),
+            ),
+            Self::Store(err) => store_failed(err),
+        }
+    }
+}
+
+impl From<SessionError> for CallbackError {
+    fn from(err: SessionError) -> Self {
+        Self::Store(err)
+    }
+}
+
+fn retry(return_to: &ReturnTo) -> String {
+    app::api::sign_in_url(return_to.as_str())
+}
+
+/// Finishes a sign-in; where to send the browser.
+pub async fn complete(
+    state: &AuthState,
+    session: &UserSession,
+    query: CallbackQuery,
+) -> Result<ReturnTo, CallbackError> {
+    let transaction = match query.state.as_deref() {
+        Some(s) => session.take_transaction(s).await?,
+        None => None,
+    };
+    // Without a pending sign-in of this browser, nothing in the query is trusted or shown:
+    // not even an error text (it could be written by anyone).
+    let transaction = transaction.ok_or(CallbackError::NoPendingSignIn)?;
+    let retry = retry(&transaction.return_to);
+
+    if let Some(error) = query.error {
+        let body = EntraErrorBody {
+            error,
+            error_description: query.error_description,
+            ..Default::default()
+        };
+        let problem = aadsts::explain(
+            &IdpError::Rejected {
+                endpoint: "authorize",
+                status: 400,
+                body: Box::new(body),
+            },
+            &Operation::SignIn,
+            &state.config,
+            &retry,
+        );
+        failed(state, &problem);
+        return Err(CallbackError::Refused {
+            problem: Box::new(problem),
+            status: StatusCode::BAD_REQUEST,
+            retry,
+        });
+    }
+    let code = query.code.ok_or_else(|| CallbackError::NoCode {
+        retry: retry.clone(),
+    })?;
+
+    let entra = state.tokens.entra();
+    let (id_token, grant) = match entra
+        .redeem_code(code, transaction.pkce_verifier, transaction.nonce.expose())
+        .await
+    {
+        Ok(ok) => ok,
+        Err(CodeRedemptionError::Idp(err)) => {
+            let problem = aadsts::explain(&err, &Operation::SignIn, &state.config, &retry);
+            tracing::warn!("code redemption failed: {err}");
+            failed(state, &problem);
+            // A code the provider refuses came from the browser: a 4xx with the reason. An
+            // unreachable or failing provider is the gateway's problem.
+            let status = match &err {
+                IdpError::Rejected { body, .. }
+                    if matches!(body.error.as_str(), "invalid_grant" | "invalid_request") =>
+                {
+                    StatusCode::BAD_REQUEST
+                }
+                IdpError::Throttled { .. } | IdpError::Unavailable { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            return Err(CallbackError::Refused {
+                problem: Box::new(problem),
+                status,
+                retry,
+            });
+        }
+        Err(CodeRedemptionError::TenantNotAllowed { tid }) => {
+            tracing::warn!(%tid, "sign-in refused: tenant not in AZURE_AD_ALLOWED_TENANTS");
+            count_failure(state, "tenant_not_allowed");
+            return Err(CallbackError::TenantNotAllowed { tid });
+        }
+        Err(err) => {
+            tracing::warn!("sign-in rejected: {err}");
+            count_failure(state, "id_token_rejected");
+            return Err(CallbackError::IdTokenRejected {
+                detail: err.to_string(),
+                retry,
+            });
+        }
+    };
+
+    let claims = id_token.claims();
+    let lifetime = grant.expires_at - now();
+    let user = SignedInUser {
+        tenant_id: claims.tid.clone(),
+        object_id: claims.oid.clone(),
+        name: claims.name.clone().unwrap_or_else(|| claims.oid.clone()),
+        username: claims.preferred_username.clone().unwrap_or_default(),
+        login_hint: claims.login_hint.clone(),
+        id_token_header: id_token.header_json().clone(),
+        id_token_claims: id_token.claims_json().clone(),
+        refresh_token: grant.refresh_token,
+        api_token: grant.access_token,
+        api_token_expires_at: grant.expires_at,
+        api_token_lifetime: lifetime,
+        signed_in_at: now(),
+    };
+    if decode_unverified(user.api_token.expose()).is_none() {
+        tracing::warn!("the sign-in access token is not a JWT; the token view will omit it");
+    }
+    // Tokens minted with an old claims challenge are replaced: drop cached OBO tokens.
+    state
+        .tokens
+        .purge_user(&user.tenant_id, &user.object_id)
+        .await;
+    let session_id = session.sign_in(&user).await?;
+    // Remembered for the identity provider's front-channel sign-out. Without it the session
+    // still works; only single sign-out misses it, so the sign-in goes on.
+    if let Some(sid) = claims.sid.as_deref().or(query.session_state.as_deref()) {
+        let opened = Opened {
+            session_id,
+            tenant_id: user.tenant_id.clone(),
+            object_id: user.object_id.clone(),
+            expires_at: now() + state.config.session.absolute_timeout.as_secs() as i64,
+        };
+        if let Err(err) = state.stores.sid_index.record(sid, opened, now()).await {
+            tracing::warn!("the sign-in is not indexed for front-channel sign-out: {err}");
+        }
+    }
+    tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
+    state.metrics.sign_ins.inc();
+    Ok(transaction.return_to)
+}
