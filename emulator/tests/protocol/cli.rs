@@ -54,7 +54,7 @@ async fn binary_serves_https_and_prints_the_authority() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("AdeleV@contoso.onmicrosoft.com"))
+            .any(|l| l.contains(emulator::well_known::ADELE))
     );
     let pem = std::fs::read(&cert).unwrap();
     let mut b = reqwest::Client::builder();

@@ -75,7 +75,7 @@ fn claims() -> serde_json::Value {
     serde_json::json!({
         "iss": issuer(), "aud": CLIENT, "tid": TENANT, "oid": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
         "iat": now, "nbf": now, "exp": now + 3600, "nonce": NONCE, "name": "Adele Vance",
-        "preferred_username": "AdeleV@contoso.onmicrosoft.com", "ver": "2.0",
+        "preferred_username": crate::common::ADELE, "ver": "2.0",
     })
 }
 

@@ -13,11 +13,8 @@ use leptos::prelude::LeptosOptions;
 use reqwest::{Client, Response, StatusCode, header::LOCATION};
 use server::startup::Application;
 
-pub const ADELE: &str = "AdeleV@contoso.onmicrosoft.com";
-pub const MEGAN: &str = "MeganB@contoso.onmicrosoft.com";
-pub const ALEX: &str = "AlexW@contoso.onmicrosoft.com";
-pub const PASSWORD: &str = "Passw0rd!";
-pub const MFA_CODE: &str = "123456";
+// The built-in world's users, as the emulator defines them.
+pub use emulator::well_known::{ADELE, ALEX, MEGAN, MFA_CODE, USER_PASSWORD as PASSWORD};
 
 pub mod redis;
 
