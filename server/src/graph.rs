@@ -10,7 +10,7 @@ use std::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::{domain::Secret, entra::retry_after};
+use crate::{domain::AccessToken, entra::retry_after};
 
 /// How long to hold off when Graph throttles without saying for how long (Microsoft
 /// Graph throttling guidance: back off, then retry).
@@ -54,7 +54,11 @@ pub enum GraphCallError {
     Unreachable(String),
 }
 
-pub async fn me(http: &reqwest::Client, base: &Url, token: &Secret) -> Result<Me, GraphCallError> {
+pub async fn me(
+    http: &reqwest::Client,
+    base: &Url,
+    token: &AccessToken,
+) -> Result<Me, GraphCallError> {
     let url = format!("{}/v1.0/me", base.as_str().trim_end_matches('/'));
     let response = http
         .get(url)

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::domain::{ReturnTo, ScopeSet, Secret};
+use crate::domain::{AccessToken, Nonce, RefreshToken, ReturnTo, ScopeSet};
 
 const TRANSACTIONS_KEY: &str = "auth.transactions";
 const USER_KEY: &str = "auth.user";
@@ -24,7 +24,7 @@ const SIGN_IN_TIMEOUT_SECS: i64 = 15 * 60;
 pub struct AuthTransaction {
     pub state: String,
     pub pkce_verifier: oauth2::PkceCodeVerifier,
-    pub nonce: Secret,
+    pub nonce: Nonce,
     pub return_to: ReturnTo,
     pub started_at: i64,
 }
@@ -41,9 +41,9 @@ pub struct SignedInUser {
     /// kept).
     pub id_token_header: serde_json::Value,
     pub id_token_claims: serde_json::Value,
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// The token for this app's own API (`API_SCOPE`): the On-Behalf-Of assertion.
-    pub api_token: Secret,
+    pub api_token: AccessToken,
     pub api_token_expires_at: i64,
     /// Seconds the sign-in token was issued for, to renew it at a tenth of its life.
     pub api_token_lifetime: i64,

@@ -6,4 +6,4 @@ mod secret;
 
 pub use return_to::ReturnTo;
 pub use scope::{GRAPH_APP_ID, GRAPH_HOSTS, Resource, Scope, ScopeError, ScopeSet, is_graph};
-pub use secret::Secret;
+pub use secret::{AccessToken, Nonce, RefreshToken, Secret};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    TokenResponse as _, TokenUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, TokenResponse as _,
+    TokenUrl,
     basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType},
 };
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     config::{ClientCredential, Config},
-    domain::{ScopeSet, Secret},
+    domain::{AccessToken, RefreshToken, ScopeSet, Secret},
 };
 
 /// Entra's token response: the standard fields plus the ID token.
@@ -48,8 +48,8 @@ type OAuthClient = oauth2::Client<
 /// Tokens from a code redemption or a refresh.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
-    pub access_token: Secret,
-    pub refresh_token: Option<Secret>,
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
     /// Unix seconds.
     pub expires_at: i64,
     pub id_token: Option<String>,
@@ -273,8 +273,12 @@ impl EntraClient {
 
     /// Redeems a refresh token of a user of tenant `tid` for a new sign-in token (the
     /// refresh token rotates).
-    pub async fn refresh(&self, refresh_token: &Secret, tid: &str) -> Result<TokenGrant, IdpError> {
-        let token = RefreshToken::new(refresh_token.expose().to_owned());
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        tid: &str,
+    ) -> Result<TokenGrant, IdpError> {
+        let token = oauth2::RefreshToken::new(refresh_token.expose().to_owned());
         let endpoint = self.token_endpoint_for(tid);
         let oauth = self
             .oauth
@@ -412,10 +416,10 @@ fn sign_in_scopes(api_scope: &ScopeSet) -> impl Iterator<Item = String> + '_ {
 fn into_grant(response: EntraTokenResponse) -> TokenGrant {
     let lifetime = response.expires_in().map_or(3600, |d| d.as_secs() as i64);
     TokenGrant {
-        access_token: Secret::new(response.access_token().secret().clone()),
+        access_token: AccessToken::new(response.access_token().secret().clone()),
         refresh_token: response
             .refresh_token()
-            .map(|rt| Secret::new(rt.secret().clone())),
+            .map(|rt| RefreshToken::new(rt.secret().clone())),
         expires_at: jsonwebtoken::get_current_timestamp() as i64 + lifetime,
         id_token: response.extra_fields().id_token.clone(),
     }

@@ -4,12 +4,12 @@
 use serde::Deserialize;
 
 use super::{EntraClient, IdpError, error::retry_after};
-use crate::domain::{ScopeSet, Secret};
+use crate::domain::{AccessToken, ScopeSet};
 
 /// A token for a downstream API, obtained On-Behalf-Of the signed-in user.
 #[derive(Debug, Clone)]
 pub struct OboToken {
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -25,7 +25,7 @@ impl EntraClient {
     /// for a token for the resource of `scopes`, at that tenant's token endpoint.
     pub async fn on_behalf_of(
         &self,
-        assertion: &Secret,
+        assertion: &AccessToken,
         scopes: &ScopeSet,
         tid: &str,
     ) -> Result<OboToken, IdpError> {
@@ -76,7 +76,7 @@ impl EntraClient {
         }
         .unwrap_or(3600);
         Ok(OboToken {
-            access_token: Secret::new(parsed.access_token),
+            access_token: AccessToken::new(parsed.access_token),
             expires_at: jsonwebtoken::get_current_timestamp() as i64 + lifetime,
         })
     }

@@ -43,7 +43,7 @@ pub(super) mod get {
 
     use super::AuthState;
     use crate::{
-        domain::{ReturnTo, Secret},
+        domain::{Nonce, ReturnTo},
         session::{AuthTransaction, UserSession, now},
     };
 
@@ -75,7 +75,7 @@ pub(super) mod get {
         let transaction = AuthTransaction {
             state: start.state.secret().clone(),
             pkce_verifier: start.pkce_verifier,
-            nonce: Secret::new(start.nonce),
+            nonce: Nonce::new(start.nonce),
             return_to,
             started_at: now(),
         };

@@ -28,7 +28,7 @@ mod obo_cache;
 use obo_cache::{CachedToken, OboKey, assertion_hash, obo_cache, redis_user_index};
 
 use crate::{
-    domain::{ScopeSet, Secret},
+    domain::{AccessToken, ScopeSet},
     entra::{EntraClient, IdpError},
     metrics::{LockLabels, Metrics, TierLabels},
     session::{SignedInUser, UserSession, now},
@@ -50,7 +50,7 @@ fn renewal_margin(lifetime: i64) -> i64 {
 
 /// A token for a downstream API, and where it came from.
 pub struct Obtained {
-    pub token: Secret,
+    pub token: AccessToken,
     pub source: TokenSource,
 }
 
@@ -335,7 +335,7 @@ impl TokenService {
                 .obo_get(&redis_key)
                 .await?
                 .map(|(token, ttl)| CachedToken {
-                    token: Secret::new(token),
+                    token: AccessToken::new(token),
                     evict_at: Instant::now() + ttl,
                 }))
         };

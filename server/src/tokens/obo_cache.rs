@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use moka::{Expiry, future::Cache};
 
-use crate::domain::Secret;
+use crate::domain::AccessToken;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OboKey {
@@ -50,7 +50,7 @@ pub(super) fn redis_user_index(client_id: &str, tenant_id: &str, object_id: &str
 
 #[derive(Clone)]
 pub(super) struct CachedToken {
-    pub(super) token: Secret,
+    pub(super) token: AccessToken,
     /// When the entry must leave the cache (expiry minus the renewal margin).
     pub(super) evict_at: Instant,
 }
@@ -89,7 +89,7 @@ pub(super) fn obo_cache(max_bytes: u64) -> Cache<OboKey, CachedToken> {
         .build()
 }
 
-pub(super) fn assertion_hash(assertion: &Secret) -> String {
+pub(super) fn assertion_hash(assertion: &AccessToken) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -112,7 +112,7 @@ mod tests {
                 assertion_hash: "h".repeat(43),
             };
             let token = CachedToken {
-                token: Secret::new("x".repeat(2_000)),
+                token: AccessToken::new("x".repeat(2_000)),
                 evict_at: Instant::now() + Duration::from_secs(3600),
             };
             cache.insert(key, token).await;
@@ -138,7 +138,7 @@ mod tests {
             assertion_hash: "h".into(),
         };
         let token = CachedToken {
-            token: Secret::new("x"),
+            token: AccessToken::new("x"),
             evict_at: Instant::now() + Duration::from_millis(50),
         };
         cache.insert(key.clone(), token).await;

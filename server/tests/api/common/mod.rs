@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+#[allow(unused_imports)]
 pub use app::{
     error::AppError,
     model::{Problem, ProblemAction},
@@ -13,7 +14,9 @@ use leptos::prelude::LeptosOptions;
 use reqwest::{Client, Response, StatusCode, header::LOCATION};
 use server::startup::Application;
 
-// The built-in world's users, as the emulator defines them.
+// The built-in world's users, as the emulator defines them (not every user of this module
+// needs them all).
+#[allow(unused_imports)]
 pub use emulator::well_known::{ADELE, ALEX, MEGAN, MFA_CODE, USER_PASSWORD as PASSWORD};
 
 pub mod redis;
