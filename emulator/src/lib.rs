@@ -25,6 +25,8 @@ pub mod params;
 pub mod persist;
 pub mod routes;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod tls;
 pub mod tokens;
 pub mod well_known;

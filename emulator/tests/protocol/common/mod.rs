@@ -239,15 +239,7 @@ pub fn authorize_url_at(emu: &RunningEmulator, seg: &str, extra: &[(&str, &str)]
     )
 }
 
-/// The value of a hidden input.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
+pub use emulator::test_support::hidden;
 
 /// Submits one sign-in page.
 pub async fn step(

@@ -152,15 +152,8 @@ pub fn query_param(url: &str, name: &str) -> String {
         .into_owned()
 }
 
-/// The value of a hidden form field on one of the emulator's pages.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
+#[allow(unused_imports)]
+pub use emulator::test_support::hidden;
 
 /// The well-known world, changed by `edit`, as a file for `EMULATOR_WORLD` (removed with
 /// the returned guard's directory by the caller's `TempWorld`).
@@ -297,28 +290,7 @@ impl TestApp {
         upn: &str,
         seen: &mut Seen,
     ) -> String {
-        let action = authorize.split('?').next().unwrap().to_owned();
-        let mut response = client.get(authorize).send().await.unwrap();
-        for _ in 0..6 {
-            if response.status() != StatusCode::OK {
-                break;
-            }
-            let html = response.text().await.unwrap();
-            seen.0.push(html.clone());
-            let step = hidden(&html, "_step");
-            let mut form = vec![("_txn", hidden(&html, "_txn")), ("_step", step.clone())];
-            match step.as_str() {
-                "username" => form.push(("username", upn.into())),
-                "password" => {
-                    form.push(("username", upn.into()));
-                    form.push(("password", PASSWORD.into()));
-                }
-                "mfa" => form.push(("otc", MFA_CODE.into())),
-                "consent" => form.push(("consent", "accept".into())),
-                other => panic!("unexpected emulator page {other}: {html}"),
-            }
-            response = client.post(&action).form(&form).send().await.unwrap();
-        }
+        let response = emulator::test_support::walk(client, authorize, upn, &mut seen.0).await;
         let callback = location(&response);
         assert!(callback.starts_with(&self.base), "{callback}");
         callback
