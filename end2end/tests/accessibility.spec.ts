@@ -1,14 +1,12 @@
 import AxeBuilder from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures/test";
-import { ADELE, PASSWORD } from "./fixtures/emulator_sign_in";
+import { ADELE, ALEX, MEGAN, PASSWORD } from "./fixtures/emulator_sign_in";
+import { waitForHydration } from "./fixtures/pages";
 
 // Every page, the emulator's too, at phone width: WCAG 2.1 A/AA by axe-core with no
 // violation, no sideways scrolling, and no console error or warning.
 test.use({ viewport: { width: 375, height: 800 } });
-
-const MEGAN = "MeganB@contoso.onmicrosoft.com";
-const ALEX = "AlexW@contoso.onmicrosoft.com";
 
 function watchConsole(page: Page): string[] {
   const messages: string[] = [];
@@ -56,7 +54,7 @@ test("every page of the app and the emulator passes axe at 375 px", async ({ pag
 
   for (const path of ["/tokens", "/call-api?call=1", "/diagnostics"]) {
     await page.goto(path);
-    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    await waitForHydration(page);
     await check(page, path);
   }
 

@@ -1,6 +1,7 @@
 import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
+import { signedInAs } from "./fixtures/pages";
 
 test("the header says who is signed in on every page, and signs in and out from any page", async ({ page, baseURL }) => {
   await page.goto("/diagnostics");
@@ -36,9 +37,7 @@ test.describe("a session that ended", () => {
   });
 
   test("shows as signed out on the next page, with one line saying why, once", async ({ page }) => {
-    await page.goto(`${server.url}/tokens`);
-    await page.getByTestId("account-sign-in").click();
-    await signInAtEmulator(page, ADELE);
+    await signedInAs(page, ADELE, "/tokens", server.url);
     await expect(page.getByTestId("account-name")).toHaveText("Adele Vance");
 
     await page.waitForTimeout(3_000);

@@ -1,4 +1,5 @@
 import { expect, test } from "./fixtures/test";
+import { waitForHydration } from "./fixtures/pages";
 
 interface Asset {
   url: string;
@@ -17,7 +18,7 @@ test("assets are hashed, compressed, cached for a year, and a reload fetches non
     assets.push({ url: r.url(), status: r.status(), encoding: h["content-encoding"], cache: h["cache-control"] });
   });
   await page.goto("/");
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await waitForHydration(page);
 
   const wasm = assets.find((a) => a.url.endsWith(".wasm"));
   expect(wasm, `no WASM among ${JSON.stringify(assets)}`).toBeTruthy();
@@ -40,11 +41,11 @@ test("assets are hashed, compressed, cached for a year, and a reload fetches non
   cdp.on("Network.requestServedFromCache", (e) => fromCache.add(e.requestId));
   cdp.on("Network.responseReceived", (e) => {
     if (e.response.url.includes("/pkg/")) {
-      received.push({ id: e.requestId, url: e.response.url, disk: e.response.fromDiskCache });
+      received.push({ id: e.requestId, url: e.response.url, disk: e.response.fromDiskCache ?? false });
     }
   });
   await page.reload();
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await waitForHydration(page);
   for (const r of received) {
     if (!r.disk && !fromCache.has(r.id)) fetched.push(r.url);
   }

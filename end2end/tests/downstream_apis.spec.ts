@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect, test } from "./fixtures/test";
-import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
+import { ADELE } from "./fixtures/emulator_sign_in";
+import { CallApiPage, signedInAs } from "./fixtures/pages";
 import { startServer, type RunningServer } from "./fixtures/server";
 
 /**
@@ -35,24 +36,20 @@ test.describe("named downstream APIs", () => {
   });
 
   test("the Call API page lists every API and GETs each On-Behalf-Of the user", async ({ page }) => {
-    await page.goto(`${app.url}/call-api`);
-    await page.getByTestId("account-sign-in").click();
-    await signInAtEmulator(page, ADELE);
+    const callApi = new CallApiPage(page, app.url);
+    await signedInAs(page, ADELE, "/call-api", app.url);
 
-    const list = page.getByTestId("downstream-apis");
-    await expect(list).toContainText("weather");
-    await expect(list).toContainText(`${inventory.url}/v2`);
+    await expect(callApi.apis).toContainText("weather");
+    await expect(callApi.apis).toContainText(`${inventory.url}/v2`);
 
-    await page.getByTestId("call-weather").click();
-    const weather = page.getByTestId("api-call-weather");
+    const weather = await callApi.callNamed("weather");
     await expect(weather.getByTestId("api-call-status")).toContainText("HTTP 200");
     await expect(weather.locator("pre")).toContainText("temperatureC");
-    await expect(page.getByTestId("token-Downstream").locator('tr[data-claim="aud"]')).toContainText(
+    await expect(callApi.token().locator('tr[data-claim="aud"]')).toContainText(
       "8e18057c-ba24-4625-a109-d2c3dc7b2fab",
     );
 
-    await page.getByTestId("call-inventory").click();
-    const answer = page.getByTestId("api-call-inventory");
+    const answer = await callApi.callNamed("inventory");
     await expect(answer.getByTestId("api-call-status")).toContainText("HTTP 200");
     // The API got a bearer token, and none of the browser's cookies.
     await expect(answer.locator("pre")).toContainText('"path":"/v2/items","bearer":true,"cookie":null');

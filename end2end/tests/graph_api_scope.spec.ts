@@ -1,6 +1,7 @@
 import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
+import { ProblemCard } from "./fixtures/pages";
 
 // The seed's mistake: the sign-in scope is Microsoft Graph's, so the sign-in token is a
 // Graph token and On-Behalf-Of fails with AADSTS50013. The server starts (with a warning)
@@ -24,12 +25,10 @@ test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS500
   await expect(page).toHaveURL(`${server.url}/`);
   await expect(page.getByTestId("signed-in-as")).toContainText("Adele Vance");
 
-  const problem = page.getByTestId("problem");
-  await expect(problem).toContainText("AADSTS50013");
-  await expect(problem.getByTestId("problem-cause")).toContainText(
-    "The sign-in token's audience is Microsoft Graph",
-  );
-  await expect(problem.getByTestId("problem-fix")).toContainText(
+  const problem = new ProblemCard(page);
+  await expect(problem.root).toContainText("AADSTS50013");
+  await expect(problem.cause).toContainText("The sign-in token's audience is Microsoft Graph");
+  await expect(problem.fix).toContainText(
     "API_SCOPE to dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user",
   );
   expect(server.output()).toContain("AADSTS50013");

@@ -1,24 +1,21 @@
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures/test";
-import { signInAtEmulator } from "./fixtures/emulator_sign_in";
+import { ALEX, MEGAN } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
-
-const MEGAN = "MeganB@contoso.onmicrosoft.com";
-const ALEX = "AlexW@contoso.onmicrosoft.com";
+import { CallApiPage, ProblemCard, signedInAs, waitForHydration } from "./fixtures/pages";
 
 /** Signs in from the Call API page of `origin` ("" for the default server). */
 async function signInFromCallApi(page: Page, upn: string, origin = "") {
-  await page.goto(`${origin}/call-api`);
-  await page.getByRole("link", { name: "Sign in" }).click();
-  await signInAtEmulator(page, upn);
+  await signedInAs(page, upn, "/call-api", origin);
 }
 
 async function callSucceeds(page: Page, baseURL: string) {
   // Back on the page the step started from (`?call=1` when it started at a call).
   await expect(page).toHaveURL(new RegExp(`^${baseURL}/call-api(\\?call=1)?$`));
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await page.getByTestId("call-api").click();
-  await expect(page.getByTestId("forecasts").locator("tbody tr")).toHaveCount(5);
+  await waitForHydration(page);
+  const callApi = new CallApiPage(page);
+  await callApi.call();
+  await expect(callApi.forecasts).toHaveCount(5);
 }
 
 // By default the sign-in names the downstream API too: its consent and its Conditional
@@ -53,13 +50,13 @@ test.describe("asked when On-Behalf-Of needs it", () => {
 
   test("Megan: the MFA policy is explained, Continue asks for the code, then the call succeeds", async ({ page }) => {
     await signInFromCallApi(page, MEGAN, server.url);
-    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    await waitForHydration(page);
     await page.getByTestId("call-api").click();
-    const problem = page.getByTestId("problem");
-    await expect(problem).toContainText("AADSTS50076");
-    await expect(problem.getByTestId("problem-meaning")).toContainText("multi-factor authentication");
+    const problem = new ProblemCard(page);
+    await expect(problem.root).toContainText("AADSTS50076");
+    await expect(problem.meaning).toContainText("multi-factor authentication");
 
-    await problem.getByRole("link", { name: "Continue" }).click();
+    await problem.action("Continue").click();
     await page.getByLabel("Code").fill("123456");
     await page.getByRole("button", { name: "Verify" }).click();
     await callSucceeds(page, server.url);
@@ -67,12 +64,12 @@ test.describe("asked when On-Behalf-Of needs it", () => {
 
   test("Alex: missing consent is explained, Review permissions shows consent, then the call succeeds", async ({ page }) => {
     await signInFromCallApi(page, ALEX, server.url);
-    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    await waitForHydration(page);
     await page.getByTestId("call-api").click();
-    const problem = page.getByTestId("problem");
-    await expect(problem).toContainText("AADSTS65001");
+    const problem = new ProblemCard(page);
+    await expect(problem.root).toContainText("AADSTS65001");
 
-    await problem.getByRole("link", { name: "Review permissions" }).click();
+    await problem.action("Review permissions").click();
     await expect(page.getByRole("heading", { name: "Permissions requested" })).toBeVisible();
     await page.getByRole("button", { name: "Accept" }).click();
     await callSucceeds(page, server.url);

@@ -1,6 +1,7 @@
 import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
+import { waitForHydration } from "./fixtures/pages";
 
 // Each test has its own server and emulator: they change the emulator's lifetimes,
 // revoke sessions and inject faults.
@@ -37,7 +38,7 @@ test("an identity-provider outage shows Try again, and the retry works", async (
   await page.goto(`${server.url}/call-api`);
   await page.getByRole("link", { name: "Sign in" }).click();
   await signInAtEmulator(page, ADELE);
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await waitForHydration(page);
 
   await server.admin("faults", {
     endpoint: "token",
@@ -50,7 +51,7 @@ test("an identity-provider outage shows Try again, and the retry works", async (
   await expect(problem.getByTestId("problem-fix")).toContainText("still signed in");
 
   await problem.getByRole("button", { name: "Try again" }).click();
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await waitForHydration(page);
   await page.getByTestId("call-api").click();
   await expect(page.getByTestId("forecasts").locator("tbody tr")).toHaveCount(5);
 });
