@@ -61,14 +61,7 @@ async fn logout_post(
 
 fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     Counters::bump(&st.stats.logout);
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
+    let cookie = super::authorize::session_id(headers);
     let hinted = p.get("logout_hint").and_then(tokens::parse_login_hint);
     let ended = end_sessions(st, cookie.as_deref(), hinted.as_ref());
     let world = st.world.read().expect("world lock");

@@ -109,7 +109,8 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     advance(st, headers, &txn, None)
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The browser's SSO session id (the emulator's session cookie), if it sent one.
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
