@@ -44,6 +44,20 @@ pub fn check_same_origin(headers: &HeaderMap, public_url: &Url) -> Result<(), St
     Ok(())
 }
 
+/// What a call from this app's own page scripts carries (server functions, the downstream
+/// proxy): the static anti-CSRF header, from this site.
+pub fn check_api_proof(headers: &HeaderMap, public_url: &Url) -> Result<(), String> {
+    let (name, value) = app::api::CSRF_HEADER;
+    let has_header = headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == value);
+    if !has_header {
+        return Err(format!("the anti-CSRF header `{name}: {value}` is missing"));
+    }
+    check_same_origin(headers, public_url)
+}
+
 /// Leptos answers a body it cannot parse with a 500, before the server function runs; such
 /// an answer carries [`AppError::BadRequest`](app::error::AppError::BadRequest), and is the
 /// caller's mistake: a 400.
@@ -127,18 +141,7 @@ pub async fn require_api_proof(
         // Leptos server functions are POST; GET ones must not change state.
         return next.run(request).await;
     }
-    let (name, value) = app::api::CSRF_HEADER;
-    let has_header = request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == value);
-    let verdict = if has_header {
-        check_same_origin(request.headers(), &public_url)
-    } else {
-        Err(format!("the anti-CSRF header `{name}: {value}` is missing"))
-    };
-    match verdict {
+    match check_api_proof(request.headers(), &public_url) {
         Ok(()) => match bounded(request).await {
             Ok(request) => with_client_error_status(next.run(request).await).await,
             Err(refused) => refused,

@@ -34,9 +34,10 @@ use url::Url;
 use crate::{
     bff::BffService,
     config::{DownstreamApi, is_clean_path},
-    csrf::check_same_origin,
+    csrf::check_api_proof,
     entra::decode_unverified,
     inspect,
+    session::{SignedInUser, UserSession},
     tokens::Obtained,
 };
 
@@ -157,21 +158,11 @@ fn answer(err: AppError) -> Response {
 }
 
 async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response, Response> {
-    let (name, value) = app::api::CSRF_HEADER;
-    let has_proof = parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == value);
-    if !has_proof {
-        return Err(answer(AppError::Forbidden(format!(
-            "the anti-CSRF header `{name}: {value}` is missing"
-        ))));
-    }
-    check_same_origin(&parts.headers, &bff.config.public_url)
+    check_api_proof(&parts.headers, &bff.config.public_url)
         .map_err(|reason| answer(AppError::Forbidden(reason)))?;
-    // Signed in before anything about the configured APIs is told.
-    bff.signed_in(parts).await.map_err(answer)?;
+    // Signed in before anything about the configured APIs is told (once: the call below
+    // reuses it).
+    let signed_in = bff.signed_in(parts).await.map_err(answer)?;
 
     // `/api/downstream/{name}/{path}`, still percent-encoded: checked as the API will see it.
     let rest = parts
@@ -245,6 +236,7 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     let (response, _) = bff
         .call(
             parts,
+            &signed_in,
             api,
             parts.method.clone(),
             &path,
@@ -300,6 +292,7 @@ impl BffService {
     pub(crate) async fn call(
         &self,
         parts: &Parts,
+        (session, user): &(UserSession, SignedInUser),
         api: &Api,
         method: Method,
         path: &str,
@@ -307,7 +300,9 @@ impl BffService {
         headers: HeaderMap,
         body: Option<reqwest::Body>,
     ) -> Result<(reqwest::Response, Obtained), AppError> {
-        let (obtained, _user) = self.obo_token(parts, &api.config.scopes).await?;
+        let obtained = self
+            .obo_for(parts, session, user, &api.config.scopes)
+            .await?;
         let token = &obtained.token;
         let mut request = self
             .tokens
@@ -335,7 +330,6 @@ impl BffService {
         if response.status() == StatusCode::UNAUTHORIZED
             && let Some(claims) = claims_challenge(response.headers())
         {
-            let session = Self::session(parts)?;
             session
                 .set_claims_challenge(&claims)
                 .await
@@ -365,7 +359,16 @@ impl BffService {
         })?;
         let path = api.config.sample_path.clone();
         let (response, obtained) = self
-            .call(parts, api, Method::GET, &path, None, HeaderMap::new(), None)
+            .call(
+                parts,
+                &self.signed_in(parts).await?,
+                api,
+                Method::GET,
+                &path,
+                None,
+                HeaderMap::new(),
+                None,
+            )
             .await?;
         let status = response.status().as_u16();
         let content_type = response

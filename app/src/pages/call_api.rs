@@ -79,11 +79,7 @@ fn ApiResult(result: ApiCall) -> impl IntoView {
         <section class="card" data-testid="api-result">
             <h2>"GET " {url}</h2>
             <p data-testid="cache-status">
-                {if token_from_cache {
-                    "The OBO token came from the server's cache: no call to the identity provider."
-                } else {
-                    "The server obtained a new OBO token from the identity provider for this call."
-                }}
+                {token_source(token_from_cache)}
             </p>
             <table class="claims" data-testid="forecasts">
                 <thead>
@@ -218,13 +214,18 @@ fn NamedApiResult(result: NamedApiCall) -> impl IntoView {
             <pre class="api-body">{body}</pre>
             {truncated.then(|| view! { <p class="muted">"(The rest of the answer is not shown.)"</p> })}
             <p>
-                {if token_from_cache {
-                    "The OBO token came from the server's cache."
-                } else {
-                    "The server obtained a new OBO token from the identity provider for this call."
-                }}
+                {token_source(token_from_cache)}
             </p>
         </section>
         <TokenCard token/>
+    }
+}
+
+/// Where the call's OBO token came from, in words (both cards say it the same way).
+fn token_source(from_cache: bool) -> &'static str {
+    if from_cache {
+        "The OBO token came from the server's cache: no call to the identity provider."
+    } else {
+        "The server obtained a new OBO token from the identity provider for this call."
     }
 }

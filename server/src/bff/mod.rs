@@ -168,11 +168,21 @@ impl BffService {
         scopes: &ScopeSet,
     ) -> Result<(Obtained, SignedInUser), AppError> {
         let (session, user) = self.signed_in(request).await?;
-        match self.tokens.on_behalf_of(&session, scopes).await {
-            Ok(obtained) => Ok((obtained, user)),
-            Err(err) => Err(self
-                .obo_problem(err, request, &session, scopes, &user)
-                .await),
+        let obtained = self.obo_for(request, &session, &user, scopes).await?;
+        Ok((obtained, user))
+    }
+
+    /// [`Self::obo_token`] for a request whose user is already known.
+    pub(crate) async fn obo_for(
+        &self,
+        request: &Parts,
+        session: &UserSession,
+        user: &SignedInUser,
+        scopes: &ScopeSet,
+    ) -> Result<Obtained, AppError> {
+        match self.tokens.on_behalf_of(session, scopes).await {
+            Ok(obtained) => Ok(obtained),
+            Err(err) => Err(self.obo_problem(err, request, session, scopes, user).await),
         }
     }
 }

@@ -38,6 +38,7 @@ impl BffService {
         let (response, obtained) = self
             .call(
                 request,
+                &self.signed_in(request).await?,
                 weather,
                 http::Method::GET,
                 path,
