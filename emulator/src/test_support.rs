@@ -1,6 +1,9 @@
 //! A browser for tests: walks the emulator's sign-in pages as a person would (user name,
 //! password, the MFA code, consent accepted), for the tests of this crate and of apps that
-//! sign in through it. Behind the `test-support` feature.
+//! sign in through it; and, in [`forge`], the keys and hand-made tokens their validators'
+//! tests need. Behind the `test-support` feature.
+
+pub mod forge;
 
 use crate::well_known::{MFA_CODE, USER_PASSWORD};
 

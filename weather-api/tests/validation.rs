@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use emulator::{Emulator, RunningEmulator, World, well_known as wk};
+use emulator::{Emulator, RunningEmulator, World, test_support::forge, well_known as wk};
 use reqwest::StatusCode;
 use weather_api::{BearerValidator, Forecast, ValidatorConfig};
 
@@ -44,21 +44,19 @@ async fn setup_with(clock_skew: Duration, require_mfa: bool) -> Setup {
     Setup { emulator, api }
 }
 
-/// A token by the password grant (the emulator's test-only ROPC) for `scope`.
-async fn token(emu: &RunningEmulator, user: &str, scope: &str) -> String {
+/// An access token for the web app (authenticated by its secret) by this grant.
+async fn web_app_token(emu: &RunningEmulator, grant: &[(&str, &str)]) -> String {
+    let mut form = vec![
+        ("client_id", wk::WEB_APP_CLIENT_ID),
+        ("client_secret", wk::WEB_APP_SECRET),
+    ];
+    form.extend_from_slice(grant);
     let body: serde_json::Value = reqwest::Client::new()
         .post(format!(
             "{}/oauth2/v2.0/token",
             emu.authority(wk::TENANT_ID)
         ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", wk::WEB_APP_CLIENT_ID),
-            ("client_secret", wk::WEB_APP_SECRET),
-            ("username", user),
-            ("password", wk::USER_PASSWORD),
-            ("scope", scope),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap()
@@ -71,6 +69,17 @@ async fn token(emu: &RunningEmulator, user: &str, scope: &str) -> String {
         .to_owned()
 }
 
+/// A user's token by the password grant (the emulator's test-only ROPC) for `scope`.
+async fn token(emu: &RunningEmulator, user: &str, scope: &str) -> String {
+    let grant = [
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", wk::USER_PASSWORD),
+        ("scope", scope),
+    ];
+    web_app_token(emu, &grant).await
+}
+
 async fn call(api: &str, bearer: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("{api}/weatherforecast"));
     if let Some(token) = bearer {
@@ -79,11 +88,14 @@ async fn call(api: &str, bearer: Option<&str>) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-fn challenge(response: &reqwest::Response) -> String {
-    response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+/// Asserts the API refused with `status` and a challenge that names `named`; returns the
+/// challenge.
+#[track_caller]
+fn assert_refused(response: &reqwest::Response, status: StatusCode, named: &str) -> String {
+    assert_eq!(response.status(), status, "{named}");
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains(named), "{named}: {challenge}");
+    challenge.to_owned()
 }
 
 #[tokio::test]
@@ -101,12 +113,15 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
     let s = setup(Duration::from_secs(300)).await;
 
     let none = call(&s.api, None).await;
-    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(challenge(&none), r#"Bearer realm="weather-api""#);
+    let challenge = assert_refused(&none, StatusCode::UNAUTHORIZED, "Bearer");
+    assert_eq!(challenge, r#"Bearer realm="weather-api""#);
 
     let garbage = call(&s.api, Some("not-a-token")).await;
-    assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
-    assert!(challenge(&garbage).contains(r#"error="invalid_token""#));
+    assert_refused(
+        &garbage,
+        StatusCode::UNAUTHORIZED,
+        r#"error="invalid_token""#,
+    );
 
     // A Microsoft Graph token: its header nonce makes the signature unverifiable.
     let graph = token(
@@ -116,8 +131,7 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
     )
     .await;
     let r = call(&s.api, Some(&graph)).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(challenge(&r).contains("invalid_token"), "{}", challenge(&r));
+    assert_refused(&r, StatusCode::UNAUTHORIZED, "invalid_token");
 
     // A valid token for another API (the web app's own): wrong audience.
     let other = token(
@@ -127,12 +141,7 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
     )
     .await;
     let r = call(&s.api, Some(&other)).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        challenge(&r).contains("InvalidAudience"),
-        "{}",
-        challenge(&r)
-    );
+    assert_refused(&r, StatusCode::UNAUTHORIZED, "InvalidAudience");
 
     // Tampered claims, re-encoded properly: a well-formed token in every part, so only the
     // signature check can catch it.
@@ -141,86 +150,31 @@ async fn each_bad_token_is_refused_with_an_rfc_6750_challenge() {
     for (case, tampered) in [
         (
             "another user's oid",
-            tamper(&good, |c| {
+            forge::tamper(&good, |c| {
                 c["oid"] = "00000000-0000-0000-0000-00000000beef".into();
             }),
         ),
         (
             "a wider scp",
-            tamper(&good, |c| c["scp"] = "Weather.Read Weather.Write".into()),
+            forge::tamper(&good, |c| c["scp"] = "Weather.Read Weather.Write".into()),
         ),
         (
             "the audience of this API on another API's token",
-            tamper(&other, |c| c["aud"] = wk::WEATHER_API_CLIENT_ID.into()),
+            forge::tamper(&other, |c| c["aud"] = wk::WEATHER_API_CLIENT_ID.into()),
         ),
     ] {
-        let claims = claims_of(&tampered);
+        let claims = forge::claims_of(&tampered);
         assert!(
             claims.is_object(),
             "{case}: the tampered token must stay well-formed"
         );
         let r = call(&s.api, Some(&tampered)).await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{case}");
-        assert!(
-            challenge(&r).contains("InvalidSignature"),
-            "{case}: {}",
-            challenge(&r)
-        );
+        assert_refused(&r, StatusCode::UNAUTHORIZED, "InvalidSignature");
     }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unb64(part: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap()
-}
-
-/// A compact token's claims, unverified.
-fn claims_of(token: &str) -> serde_json::Value {
-    serde_json::from_slice(&unb64(token.split('.').nth(1).unwrap())).unwrap()
-}
-
-/// `token` with `change` applied to its claims, properly re-encoded; header and signature
-/// kept.
-fn tamper(token: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let mut claims = claims_of(token);
-    change(&mut claims);
-    format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(claims.to_string().as_bytes()),
-        parts[2]
-    )
-}
-
-/// A token with exactly this header and these claims, signed by `sign` (or unsigned).
-fn forge(
-    header: &serde_json::Value,
-    claims: &serde_json::Value,
-    sign: Option<(&jsonwebtoken::EncodingKey, jsonwebtoken::Algorithm)>,
-) -> String {
-    let message = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signature = match sign {
-        Some((key, alg)) => jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap(),
-        None => String::new(),
-    };
-    format!("{message}.{signature}")
 }
 
 /// The emulator's published key `kid` as an SPKI PEM: what anyone can download.
 async fn public_pem(emu: &RunningEmulator, kid: &str) -> String {
-    use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
     let discovery: serde_json::Value = reqwest::get(format!(
         "{}/v2.0/.well-known/openid-configuration",
         emu.authority(wk::TENANT_ID)
@@ -242,26 +196,7 @@ async fn public_pem(emu: &RunningEmulator, kid: &str) -> String {
         .iter()
         .find(|k| k["kid"] == kid)
         .unwrap_or_else(|| panic!("{kid} not in {jwks}"));
-    let number = |name: &str| rsa::BigUint::from_bytes_be(&unb64(jwk[name].as_str().unwrap()));
-    rsa::RsaPublicKey::new(number("n"), number("e"))
-        .unwrap()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap()
-}
-
-/// An attacker's own RSA key: its private half for signing, its public half as a JWK.
-fn attacker_key() -> (jsonwebtoken::EncodingKey, serde_json::Value) {
-    use rsa::{pkcs1::EncodeRsaPrivateKey as _, traits::PublicKeyParts as _};
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-    let jwk = serde_json::json!({
-        "kty": "RSA", "use": "sig", "kid": "attacker",
-        "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be()),
-    });
-    let pem = key.to_pkcs1_pem(Default::default()).unwrap();
-    (
-        jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
-        jwk,
-    )
+    forge::public_pem_of(jwk)
 }
 
 #[tokio::test]
@@ -271,199 +206,139 @@ async fn forged_tokens_are_refused_with_an_invalid_token_challenge() {
     let valid = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
     assert_eq!(call(&s.api, Some(&valid)).await.status(), StatusCode::OK);
     let kid = jsonwebtoken::decode_header(&valid).unwrap().kid.unwrap();
-    let claims = claims_of(&valid);
+    let claims = forge::claims_of(&valid);
     let signature = valid.rsplit('.').next().unwrap().to_owned();
     let pem = public_pem(&s.emulator, &kid).await;
     let hmac = EncodingKey::from_secret(pem.as_bytes()).unwrap();
-    let (attacker, attacker_jwk) = attacker_key();
-    let header = |alg: &str, kid: Option<&str>| {
-        let mut h = serde_json::json!({ "alg": alg, "typ": "JWT" });
-        if let Some(kid) = kid {
-            h["kid"] = kid.into();
-        }
-        h
+    let attacker = forge::KeyPair::generate("attacker");
+    let header = |alg: &str, kid: &str| serde_json::json!({ "alg": alg, "typ": "JWT", "kid": kid });
+    // The attacker's RS256 signature under this header, over these claims.
+    let by_attacker = |header: &serde_json::Value, claims: &serde_json::Value| {
+        forge::forge(header, claims, Some((&attacker.signing, Algorithm::RS256)))
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let unsigned = |alg: &str| forge::forge(&header(alg, &kid), &claims, None);
+    let now = jsonwebtoken::get_current_timestamp();
     let mut expired = claims.clone();
     expired["exp"] = (now - 3600).into();
     expired["nbf"] = (now - 7200).into();
     expired["iat"] = (now - 7200).into();
     let mut oversized = claims.clone();
     oversized["pad"] = "x".repeat(200 * 1024).into();
-    let mut embedded = header("RS256", Some("attacker"));
-    embedded["jwk"] = attacker_jwk;
-    let mut jku = header("RS256", Some("attacker"));
+    let mut no_kid = header("RS256", "");
+    no_kid.as_object_mut().unwrap().remove("kid");
+    let mut embedded = header("RS256", "attacker");
+    embedded["jwk"] = attacker.jwk.clone();
+    let mut jku = header("RS256", "attacker");
     jku["jku"] = "http://127.0.0.1:9/keys".into();
-    let mut nested = header("RS256", Some(&kid));
+    let mut nested = header("RS256", &kid);
     nested["cty"] = "JWT".into();
-    let nested_payload = format!(
-        "{}.{}",
-        b64(nested.to_string().as_bytes()),
-        b64(valid.as_bytes())
-    );
+    let nested_signed = forge::nested(&nested, &valid, Some((&attacker.signing, Algorithm::RS256)));
+    let nested_unsigned = forge::nested(&nested, &valid, None);
+    let real_kid = header("RS256", &kid);
 
-    // (case, token, what the challenge names)
-    let cases: Vec<(&str, String, &str)> = vec![
+    let hmac_keyed =
+        |header: &serde_json::Value| forge::forge(header, &claims, Some((&hmac, Algorithm::HS256)));
+    let ps256 = forge::forge(
+        &header("PS256", &kid),
+        &claims,
+        Some((&attacker.signing, Algorithm::PS256)),
+    );
+    let cut = valid.rfind('.').unwrap();
+
+    // What the challenge names, and the tokens that must make it say so.
+    let expected: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
-            "signed by another key under the real kid",
-            forge(
-                &header("RS256", Some(&kid)),
-                &claims,
-                Some((&attacker, Algorithm::RS256)),
-            ),
             "InvalidSignature",
+            vec![
+                (
+                    "another key under the real kid",
+                    by_attacker(&real_kid, &claims),
+                ),
+                (
+                    "RS256 header over an HMAC with the public key",
+                    hmac_keyed(&real_kid),
+                ),
+                ("a 200 KiB forged token", by_attacker(&real_kid, &oversized)),
+            ],
         ),
         (
-            "expired and forged",
-            forge(
-                &header("RS256", Some(&kid)),
-                &expired,
-                Some((&attacker, Algorithm::RS256)),
-            ),
-            "invalid_token",
-        ),
-        (
-            "alg none",
-            forge(&header("none", Some(&kid)), &claims, None),
             "not a JWT",
+            vec![
+                ("alg none", unsigned("none")),
+                (
+                    "alg none, real signature kept",
+                    format!("{}{signature}", unsigned("none")),
+                ),
+                ("alg None", unsigned("None")),
+            ],
         ),
         (
-            "alg none with the real signature kept",
-            format!(
-                "{}{signature}",
-                forge(&header("none", Some(&kid)), &claims, None)
-            ),
-            "not a JWT",
-        ),
-        (
-            "alg None",
-            forge(&header("None", Some(&kid)), &claims, None),
-            "not a JWT",
-        ),
-        (
-            "HS256 keyed with the API's RSA public key",
-            forge(
-                &header("HS256", Some(&kid)),
-                &claims,
-                Some((&hmac, Algorithm::HS256)),
-            ),
             "unexpected algorithm",
+            vec![
+                (
+                    "HS256 keyed with the API's RSA public key",
+                    hmac_keyed(&header("HS256", &kid)),
+                ),
+                ("PS256 by another key under the real kid", ps256),
+            ],
         ),
+        ("no `kid`", vec![("no kid", by_attacker(&no_kid, &claims))]),
         (
-            "RS256 header over an HMAC with the public key",
-            forge(
-                &header("RS256", Some(&kid)),
-                &claims,
-                Some((&hmac, Algorithm::HS256)),
-            ),
-            "InvalidSignature",
-        ),
-        (
-            "PS256 by another key under the real kid",
-            forge(
-                &header("PS256", Some(&kid)),
-                &claims,
-                Some((&attacker, Algorithm::PS256)),
-            ),
-            "unexpected algorithm",
-        ),
-        (
-            "no kid",
-            forge(
-                &header("RS256", None),
-                &claims,
-                Some((&attacker, Algorithm::RS256)),
-            ),
-            "no `kid`",
-        ),
-        (
-            "kid path injection",
-            forge(
-                &header("RS256", Some("../../x")),
-                &claims,
-                Some((&attacker, Algorithm::RS256)),
-            ),
             "no signing key",
+            vec![
+                (
+                    "kid path injection",
+                    by_attacker(&header("RS256", "../../x"), &claims),
+                ),
+                (
+                    "kid with CR LF",
+                    by_attacker(&header("RS256", "x\r\nSet-Cookie: a=b"), &claims),
+                ),
+                (
+                    "an 8 KiB kid",
+                    by_attacker(&header("RS256", &"k".repeat(8 * 1024)), &claims),
+                ),
+                (
+                    "the attacker's key embedded as jwk",
+                    by_attacker(&embedded, &claims),
+                ),
+                (
+                    "the attacker's key set named by jku",
+                    by_attacker(&jku, &claims),
+                ),
+            ],
         ),
         (
-            "kid with CR LF",
-            forge(
-                &header("RS256", Some("x\r\nSet-Cookie: a=b")),
-                &claims,
-                Some((&attacker, Algorithm::RS256)),
-            ),
-            "no signing key",
-        ),
-        (
-            "an 8 KiB kid",
-            forge(
-                &header("RS256", Some(&"k".repeat(8 * 1024))),
-                &claims,
-                Some((&attacker, Algorithm::RS256)),
-            ),
-            "no signing key",
-        ),
-        (
-            "the attacker's key embedded as jwk",
-            forge(&embedded, &claims, Some((&attacker, Algorithm::RS256))),
-            "no signing key",
-        ),
-        (
-            "the attacker's key set named by jku",
-            forge(&jku, &claims, Some((&attacker, Algorithm::RS256))),
-            "no signing key",
-        ),
-        (
-            "a valid token nested in a forged one",
-            format!(
-                "{nested_payload}.{}",
-                jsonwebtoken::crypto::sign(nested_payload.as_bytes(), &attacker, Algorithm::RS256)
-                    .unwrap()
-            ),
             "invalid_token",
-        ),
-        (
-            "a valid token nested, with its own signature",
-            format!("{nested_payload}.{signature}"),
-            "invalid_token",
-        ),
-        (
-            "a 200 KiB forged token",
-            forge(
-                &header("RS256", Some(&kid)),
-                &oversized,
-                Some((&attacker, Algorithm::RS256)),
-            ),
-            "InvalidSignature",
-        ),
-        (
-            "the valid token without its signature",
-            valid[..valid.rfind('.').unwrap() + 1].to_owned(),
-            "invalid_token",
-        ),
-        (
-            "two parts",
-            valid[..valid.rfind('.').unwrap()].to_owned(),
-            "invalid_token",
-        ),
-        (
-            "five parts (JWE-shaped)",
-            format!("{valid}.{signature}.{signature}"),
-            "invalid_token",
+            vec![
+                ("expired and forged", by_attacker(&real_kid, &expired)),
+                ("a valid token nested in a forged one", nested_signed),
+                (
+                    "a valid token nested, its own signature",
+                    format!("{nested_unsigned}{signature}"),
+                ),
+                (
+                    "the valid token without its signature",
+                    valid[..=cut].to_owned(),
+                ),
+                ("two parts", valid[..cut].to_owned()),
+                (
+                    "five parts (JWE-shaped)",
+                    format!("{valid}.{signature}.{signature}"),
+                ),
+            ],
         ),
     ];
+    let cases = expected.into_iter().flat_map(|(named, tokens)| {
+        tokens
+            .into_iter()
+            .map(move |(case, token)| (case, token, named))
+    });
     for (case, token, named) in cases {
         let r = call(&s.api, Some(&token)).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{case}");
         assert!(r.headers().get("set-cookie").is_none(), "{case}");
-        let header = challenge(&r);
-        assert!(
-            header.contains(r#"error="invalid_token""#),
-            "{case}: {header}"
-        );
+        let header = assert_refused(&r, StatusCode::UNAUTHORIZED, r#"error="invalid_token""#);
         assert!(header.contains(named), "{case}: {header}");
         let body = r.text().await.unwrap();
         assert!(
@@ -473,10 +348,9 @@ async fn forged_tokens_are_refused_with_an_invalid_token_challenge() {
     }
 
     // A token past the server's header limits: refused before validation.
-    let huge = forge(
-        &header("RS256", Some(&kid)),
+    let huge = by_attacker(
+        &real_kid,
         &serde_json::json!({ "pad": "x".repeat(1024 * 1024) }),
-        Some((&attacker, Algorithm::RS256)),
     );
     match reqwest::Client::new()
         .get(format!("{}/weatherforecast", s.api))
@@ -497,26 +371,12 @@ async fn forged_tokens_are_refused_with_an_invalid_token_challenge() {
 #[tokio::test]
 async fn an_app_only_token_without_the_scope_is_forbidden() {
     let s = setup(Duration::from_secs(300)).await;
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/oauth2/v2.0/token",
-            s.emulator.authority(wk::TENANT_ID)
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", wk::WEB_APP_CLIENT_ID),
-            ("client_secret", wk::WEB_APP_SECRET),
-            ("scope", &format!("{}/.default", wk::WEATHER_API_ID_URI)),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = call(&s.api, body["access_token"].as_str()).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(challenge(&r).contains(r#"error="insufficient_scope", scope="Weather.Read""#));
+    let scope = format!("{}/.default", wk::WEATHER_API_ID_URI);
+    let app_only = [("grant_type", "client_credentials"), ("scope", &scope)];
+    let token = web_app_token(&s.emulator, &app_only).await;
+    let r = call(&s.api, Some(&token)).await;
+    let named = r#"error="insufficient_scope", scope="Weather.Read""#;
+    assert_refused(&r, StatusCode::FORBIDDEN, named);
 }
 
 #[tokio::test]
@@ -529,12 +389,7 @@ async fn an_expired_token_is_refused() {
     let token = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let r = call(&s.api, Some(&token)).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        challenge(&r).contains("ExpiredSignature"),
-        "{}",
-        challenge(&r)
-    );
+    assert_refused(&r, StatusCode::UNAUTHORIZED, "ExpiredSignature");
 }
 
 #[tokio::test]
@@ -561,11 +416,10 @@ async fn an_api_that_requires_mfa_answers_an_insufficient_claims_challenge() {
     let s = setup_with(Duration::from_secs(300), true).await;
     let token = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
     let r = call(&s.api, Some(&token)).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let header = challenge(&r);
-    assert!(
-        header.contains(r#"error="insufficient_claims""#),
-        "{header}"
+    let header = assert_refused(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        r#"error="insufficient_claims""#,
     );
     let encoded = header
         .split("claims=\"")

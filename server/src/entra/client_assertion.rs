@@ -83,8 +83,7 @@ fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-    use rsa::pkcs8::EncodePrivateKey as _;
+    use emulator::test_support::forge::Certificate;
 
     use super::*;
 
@@ -99,27 +98,15 @@ mod tests {
 
     #[test]
     fn the_client_assertion_is_ps256_with_a_sha256_thumbprint() {
-        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-        let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
-        let key_pair =
-            rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["t".to_owned()])
-            .unwrap()
-            .self_signed(&key_pair)
-            .unwrap();
+        let cert = Certificate::self_signed("t");
         let endpoint = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
-        let credential = CertificateCredential::from_pem(&cert.pem(), &key_pem).unwrap();
+        let credential = CertificateCredential::from_pem(&cert.pem, &cert.key.private_pem).unwrap();
         let jwt = credential.assertion("client", endpoint).unwrap();
 
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
         assert!(header.x5t.is_none(), "no SHA-1 thumbprint");
-        let expected = {
-            use sha2::Digest as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(sha2::Sha256::digest(cert.der()))
-        };
-        assert_eq!(header.x5t_s256.as_deref(), Some(expected.as_str()));
+        assert_eq!(header.x5t_s256, Some(cert.x5t_s256()));
         let (_, claims) = crate::entra::decode_unverified(&jwt).unwrap();
         assert_eq!(claims["aud"], endpoint);
         assert_eq!(claims["iss"], "client");

@@ -2,21 +2,12 @@
 //! assertion signed by a certificate registered on the app, no secret anywhere.
 
 use crate::common::{ADELE, Seen, location, spawn_app};
-use base64::Engine as _;
 use reqwest::StatusCode;
-use rsa::pkcs8::EncodePrivateKey;
 
 #[tokio::test]
 async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
     // A key pair and a self-signed certificate, registered on the well-known web app.
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-    let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
-    let key_pair =
-        rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["entra-bff-test".to_owned()])
-        .unwrap()
-        .self_signed(&key_pair)
-        .unwrap();
+    let cert = emulator::test_support::forge::Certificate::self_signed("entra-bff-test");
     let mut world = serde_json::to_value(emulator::World::well_known()).unwrap();
     let web_app = world["tenants"][0]["applications"]
         .as_array_mut()
@@ -26,7 +17,7 @@ async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
         .unwrap();
     web_app["keyCredentials"] = serde_json::json!([{
         "keyId": "test-certificate",
-        "key": base64::engine::general_purpose::STANDARD.encode(cert.der()),
+        "key": cert.key_credential(),
     }]);
     // No secret: only the certificate can authenticate the app.
     web_app["passwordCredentials"] = serde_json::json!([]);
@@ -39,8 +30,8 @@ async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
         dir.join("key.pem"),
     );
     std::fs::write(&world_path, world.to_string()).unwrap();
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, &key_pem).unwrap();
+    std::fs::write(&cert_path, &cert.pem).unwrap();
+    std::fs::write(&key_path, &cert.key.private_pem).unwrap();
 
     let app = spawn_app(&[
         ("SESSION_STORE", "memory"),
