@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::table::Table;
 use super::time::{Countdown, format_utc};
 use crate::model::{ClaimRow, DecodedToken};
 
@@ -31,15 +32,7 @@ pub fn TokenCard(token: DecodedToken) -> impl IntoView {
 #[component]
 fn ClaimsTable(rows: Vec<ClaimRow>) -> impl IntoView {
     view! {
-        <table class="claims">
-            <thead>
-                <tr>
-                    <th scope="col">"Claim"</th>
-                    <th scope="col">"Value"</th>
-                    <th scope="col">"Meaning"</th>
-                </tr>
-            </thead>
-            <tbody>
+        <Table columns=["Claim", "Value", "Meaning"]>
                 {rows
                     .into_iter()
                     .map(|row| {
@@ -66,7 +59,6 @@ fn ClaimsTable(rows: Vec<ClaimRow>) -> impl IntoView {
                         }
                     })
                     .collect_view()}
-            </tbody>
-        </table>
+        </Table>
     }
 }

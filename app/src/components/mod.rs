@@ -3,4 +3,5 @@
 pub mod account;
 pub mod claims_table;
 pub mod problem;
+pub mod table;
 pub mod time;

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{call_downstream_api, call_named_api, list_downstream_apis},
     components::account::use_session,
-    components::{claims_table::TokenCard, problem::ErrorCard},
+    components::{claims_table::TokenCard, problem::ErrorCard, table::Table},
     error::AppError,
     model::{ApiCall, DownstreamApiInfo, NamedApiCall, SessionInfo},
 };
@@ -81,15 +81,7 @@ fn ApiResult(result: ApiCall) -> impl IntoView {
             <p data-testid="cache-status">
                 {token_source(token_from_cache)}
             </p>
-            <table class="claims" data-testid="forecasts">
-                <thead>
-                    <tr>
-                        <th scope="col">"Date"</th>
-                        <th scope="col">"°C"</th>
-                        <th scope="col">"Summary"</th>
-                    </tr>
-                </thead>
-                <tbody>
+            <Table columns=["Date", "°C", "Summary"] testid="forecasts">
                     {forecasts
                         .into_iter()
                         .map(|f| {
@@ -102,8 +94,7 @@ fn ApiResult(result: ApiCall) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
+            </Table>
         </section>
         <TokenCard token/>
     }
@@ -158,15 +149,7 @@ fn NamedApis() -> impl IntoView {
 #[component]
 fn ApiTable(list: Vec<DownstreamApiInfo>) -> impl IntoView {
     view! {
-        <table class="claims">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Base URL and scopes"</th>
-                    <th scope="col">"Call"</th>
-                </tr>
-            </thead>
-            <tbody>
+        <Table columns=["Name", "Base URL and scopes", "Call"]>
                 {list
                     .into_iter()
                     .map(|api| {
@@ -190,8 +173,7 @@ fn ApiTable(list: Vec<DownstreamApiInfo>) -> impl IntoView {
                         }
                     })
                     .collect_view()}
-            </tbody>
-        </table>
+        </Table>
     }
 }
 

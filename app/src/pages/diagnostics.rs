@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::get_diagnostics,
-    components::problem::ErrorCard,
+    components::{problem::ErrorCard, table::Table},
     model::{Check, Outcome},
 };
 
@@ -21,18 +21,9 @@ pub fn DiagnosticsPage() -> impl IntoView {
                 match report.await {
                     Ok(report) => {
                         view! {
-                            <table class="claims" data-testid="checks">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Check"</th>
-                                        <th scope="col">"Result"</th>
-                                        <th scope="col">"Details"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {report.checks.into_iter().map(check_row).collect_view()}
-                                </tbody>
-                            </table>
+                            <Table columns=["Check", "Result", "Details"] testid="checks">
+                                {report.checks.into_iter().map(check_row).collect_view()}
+                            </Table>
                         }
                             .into_any()
                     }
