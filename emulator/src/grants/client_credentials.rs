@@ -3,34 +3,21 @@
 use serde_json::{Value, json};
 
 use super::{TokenRequest, resolve, split};
-use crate::{
-    client_auth::ClientAcr, errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID,
-};
+use crate::{errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID};
 
 /// Issues an app-only token for `<resource>/.default`.
 ///
 /// # Errors
 /// AADSTS1002012 (not `.default`), 9001023 (on `common`), 7000218 (public client), scope errors.
 pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadError> {
-    let TokenRequest {
-        state,
-        tenant,
-        client,
-        acr,
-        params: p,
-    } = *req;
+    let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     if tenant_alias {
         return Err(AadError::request(
             9001023,
             "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.",
         ));
     }
-    if acr == ClientAcr::Public {
-        return Err(AadError::client(
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    }
+    req.require_confidential()?;
     let raw = split(p.require("scope")?);
     if raw.iter().any(|s| !s.ends_with("/.default")) || raw.is_empty() {
         return Err(AadError::new(
@@ -70,10 +57,10 @@ pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadErr
     });
     if v2 {
         at["azp"] = json!(client.app_id);
-        at["azpacr"] = json!(acr.claim());
+        at["azpacr"] = json!(req.acr.claim());
     } else {
         at["appid"] = json!(client.app_id);
-        at["appidacr"] = json!(acr.claim());
+        at["appidacr"] = json!(req.acr.claim());
     }
     let token = tokens::sign(
         state.keys.read().expect("keys lock").current(),

@@ -14,13 +14,7 @@ use crate::{errors::AadError, keys::now, world::OIDC_SCOPES};
 /// 501481 (PKCE), 70000 (another client's code), 90008 (a token for itself without a sign-in
 /// permission).
 pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
-    let TokenRequest {
-        state,
-        tenant,
-        client,
-        params: p,
-        ..
-    } = *req;
+    let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     let code = p.require("code")?;
     let redirect_uri = p.require("redirect_uri")?;
     let grant = {

@@ -204,6 +204,36 @@ pub struct TokenRequest<'a> {
 }
 
 impl TokenRequest<'_> {
+    /// Refuses a public client (neither secret nor assertion) on a grant only a confidential
+    /// client may use.
+    ///
+    /// # Errors
+    /// AADSTS7000218.
+    pub fn require_confidential(&self) -> Result<(), AadError> {
+        if self.acr == ClientAcr::Public {
+            return Err(AadError::client(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `scope` parameter resolved against the tenant's resources; a token for the client
+    /// itself by its App ID URI is refused here, before any user is looked at.
+    ///
+    /// # Errors
+    /// Scope errors, and AADSTS90009/90008 (a token for itself).
+    pub fn requested_scopes(&self) -> Result<Scopes, AadError> {
+        let scopes = resolve(
+            self.tenant,
+            self.client,
+            &split(self.params.require("scope")?),
+        )?;
+        check_self_token(self.tenant, self.client, &scopes, SelfToken::Later)?;
+        Ok(scopes)
+    }
+
     /// The tail every user grant shares: the user's access to the token's resource
     /// (consent, Conditional Access), then the response.
     ///

@@ -22,9 +22,8 @@
 
 use serde_json::Value;
 
-use super::{GrantType, SelfToken, TokenRequest, check_self_token, resolve, split};
+use super::{GrantType, TokenRequest};
 use crate::{
-    client_auth::ClientAcr,
     errors::AadError,
     keys::now,
     state::AuthFacts,
@@ -62,28 +61,16 @@ pub fn home_user<'w>(world: &'w World, tenant: &Tenant, tid: &str, oid: &str) ->
 /// # Errors
 /// See the module table.
 pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value, AadError> {
-    let TokenRequest {
-        state,
-        tenant,
-        client,
-        acr,
-        params: p,
-    } = *req;
+    let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     if p.get("requested_token_use") != Some("on_behalf_of") {
         return Err(AadError::request(
             50027,
             "Invalid JWT token. The 'requested_token_use' parameter must be 'on_behalf_of' for this grant.",
         ));
     }
-    if acr == ClientAcr::Public {
-        return Err(AadError::client(
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    }
+    req.require_confidential()?;
     let assertion = p.require("assertion")?;
-    let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
-    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
+    let scopes = req.requested_scopes()?;
 
     let decoded = tokens::decode(assertion)
         .map_err(|_| AadError::request(50027, "JWT token is invalid or is malformed."))?;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{GrantType, SelfToken, TokenRequest, check_self_token, resolve, split};
+use super::{GrantType, TokenRequest};
 use crate::{errors::AadError, state::AuthFacts};
 
 /// Redeems a username and password.
@@ -12,17 +12,10 @@ use crate::{errors::AadError, state::AuthFacts};
 /// AADSTS50126 for bad credentials, 90009/90008 (a token for itself), plus scope, consent
 /// and MFA errors.
 pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
-    let TokenRequest {
-        state: _,
-        tenant,
-        client,
-        params: p,
-        ..
-    } = *req;
-    let username = p.require("username")?;
-    let password = p.require("password")?;
-    let scopes = resolve(tenant, client, &split(p.require("scope")?))?;
-    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
+    let username = req.params.require("username")?;
+    let password = req.params.require("password")?;
+    let scopes = req.requested_scopes()?;
+    let tenant = req.tenant;
     let user = tenant
         .user_for_sign_in(username)
         .filter(|u| crate::client_auth::secret_matches(password, &u.password))

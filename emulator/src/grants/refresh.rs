@@ -14,13 +14,7 @@ use crate::{errors::AadError, keys::now};
 /// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client),
 /// 90009/90008 (a token for itself), plus scope, consent and MFA errors.
 pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
-    let TokenRequest {
-        state,
-        tenant,
-        client,
-        params: p,
-        ..
-    } = *req;
+    let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     let rt = p.require("refresh_token")?;
     let grant = {
         let store = state.store.lock().expect("store lock");
