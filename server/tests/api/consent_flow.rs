@@ -2,7 +2,7 @@
 //! permissions" sign-in asks for the missing consent (incremental consent) so that the
 //! next call succeeds instead of looping.
 
-use crate::common::{ADELE, ProblemAction, Seen, hidden, location, spawn_app};
+use crate::common::{ProblemAction, hidden, location, spawn_signed_in};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -20,13 +20,12 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     std::fs::write(&world_path, world.to_string()).unwrap();
     // Consent at sign-in off: the consent Graph needs is then missing when OBO runs (as for
     // a scope added after users signed in).
-    let app = spawn_app(&[
+    let app = spawn_signed_in(&[
         ("SESSION_STORE", "memory"),
         ("EMULATOR_WORLD", world_path.to_str().unwrap()),
         ("ASK_CONSENT_AT_SIGN_IN", "false"),
     ])
     .await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
 
     // On-Behalf-Of to Graph fails: no consent, explained, with a consent action.
     let problem = app.problem("profile", StatusCode::BAD_GATEWAY).await;

@@ -1,14 +1,13 @@
 //! The downstream Weather API called On-Behalf-Of the user: its own OBO token, cached
 //! separately from the Graph token, accepted by the API's validator.
 
-use crate::common::{ADELE, Seen, spawn_app};
+use crate::common::spawn_signed_in;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 #[tokio::test]
 async fn the_weather_api_is_called_with_its_own_cached_obo_token() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     app.reset_emulator_stats().await;
 
     let first = app.server_fn("call-api").await;

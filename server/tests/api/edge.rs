@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Seen, location, query_param, spawn_app};
+use crate::common::{Seen, location, query_param, spawn_app, spawn_signed_in};
 use reqwest::{StatusCode, header::HeaderValue};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -14,9 +14,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers_and_personal_ones_are_not_cached() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
-        .await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     let responses = [
         app.client.get(app.url("/")).send().await.unwrap(),
         app.client.get(app.url("/tokens")).send().await.unwrap(),
@@ -71,12 +69,7 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
     let html = home.text().await.unwrap();
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
     // The 404 page is rendered like any page: its scripts need the nonce too.
-    let missing = app
-        .client
-        .get(app.url("/no-such-page"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get("/no-such-page").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(
         header(&missing, "content-security-policy").is_some_and(|csp| csp.contains("'nonce-")),
@@ -92,12 +85,7 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
     );
 
     // Static files may be cached; they are the same for everyone.
-    let asset = app
-        .client
-        .get(app.url("/favicon.svg"))
-        .send()
-        .await
-        .unwrap();
+    let asset = app.get("/favicon.svg").await;
     assert_ne!(header(&asset, "cache-control"), Some("no-store"));
     assert_eq!(header(&asset, "x-content-type-options"), Some("nosniff"));
 
@@ -182,12 +170,7 @@ async fn a_code_the_provider_refuses_is_a_400_and_its_state_cannot_be_used_again
 #[tokio::test]
 async fn a_forged_callback_sets_no_cookie_and_stores_no_session() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let forged = app
-        .client
-        .get(app.url("/auth/callback?code=x&state=never-issued"))
-        .send()
-        .await
-        .unwrap();
+    let forged = app.get("/auth/callback?code=x&state=never-issued").await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     assert!(
         forged.headers().get("set-cookie").is_none(),
@@ -368,13 +351,11 @@ async fn an_anonymous_sign_in_start_keeps_its_session_only_as_long_as_the_sign_i
 
 #[tokio::test]
 async fn idle_time_counts_from_the_last_use_not_from_the_sign_in() {
-    let app = spawn_app(&[
+    let app = spawn_signed_in(&[
         ("SESSION_STORE", "sqlite"),
         ("SESSION_IDLE_TIMEOUT_SECS", "3"),
     ])
     .await;
-    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
-        .await;
     // Used every 2 s: alive 6 s after sign-in, twice the idle timeout.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -392,13 +373,11 @@ async fn idle_time_counts_from_the_last_use_not_from_the_sign_in() {
 
 #[tokio::test]
 async fn a_session_past_its_absolute_limit_ends_with_the_reason() {
-    let app = spawn_app(&[
+    let app = spawn_signed_in(&[
         ("SESSION_STORE", "memory"),
         ("SESSION_ABSOLUTE_TIMEOUT_SECS", "2"),
     ])
     .await;
-    app.sign_in(crate::common::ADELE, "/", &mut Seen::default())
-        .await;
     let session = app.ok("session").await;
     assert_eq!(
         session["user"]["tenant_id"],

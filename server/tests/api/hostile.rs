@@ -94,6 +94,12 @@ enum May {
     Resave,
 }
 
+/// [`assert_safe`] for a method or request no route serves: refused (403 or 405), nothing
+/// else said.
+fn assert_refused(app: &TestApp, case: &str, answer: &Answer) {
+    assert_safe(app, case, answer, &[403, 405], May::Nothing);
+}
+
 /// The safe outcome every case must show.
 fn assert_safe(app: &TestApp, case: &str, answer: &Answer, statuses: &[u16], may: May) {
     assert!(
@@ -907,20 +913,11 @@ async fn hostile_methods_get_no_cors_no_trace_and_change_nothing() {
 
     // TRACE must not echo the request (cross-site tracing would read HttpOnly cookies).
     for path in ["/", "/api/session", "/auth/login", "/pkg/entra-bff.css"] {
-        let response = user
+        let trace = user
             .request(reqwest::Method::TRACE, app.url(path))
-            .header("x-trace-marker", "TRACE-ME")
-            .send()
-            .await
-            .unwrap();
-        let answer = Answer::of(response).await;
-        assert_safe(
-            &app,
-            &format!("TRACE {path}"),
-            &answer,
-            &[403, 405],
-            May::Nothing,
-        );
+            .header("x-trace-marker", "TRACE-ME");
+        let answer = Answer::send(trace).await;
+        assert_refused(&app, &format!("TRACE {path}"), &answer);
         assert!(
             !answer.body.contains("TRACE-ME"),
             "TRACE {path} echoed the request"
@@ -941,22 +938,9 @@ async fn hostile_methods_get_no_cors_no_trace_and_change_nothing() {
         ("PATCH", "/api/session"),
         ("FOO", "/"),
     ] {
-        let response = user
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                app.url(path),
-            )
-            .send()
-            .await
-            .unwrap();
-        let answer = Answer::of(response).await;
-        assert_safe(
-            &app,
-            &format!("{method} {path}"),
-            &answer,
-            &[403, 405],
-            May::Nothing,
-        );
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = Answer::send(user.request(method.clone(), app.url(path))).await;
+        assert_refused(&app, &format!("{method} {path}"), &answer);
     }
     // A preflight from another site: no CORS grant, for any server function or route.
     for (path, origin) in [
@@ -965,22 +949,13 @@ async fn hostile_methods_get_no_cors_no_trace_and_change_nothing() {
         ("/api/profile", "https://evil.example"),
         ("/auth/logout", "https://evil.example"),
     ] {
-        let response = user
+        let preflight = user
             .request(reqwest::Method::OPTIONS, app.url(path))
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "x-csrf, content-type")
-            .send()
-            .await
-            .unwrap();
-        let answer = Answer::of(response).await;
-        assert_safe(
-            &app,
-            &format!("OPTIONS {path} from {origin}"),
-            &answer,
-            &[403, 405],
-            May::Nothing,
-        );
+            .header("access-control-request-headers", "x-csrf, content-type");
+        let answer = Answer::send(preflight).await;
+        assert_refused(&app, &format!("OPTIONS {path} from {origin}"), &answer);
         assert_eq!(answer.header("access-control-allow-headers"), None);
         assert_eq!(answer.header("access-control-allow-methods"), None);
     }

@@ -1,7 +1,7 @@
 //! The token lifecycle's hard paths: revoked refresh tokens, identity-provider outages, and
 //! the token cache's observable size and hit rate.
 
-use crate::common::{ADELE, ProblemAction, Seen, location, spawn_app};
+use crate::common::{ADELE, ProblemAction, Seen, location, spawn_app, spawn_signed_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -35,8 +35,7 @@ async fn a_revoked_session_says_sign_in_again_and_returns_to_the_page() {
 
 #[tokio::test]
 async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     admin(
         &app,
         "faults",
@@ -58,8 +57,7 @@ async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
 
 #[tokio::test]
 async fn the_token_cache_reports_its_size_and_hit_rate() {
-    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
     for _ in 0..4 {
         assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
     }
@@ -95,8 +93,7 @@ async fn the_token_cache_reports_its_size_and_hit_rate() {
 
 #[tokio::test]
 async fn after_a_key_rollover_sign_in_still_validates_by_refetching_the_keys() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     admin(&app, "keys/roll", json!({})).await;
     // The server refetches keys at most every 5 s; the next ID token has the new kid.
     tokio::time::sleep(std::time::Duration::from_millis(5_100)).await;

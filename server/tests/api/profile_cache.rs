@@ -7,12 +7,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{ADELE, Seen, spawn_app};
+use crate::common::{ADELE, Seen, TestApp, spawn_signed_in};
 
 #[tokio::test]
 async fn a_warm_signed_in_page_calls_neither_the_identity_provider_nor_graph() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     assert!(app.page("/").await.contains("Adele Vance"));
     app.reset_emulator_stats().await;
 
@@ -29,8 +28,7 @@ async fn a_warm_signed_in_page_calls_neither_the_identity_provider_nor_graph() {
 
 #[tokio::test]
 async fn a_stale_profile_is_served_at_once_and_refreshed_once_in_the_background() {
-    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
     assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     app.reset_emulator_stats().await;
@@ -45,18 +43,22 @@ async fn a_stale_profile_is_served_at_once_and_refreshed_once_in_the_background(
     assert_eq!(app.emulator_stats().await["graph"], 1);
 }
 
-#[tokio::test]
-async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
-    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+/// Adele signed in with a profile read over a second ago (stale), and Graph set to answer
+/// its next request with `status`; the emulator's counters reset.
+async fn stale_profile_then_graph_answers(status: u16) -> TestApp {
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
     app.ok("profile").await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    app.admin(
-        "faults",
-        json!({"endpoint": "graph", "kind": {"type": "status", "code": 503}, "count": 1}),
-    )
-    .await;
+    let fault =
+        json!({"endpoint": "graph", "kind": {"type": "status", "code": status}, "count": 1});
+    app.admin("faults", fault).await;
     app.reset_emulator_stats().await;
+    app
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
+    let app = stale_profile_then_graph_answers(503).await;
 
     let stale = app.ok("profile").await;
     assert_eq!(stale["display_name"], "Adele Vance");
@@ -75,16 +77,7 @@ async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
 
 #[tokio::test]
 async fn a_token_graph_refuses_in_the_background_is_replaced_at_the_next_refresh() {
-    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
-    app.ok("profile").await;
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
-    app.admin(
-        "faults",
-        json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 1}),
-    )
-    .await;
-    app.reset_emulator_stats().await;
+    let app = stale_profile_then_graph_answers(401).await;
 
     app.ok("profile").await;
     wait_for_graph_calls(&app, 1).await;
@@ -98,8 +91,7 @@ async fn a_token_graph_refuses_in_the_background_is_replaced_at_the_next_refresh
 
 #[tokio::test]
 async fn sign_out_forgets_the_profile() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     app.ok("profile").await;
     app.sign_out().await;
     assert_eq!(

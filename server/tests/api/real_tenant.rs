@@ -2,7 +2,9 @@
 //! emulator as Entra behaves: the refresh of a token for this app itself (AADSTS90009), v1
 //! sign-in tokens, consent at sign-in, Graph's 401 and throttling, and `logout_hint`.
 
-use crate::common::{ADELE, ALEX, ProblemAction, Seen, location, spawn_app, web_app, world_file};
+use crate::common::{
+    ADELE, ALEX, ProblemAction, Seen, location, spawn_app, spawn_signed_in, web_app, world_file,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -98,12 +100,11 @@ async fn the_flows_work_with_access_tokens_of(version: Option<u64>) {
     let world = world_file(|world| {
         web_app(world)["api"]["requestedAccessTokenVersion"] = json!(version);
     });
-    let app = spawn_app(&[
+    let app = spawn_signed_in(&[
         ("SESSION_STORE", "memory"),
         ("EMULATOR_WORLD", world.path()),
     ])
     .await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
 
     let sign_in = claims(&app, "SignIn").await;
     let tid = emulator::well_known::TENANT_ID;
@@ -178,8 +179,7 @@ async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
 
 #[tokio::test]
 async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
-    let app = spawn_app(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "0")]).await;
     assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
     app.reset_emulator_stats().await;
 
@@ -216,8 +216,7 @@ async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
 
 #[tokio::test]
 async fn graph_throttling_is_honoured_and_the_page_says_when_to_retry() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     app.admin(
         "faults",
         json!({"endpoint": "graph", "kind": {"type": "status", "code": 429, "retry_after": 30}, "count": 1}),

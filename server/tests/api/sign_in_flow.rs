@@ -1,7 +1,7 @@
 //! The whole code flow against the in-process emulator: sign-in, the profile by OBO and
 //! its cache, refresh, replayed state, anti-CSRF, sign-out, and no token in any response.
 
-use crate::common::{ADELE, Seen, contains_jwt, location, query_param, spawn_app};
+use crate::common::{ADELE, Seen, contains_jwt, location, query_param, spawn_app, spawn_signed_in};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -72,13 +72,8 @@ async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_pr
 async fn an_expiring_sign_in_token_is_refreshed_once_and_the_session_survives() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
     // Tokens that are always inside the renewal margin: every use must renew first.
-    let r = reqwest::Client::new()
-        .post(format!("{}/_emulator/lifetimes", app.emulator))
-        .json(&serde_json::json!({ "access_token": 4 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    app.admin("lifetimes", serde_json::json!({ "access_token": 4 }))
+        .await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     app.reset_emulator_stats().await;
 
@@ -102,11 +97,8 @@ async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
     let state = query_param(&authorize, "state");
     // A callback for a state this browser never started (or already used).
     let forged = app
-        .client
-        .get(app.url(&format!("/auth/callback?code=abc&state={state}x")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/auth/callback?code=abc&state={state}x"))
+        .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     let html = forged.text().await.unwrap();
     assert!(html.contains("no longer valid"), "{html}");
@@ -115,12 +107,7 @@ async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
     // A real callback works once; replaying it is refused.
     let mut seen = Seen::default();
     let app2 = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app2
-        .client
-        .get(app2.url("/auth/login"))
-        .send()
-        .await
-        .unwrap();
+    let login = app2.get("/auth/login").await;
     drop(login);
     let first = app2.sign_in(ADELE, "/", &mut seen).await;
     assert_eq!(location(&first), "/");
@@ -165,12 +152,7 @@ async fn an_idp_error_at_the_callback_is_explained() {
 #[tokio::test]
 async fn server_functions_without_the_anti_csrf_proof_get_a_clear_403() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let no_header = app
-        .client
-        .post(app.url("/api/session"))
-        .send()
-        .await
-        .unwrap();
+    let no_header = app.post("/api/session").await;
     assert_eq!(no_header.status(), StatusCode::FORBIDDEN);
     assert!(no_header.text().await.unwrap().contains("x-csrf"));
 
@@ -193,8 +175,7 @@ async fn server_functions_without_the_anti_csrf_proof_get_a_clear_403() {
 
 #[tokio::test]
 async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     let before: Value = app.server_fn("session").await.json().await.unwrap();
     assert_eq!(before["user"]["name"], "Adele Vance");
 
@@ -228,13 +209,8 @@ async fn fifty_concurrent_calls_at_expiry_share_one_refresh_and_one_obo_per_reso
     let app = spawn_app(&[("SESSION_STORE", "sqlite")]).await;
     // 12-second tokens: renewed when 5 s or less are left, so after the refresh the calls
     // have 7 s (not a race even on a loaded CI machine) before another would be due.
-    let r = reqwest::Client::new()
-        .post(format!("{}/_emulator/lifetimes", app.emulator))
-        .json(&serde_json::json!({ "access_token": 12 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    app.admin("lifetimes", serde_json::json!({ "access_token": 12 }))
+        .await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     // Let the sign-in token enter its renewal window.
     tokio::time::sleep(std::time::Duration::from_millis(7_500)).await;
@@ -303,8 +279,7 @@ async fn the_session_id_changes_at_sign_in() {
 async fn a_restart_on_the_same_sqlite_file_signs_no_one_out() {
     let data_dir = std::env::temp_dir().join(format!("bff-restart-{}", uuid::Uuid::new_v4()));
     let dir = data_dir.to_str().unwrap();
-    let first = spawn_app(&[("SESSION_STORE", "sqlite"), ("DATA_DIR", dir)]).await;
-    first.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let first = spawn_signed_in(&[("SESSION_STORE", "sqlite"), ("DATA_DIR", dir)]).await;
     let db = data_dir.join("sessions.sqlite3");
     #[cfg(unix)]
     {
@@ -349,8 +324,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
 
 #[tokio::test]
 async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() {
-    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 7, "{report}");
@@ -358,12 +332,11 @@ async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() 
         assert_eq!(check["outcome"], "Pass", "{check}");
     }
 
-    let wrong = spawn_app(&[
+    let wrong = spawn_signed_in(&[
         ("SESSION_STORE", "memory"),
         ("API_SCOPE", "https://graph.microsoft.com/User.Read"),
     ])
     .await;
-    wrong.sign_in(ADELE, "/", &mut Seen::default()).await;
     let report: Value = wrong.server_fn("diagnostics").await.json().await.unwrap();
     let scope = report["checks"]
         .as_array()

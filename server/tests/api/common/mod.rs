@@ -39,6 +39,13 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     spawn_app_serving("target/site", vars).await
 }
 
+/// [`spawn_app`], with Adele signed in (through the emulator's pages) in its browser.
+pub async fn spawn_signed_in(vars: &[(&str, &str)]) -> TestApp {
+    let app = spawn_app(vars).await;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    app
+}
+
 /// [`spawn_app`] with the static files served from `site_root`.
 pub async fn spawn_app_serving(site_root: &str, vars: &[(&str, &str)]) -> TestApp {
     let (env, options, listener, data_dir) = prepare(site_root, vars).await;
@@ -244,26 +251,28 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// GETs `path` in this browser (redirects not followed).
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POSTs to `path` in this browser, bare: no body, no anti-CSRF header, no origin.
+    pub async fn post(&self, path: &str) -> Response {
+        self.client.post(self.url(path)).send().await.unwrap()
+    }
+
     /// Signs `upn` in through the emulator's pages; returns the callback's response.
     pub async fn sign_in(&self, upn: &str, return_to: &str, seen: &mut Seen) -> Response {
         let login = self
-            .client
-            .get(self.url(&format!("/auth/login?return_to={return_to}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/auth/login?return_to={return_to}"))
+            .await;
         self.through_emulator(&location(&login), upn, seen).await
     }
 
     /// Signs `upn` in; the identity provider's session id (`sid`) of that sign-in, from the
     /// callback's `session_state`.
     pub async fn sign_in_with_sid(&self, upn: &str) -> String {
-        let login = self
-            .client
-            .get(self.url("/auth/login?return_to=/"))
-            .send()
-            .await
-            .unwrap();
+        let login = self.get("/auth/login?return_to=/").await;
         let callback = self
             .emulator_pages(&self.client, &location(&login), upn, &mut Seen::default())
             .await;
