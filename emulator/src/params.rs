@@ -2,6 +2,13 @@
 
 use std::collections::HashMap;
 
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::Method,
+    response::{IntoResponse, Response},
+};
+
 use crate::errors::AadError;
 
 /// Decoded `application/x-www-form-urlencoded` (or query) parameters.
@@ -25,5 +32,23 @@ impl Params {
     /// AADSTS900144 when it is missing.
     pub fn require(&self, k: &str) -> Result<&str, AadError> {
         self.get(k).ok_or_else(|| AadError::missing(k))
+    }
+}
+
+/// From where the method puts them: a GET's query, a POST's form body. Entra's `/authorize`
+/// and `/logout` take both; `/token` takes POST only (its route has no GET).
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if req.method() == Method::GET {
+            return Ok(Self::parse(
+                req.uri().query().unwrap_or_default().as_bytes(),
+            ));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self::parse(&body))
     }
 }

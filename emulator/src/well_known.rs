@@ -98,6 +98,12 @@ impl World {
             kind: ConsentBy::User,
             user_consent_display_name: None,
         };
+        // An application permission (`roles` in app-only tokens).
+        let app_role = |id: &str, value: &str| AppRole {
+            id: id.into(),
+            value: value.into(),
+            allowed_member_types: vec!["Application".into()],
+        };
         let user = |id: &str, upn: &str, given: &str, sur: &str, job: &str, photo: bool| User {
             id: id.into(),
             user_principal_name: upn.into(),
@@ -136,17 +142,11 @@ impl World {
                     scope("7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "offline_access"),
                 ],
             },
-            app_roles: vec![AppRole {
-                id: "df021288-bdef-4463-88db-98f22de89214".into(),
-                value: "User.Read.All".into(),
-                allowed_member_types: vec!["Application".into()],
-            }],
-            required_resource_access: vec![],
-            web: WebSection::default(),
-            is_fallback_public_client: false,
-            password_credentials: vec![],
-            key_credentials: vec![],
-            optional_claims: OptionalClaims::default(),
+            app_roles: vec![app_role(
+                "df021288-bdef-4463-88db-98f22de89214",
+                "User.Read.All",
+            )],
+            ..Application::default()
         };
         let weather = Application {
             app_id: wk::WEATHER_API_CLIENT_ID.into(),
@@ -162,17 +162,11 @@ impl World {
                     "Weather.Read",
                 )],
             },
-            app_roles: vec![AppRole {
-                id: "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33".into(),
-                value: "Weather.Read.All".into(),
-                allowed_member_types: vec!["Application".into()],
-            }],
-            required_resource_access: vec![],
-            web: WebSection::default(),
-            is_fallback_public_client: false,
-            password_credentials: vec![],
-            key_credentials: vec![],
-            optional_claims: OptionalClaims::default(),
+            app_roles: vec![app_role(
+                "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33",
+                "Weather.Read.All",
+            )],
+            ..Application::default()
         };
         let web_app = Application {
             app_id: wk::WEB_APP_CLIENT_ID.into(),
@@ -188,7 +182,6 @@ impl World {
                     "access_as_user",
                 )],
             },
-            app_roles: vec![],
             required_resource_access: vec![
                 RequiredResourceAccess {
                     resource_app_id: wk::GRAPH_APP_ID.into(),
@@ -223,13 +216,11 @@ impl World {
                 logout_url: None,
                 implicit_grant_settings: ImplicitGrantSettings::default(),
             },
-            is_fallback_public_client: false,
             password_credentials: vec![PasswordCredential {
                 key_id: wk::WEB_APP_SECRET_ID.into(),
                 secret_text: wk::WEB_APP_SECRET.into(),
                 end_date_time: None,
             }],
-            key_credentials: vec![],
             // The app signs users out with `logout_hint`, which needs this claim.
             optional_claims: OptionalClaims {
                 id_token: vec![OptionalClaim {
@@ -240,6 +231,7 @@ impl World {
                 }],
                 ..OptionalClaims::default()
             },
+            ..Application::default()
         };
         let admin = |resource: &str, scopes: &[&str]| ConsentGrant {
             client_id: wk::WEB_APP_CLIENT_ID.into(),

@@ -42,38 +42,31 @@ pub struct Tenant {
     pub conditional_access_policies: Vec<CaPolicy>,
 }
 
-/// A user.
+/// A user. The profile fields are Microsoft Graph's `user` resource, by the same names, as
+/// `/me` returns them (learn.microsoft.com/graph/api/resources/user).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    /// Object id (`oid`).
+    /// The object id: `oid` in tokens.
     pub id: String,
-    /// User principal name.
+    /// The sign-in name: `upn` and `preferred_username` in tokens.
     pub user_principal_name: String,
-    /// Display name.
     pub display_name: String,
-    /// Given name.
     #[serde(default)]
     pub given_name: Option<String>,
-    /// Surname.
     #[serde(default)]
     pub surname: Option<String>,
-    /// Mail.
     #[serde(default)]
     pub mail: Option<String>,
-    /// Job title.
     #[serde(default)]
     pub job_title: Option<String>,
-    /// Office location.
     #[serde(default)]
     pub office_location: Option<String>,
-    /// Business phones.
     #[serde(default)]
     pub business_phones: Vec<String>,
-    /// Mobile phone.
     #[serde(default)]
     pub mobile_phone: Option<String>,
-    /// Preferred language.
     #[serde(default)]
     pub preferred_language: Option<String>,
     /// Password (test data, not a secret).

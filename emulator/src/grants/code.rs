@@ -4,7 +4,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{GrantType, SelfToken, TokenRequest, check_self_token, requested_or_granted, resolve};
+use super::{
+    GrantType, SelfToken, TokenRequest, check_self_token, granted_user, requested_or_granted,
+    resolve,
+};
 use crate::{errors::AadError, keys::now, world::OIDC_SCOPES};
 
 /// Redeems a code.
@@ -81,9 +84,7 @@ pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
         }
     }
     check_self_token(tenant, client, &scopes, SelfToken::SignIn)?;
-    let user = tenant
-        .user_by_oid(&grant.oid)
-        .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
+    let user = granted_user(tenant, &grant.oid)?;
     req.issue_for(
         user,
         &scopes,

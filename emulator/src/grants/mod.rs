@@ -203,6 +203,14 @@ pub struct TokenRequest<'a> {
     pub params: &'a crate::params::Params,
 }
 
+/// The user a code or a refresh token was issued to; one removed from the world since is
+/// AADSTS70000, as for any grant that no longer holds.
+fn granted_user<'t>(tenant: &'t Tenant, oid: &str) -> Result<&'t User, AadError> {
+    tenant
+        .user_by_oid(oid)
+        .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))
+}
+
 impl TokenRequest<'_> {
     /// Refuses a public client (neither secret nor assertion) on a grant only a confidential
     /// client may use.

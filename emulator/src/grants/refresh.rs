@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 
-use super::{GrantType, SelfToken, TokenRequest, check_self_token, requested_or_granted, resolve};
+use super::{
+    GrantType, SelfToken, TokenRequest, check_self_token, granted_user, requested_or_granted,
+    resolve,
+};
 use crate::{errors::AadError, keys::now};
 
 /// Redeems a refresh token.
@@ -45,9 +48,7 @@ pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
     let requested = requested_or_granted(p, &grant.scopes);
     let scopes = resolve(tenant, client, &requested)?;
     check_self_token(tenant, client, &scopes, SelfToken::Later)?;
-    let user = tenant
-        .user_by_oid(&grant.oid)
-        .ok_or_else(|| AadError::grant(70000, "Provided grant is invalid or malformed."))?;
+    let user = granted_user(tenant, &grant.oid)?;
     req.issue_for(
         user,
         &scopes,

@@ -13,8 +13,7 @@
 
 use axum::{
     Router,
-    body::Bytes,
-    extract::{Path, RawQuery, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -30,40 +29,22 @@ use crate::{
 
 /// Logout routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/{tenant}/oauth2/v2.0/logout",
-        get(logout_get).post(logout_post),
-    )
+    Router::new().route("/{tenant}/oauth2/v2.0/logout", get(logout).post(logout))
 }
 
-async fn logout_get(
+/// Ends the browser's sessions (and the hinted user's), then front-channel sign-out and the
+/// way back to the app.
+async fn logout(
     State(st): State<AppState>,
     Path(seg): Path<String>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> Response {
-    logout(
-        &st,
-        &seg,
-        &headers,
-        Params::parse(q.unwrap_or_default().as_bytes()),
-    )
-}
-
-async fn logout_post(
-    State(st): State<AppState>,
-    Path(seg): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    logout(&st, &seg, &headers, Params::parse(&body))
-}
-
-fn logout(st: &crate::state::Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
+    let seg = seg.as_str();
     Counters::bump(&st.stats.logout);
-    let cookie = super::authorize::session_id(headers);
+    let cookie = super::authorize::session_id(&headers);
     let hinted = p.get("logout_hint").and_then(tokens::parse_login_hint);
-    let ended = end_sessions(st, cookie.as_deref(), hinted.as_ref());
+    let ended = end_sessions(&st, cookie.as_deref(), hinted.as_ref());
     let world = st.world.read().expect("world lock");
     let client_id = p.get("client_id").map(str::to_string).or_else(|| {
         p.get("id_token_hint")

@@ -3,7 +3,6 @@
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -30,9 +29,8 @@ async fn token(
     State(st): State<AppState>,
     Path(seg): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Response {
-    let params = Params::parse(&body);
     let correlation = headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())

@@ -5,41 +5,39 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An app registration, in the Microsoft Graph manifest's terms.
+/// An app registration, in the Microsoft Graph manifest's terms and names
+/// (learn.microsoft.com/entra/identity-platform/reference-microsoft-graph-app-manifest).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
-    /// Client id.
+    /// The client id: `client_id` in requests, `appid`/`azp` in tokens.
     pub app_id: String,
-    /// Display name.
     pub display_name: String,
     /// Who may sign in: `AzureADMyOrg` (this tenant only: `/common` and `/organizations`
     /// answer AADSTS50194) or `AzureADMultipleOrgs` (the default here, so that worlds written
     /// before the field keep working).
     #[serde(default = "multiple_orgs")]
     pub sign_in_audience: String,
-    /// App ID URIs.
+    /// The names (`api://…`) a scope may use for this app instead of its client id.
     #[serde(default)]
     pub identifier_uris: Vec<String>,
-    /// The `api` section.
     #[serde(default)]
     pub api: ApiSection,
-    /// App roles.
+    /// Application permissions: `roles` in app-only tokens.
     #[serde(default)]
     pub app_roles: Vec<AppRole>,
     /// Permissions this app requires.
     #[serde(default)]
     pub required_resource_access: Vec<RequiredResourceAccess>,
-    /// The `web` platform.
     #[serde(default)]
     pub web: WebSection,
     /// Public client (no credential) if true.
     #[serde(default)]
     pub is_fallback_public_client: bool,
-    /// Client secrets.
     #[serde(default)]
     pub password_credentials: Vec<PasswordCredential>,
-    /// Certificates.
+    /// Certificates, for `private_key_jwt` client assertions.
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
     /// Optional claims (only `login_hint` in ID tokens has an effect).
@@ -54,6 +52,27 @@ pub const MULTI_TENANT: &str = "AzureADMultipleOrgs";
 
 fn multiple_orgs() -> String {
     MULTI_TENANT.into()
+}
+
+/// A registration with nothing set but the multi-tenant audience, as `serde` reads a
+/// manifest that names only its ids.
+impl Default for Application {
+    fn default() -> Self {
+        Self {
+            app_id: String::new(),
+            display_name: String::new(),
+            sign_in_audience: multiple_orgs(),
+            identifier_uris: vec![],
+            api: ApiSection::default(),
+            app_roles: vec![],
+            required_resource_access: vec![],
+            web: WebSection::default(),
+            is_fallback_public_client: false,
+            password_credentials: vec![],
+            key_credentials: vec![],
+            optional_claims: OptionalClaims::default(),
+        }
+    }
 }
 
 /// The manifest's `optionalClaims`, in Graph's shape.
@@ -241,7 +260,7 @@ impl std::fmt::Debug for PasswordCredential {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyCredential {
-    /// Key id.
+    /// Graph's id of the credential (not the certificate's thumbprint).
     pub key_id: String,
     /// Base64 (standard) DER certificate.
     pub key: String,

@@ -15,9 +15,8 @@
 
 use axum::{
     Router,
-    body::Bytes,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::Response,
     routing::get,
 };
@@ -49,32 +48,23 @@ pub const SESSION_COOKIE: &str = "ESTSAUTH";
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/{tenant}/oauth2/v2.0/authorize",
-        get(authorize_get).post(authorize_post),
+        get(authorize).post(authorize),
     )
 }
 
-async fn authorize_get(
+/// A new sign-in (GET, or a POST from an app), or the answer to one of the sign-in pages
+/// (a POST with the page's `_txn`).
+async fn authorize(
     State(st): State<AppState>,
     Path(seg): Path<String>,
+    method: Method,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> Response {
     Counters::bump(&st.stats.authorize);
-    let p = Params::parse(q.unwrap_or_default().as_bytes());
-    start(&st, &seg, &headers, p)
-}
-
-async fn authorize_post(
-    State(st): State<AppState>,
-    Path(seg): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    Counters::bump(&st.stats.authorize);
-    let p = Params::parse(&body);
     match p.get("_txn") {
-        Some(_) => steps::answer(&st, &headers, &p),
-        None => start(&st, &seg, &headers, p),
+        Some(_) if method == Method::POST => steps::answer(&st, &headers, &p),
+        _ => start(&st, &seg, &headers, p),
     }
 }
 
