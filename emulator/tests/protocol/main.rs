@@ -1,9 +1,19 @@
-//! The emulator's protocol tests, in one binary: each module starts the emulator on a free
-//! loopback port and speaks to it over HTTP(S), as clients do.
+//! The emulator's protocol tests, in one binary: each test starts its own emulator on a free
+//! loopback port and speaks to it over HTTP(S), as clients do. One test, one behaviour, named by
+//! the sentence it checks; the shared steps live in `common`.
 
+mod admin;
 mod authorize_flow;
 mod cli;
+mod client_auth;
 mod common;
-mod graph_admin;
+mod consent;
+mod discovery;
+mod graph;
+mod mfa;
 mod multi_tenant;
-mod token_grants;
+mod obo;
+mod refresh;
+mod resources;
+mod sessions;
+mod user_tokens;

@@ -6,207 +6,165 @@ use crate::common::*;
 use emulator::{RunningEmulator, well_known as wk};
 use serde_json::{Value, json};
 
-fn sign_in_scope() -> String {
-    format!("{} openid profile offline_access", wk::WEB_APP_SCOPE)
+/// The claims naming a user: tenant and object id.
+fn user(tid: &str, oid: &str) -> Value {
+    json!({"tid": tid, "oid": oid})
 }
 
-async fn me(emu: &RunningEmulator, graph_token: &str) -> Value {
-    let r = client()
-        .get(format!("{}/v1.0/me", emu.graph_base_url()))
-        .bearer_auth(graph_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+/// Adele's guest account signed in at `/organizations`: the token response.
+async fn guest_at_organizations(emu: &RunningEmulator) -> Value {
+    let b = sign_in_and_redeem(emu, "organizations", wk::ADELE_GUEST, &sign_in_scope()).await;
+    b.success()
 }
 
 #[tokio::test]
-async fn a_guest_signed_in_at_organizations_gets_its_home_profile_through_obo_at_common() {
+async fn a_guest_signed_in_at_organizations_gets_a_token_of_the_resource_tenant() {
     let emu = start().await;
-    let (s, b) = sign_in_and_redeem(&emu, "organizations", wk::ADELE_GUEST, &sign_in_scope()).await;
-    assert_eq!(s, 200, "{b}");
-    let assertion = b["access_token"].as_str().unwrap();
-    let c = claims(assertion);
-    assert_eq!(
-        (&c["tid"], &c["oid"]),
-        (&json!(wk::FABRIKAM_TENANT_ID), &json!(wk::ADELE_GUEST_OID))
-    );
-    assert_eq!(
-        c["iss"],
-        format!("https://sts.windows.net/{}/", wk::FABRIKAM_TENANT_ID)
-    );
-    let id = claims(b["id_token"].as_str().unwrap());
-    assert_eq!(
-        id["idp"],
-        format!("https://sts.windows.net/{}/", wk::TENANT_ID)
-    );
-    // client_info names the home account, as MSAL's home account id expects.
-    let ci = claims(&format!("x.{}.y", b["client_info"].as_str().unwrap()));
-    assert_eq!(
-        (&ci["uid"], &ci["utid"]),
-        (&json!(wk::ADELE_OID), &json!(wk::TENANT_ID))
-    );
+    let b = guest_at_organizations(&emu).await;
+    let at = claims(access_token(&b));
+    assert_claims(&at, user(wk::FABRIKAM_TENANT_ID, wk::ADELE_GUEST_OID));
+    assert_eq!(at["iss"], v1_issuer_of(wk::FABRIKAM_TENANT_ID));
+    assert_eq!(claims(id_token(&b))["idp"], v1_issuer_of(wk::TENANT_ID));
+}
 
-    // OBO on /common: Entra resolves the guest's home tenant. The token is Contoso's, for the
-    // home account, so Graph answers the home profile, not the Fabrikam one.
-    let (s, g) = obo_at(&emu, "common", assertion, "User.Read").await;
-    assert_eq!(s, 200, "{g}");
-    let gt = g["access_token"].as_str().unwrap();
-    let gc = claims(gt);
-    assert_eq!(
-        (&gc["tid"], &gc["oid"]),
-        (&json!(wk::TENANT_ID), &json!(wk::ADELE_OID))
-    );
-    let profile = me(&emu, gt).await;
-    assert_eq!(profile["id"], wk::ADELE_OID);
-    assert_eq!(profile["jobTitle"], "Retail Manager");
+/// As MSAL's home account id expects.
+#[tokio::test]
+async fn a_guests_client_info_names_its_home_account() {
+    let emu = start().await;
+    let info = client_info(&guest_at_organizations(&emu).await);
+    assert_claims(&info, json!({"uid": wk::ADELE_OID, "utid": wk::TENANT_ID}));
+}
 
-    // OBO on the tenant's own endpoint: Fabrikam's token for the guest record.
-    let (s, g) = obo_at(&emu, wk::FABRIKAM_TENANT_ID, assertion, "User.Read").await;
-    assert_eq!(s, 200, "{g}");
-    let gt = g["access_token"].as_str().unwrap();
-    let gc = claims(gt);
-    assert_eq!(
-        (&gc["tid"], &gc["oid"]),
-        (&json!(wk::FABRIKAM_TENANT_ID), &json!(wk::ADELE_GUEST_OID))
+/// Entra resolves the guest's home tenant: the token is Contoso's, for the home account, so
+/// Graph answers the home profile, not the Fabrikam one.
+#[tokio::test]
+async fn a_guests_obo_at_common_gives_a_home_tenant_token_and_the_home_profile() {
+    let emu = start().await;
+    let b = guest_at_organizations(&emu).await;
+    let g = obo_at(&emu, "common", access_token(&b), "User.Read").await;
+    let gt = access_token(&g.success()).to_owned();
+    assert_claims(&claims(&gt), user(wk::TENANT_ID, wk::ADELE_OID));
+    let profile = graph_me(&emu, &gt).await;
+    assert_claims(
+        &profile,
+        json!({"id": wk::ADELE_OID, "jobTitle": "Retail Manager"}),
     );
-    let profile = me(&emu, gt).await;
-    assert_eq!(profile["id"], wk::ADELE_GUEST_OID);
-    assert_eq!(profile["userPrincipalName"], wk::ADELE_GUEST);
-    assert_eq!(profile["jobTitle"], wk::ADELE_GUEST_JOB_TITLE);
+}
 
-    // Contoso's own endpoint does not take Fabrikam's assertion.
-    let (s, e) = obo_at(&emu, wk::TENANT_ID, assertion, "User.Read").await;
-    assert_aadsts(s, &e, 400, "invalid_grant", 50013);
+#[tokio::test]
+async fn a_guests_obo_at_the_resource_tenant_gives_a_token_for_the_guest_record() {
+    let emu = start().await;
+    let b = guest_at_organizations(&emu).await;
+    let g = obo_at(&emu, wk::FABRIKAM_TENANT_ID, access_token(&b), "User.Read").await;
+    let gt = access_token(&g.success()).to_owned();
+    assert_claims(
+        &claims(&gt),
+        user(wk::FABRIKAM_TENANT_ID, wk::ADELE_GUEST_OID),
+    );
+    let expected = json!({"id": wk::ADELE_GUEST_OID, "userPrincipalName": wk::ADELE_GUEST,
+        "jobTitle": wk::ADELE_GUEST_JOB_TITLE});
+    assert_claims(&graph_me(&emu, &gt).await, expected);
+}
+
+#[tokio::test]
+async fn the_home_tenants_own_endpoint_refuses_the_resource_tenants_assertion_with_50013() {
+    let emu = start().await;
+    let b = guest_at_organizations(&emu).await;
+    let r = obo_at(&emu, wk::TENANT_ID, access_token(&b), "User.Read").await;
+    r.aadsts(400, "invalid_grant", 50013);
 }
 
 #[tokio::test]
 async fn a_guest_signs_in_at_the_resource_tenant_with_its_home_address() {
     let emu = start().await;
-    let (s, b) = sign_in_and_redeem(
-        &emu,
-        wk::FABRIKAM_TENANT_DOMAIN,
-        wk::ADELE,
-        &sign_in_scope(),
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let c = claims(b["access_token"].as_str().unwrap());
-    assert_eq!(
-        (&c["tid"], &c["oid"]),
-        (&json!(wk::FABRIKAM_TENANT_ID), &json!(wk::ADELE_GUEST_OID))
-    );
-    assert_eq!(c["upn"], wk::ADELE_GUEST);
-    // The same address on /common signs in to the home tenant.
-    let (s, b) = sign_in_and_redeem(&emu, "common", wk::ADELE, &sign_in_scope()).await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(
-        claims(b["access_token"].as_str().unwrap())["tid"],
-        wk::TENANT_ID
-    );
+    let seg = wk::FABRIKAM_TENANT_DOMAIN;
+    let b = sign_in_and_redeem(&emu, seg, wk::ADELE, &sign_in_scope()).await;
+    let at = claims(access_token(&b.success()));
+    assert_claims(&at, user(wk::FABRIKAM_TENANT_ID, wk::ADELE_GUEST_OID));
+    assert_eq!(at["upn"], wk::ADELE_GUEST);
 }
 
 #[tokio::test]
-async fn diego_signs_in_through_common_and_gets_fabrikam_tokens() {
+async fn the_home_address_at_common_signs_in_to_the_home_tenant() {
     let emu = start().await;
-    let c = client();
-    let q = location_params(
-        &sign_in_at(
-            &c,
-            &emu,
-            "common",
-            wk::DIEGO,
-            &[("scope", &sign_in_scope())],
-        )
-        .await,
-    );
-    let (s, b) = redeem_at(&emu, "common", &q["code"], &sign_in_scope()).await;
-    assert_eq!(s, 200, "{b}");
-    let at = b["access_token"].as_str().unwrap();
-    let fabrikam_v1 = format!("https://sts.windows.net/{}/", wk::FABRIKAM_TENANT_ID);
-    verify(&emu, at, wk::WEB_APP_CLIENT_ID, &fabrikam_v1)
-        .await
-        .unwrap();
-    let c_at = claims(at);
-    assert_eq!(
-        (&c_at["tid"], &c_at["oid"]),
-        (&json!(wk::FABRIKAM_TENANT_ID), &json!(wk::DIEGO_OID))
-    );
-    let id = claims(b["id_token"].as_str().unwrap());
-    assert_eq!(
-        id["iss"],
-        format!("{}/{}/v2.0", emu.base_url(), wk::FABRIKAM_TENANT_ID)
-    );
+    let b = sign_in_and_redeem(&emu, "common", wk::ADELE, &sign_in_scope()).await;
+    assert_eq!(claims(access_token(&b.success()))["tid"], wk::TENANT_ID);
+}
+
+/// Diego signed in through `/common` in `browser`, the code redeemed there: the tokens.
+async fn diego_at_common(emu: &RunningEmulator, browser: &Browser<'_>) -> Value {
+    let q = browser
+        .sign_in_back(wk::DIEGO, &[("scope", &sign_in_scope())])
+        .await;
+    let r = redeem_with(emu, "common", &q["code"], &[]).await;
+    r.success()
+}
+
+#[tokio::test]
+async fn diego_signs_in_through_common_and_gets_verifiable_fabrikam_tokens() {
+    let emu = start().await;
+    let b = diego_at_common(&emu, &Browser::at(&emu, "common")).await;
+    let fabrikam_v1 = v1_issuer_of(wk::FABRIKAM_TENANT_ID);
+    let at = verify(&emu, access_token(&b), wk::WEB_APP_CLIENT_ID, &fabrikam_v1).await;
+    assert_claims(&at.unwrap(), user(wk::FABRIKAM_TENANT_ID, wk::DIEGO_OID));
+    let id = claims(id_token(&b));
+    let fabrikam_v2 = format!("{}/{}/v2.0", emu.base_url(), wk::FABRIKAM_TENANT_ID);
+    assert_eq!(id["iss"], fabrikam_v2);
     assert!(id.get("idp").is_none(), "a member, not a guest");
-    // SSO on /common stays in Diego's tenant.
-    let q = location_params(
-        &c.get(authorize_url_at(
-            &emu,
-            "common",
-            &[("prompt", "none"), ("scope", &sign_in_scope())],
-        ))
-        .send()
-        .await
-        .unwrap(),
-    );
-    let (s, b2) = redeem_at(&emu, "common", &q["code"], &sign_in_scope()).await;
-    assert_eq!(s, 200, "{b2}");
+}
+
+#[tokio::test]
+async fn single_sign_on_at_common_stays_in_diegos_tenant() {
+    let emu = start().await;
+    let browser = Browser::at(&emu, "common");
+    diego_at_common(&emu, &browser).await;
+    let q = browser
+        .back(&[("prompt", "none"), ("scope", &sign_in_scope())])
+        .await;
+    let b = redeem_with(&emu, "common", &q["code"], &[]).await.success();
+    assert_eq!(claims(access_token(&b))["tid"], wk::FABRIKAM_TENANT_ID);
+}
+
+#[tokio::test]
+async fn a_members_obo_at_common_runs_in_its_own_tenant() {
+    let emu = start().await;
+    let b = diego_at_common(&emu, &Browser::at(&emu, "common")).await;
+    let g = obo_at(&emu, "common", access_token(&b), "User.Read").await;
+    let profile = graph_me(&emu, access_token(&g.success())).await;
+    assert_eq!(profile["id"], wk::DIEGO_OID);
+}
+
+#[tokio::test]
+async fn obo_to_the_weather_api_which_fabrikam_lacks_is_500011() {
+    let emu = start().await;
+    let b = diego_at_common(&emu, &Browser::at(&emu, "common")).await;
+    let r = obo_at(&emu, "common", access_token(&b), wk::WEATHER_API_SCOPE).await;
+    r.aadsts(400, "invalid_resource", 500011);
+}
+
+#[tokio::test]
+async fn a_refresh_at_organizations_finds_the_grants_tenant() {
+    let emu = start().await;
+    let b = diego_at_common(&emu, &Browser::at(&emu, "common")).await;
+    let params = [("refresh_token", refresh_token(&b))];
+    let r = web_app_grant_at(&emu, "organizations", "refresh_token", &params).await;
     assert_eq!(
-        claims(b2["access_token"].as_str().unwrap())["tid"],
-        wk::FABRIKAM_TENANT_ID
-    );
-    // A member's OBO on /common is the tenant's own; the Weather API isn't in Fabrikam.
-    let (s, g) = obo_at(&emu, "common", at, "User.Read").await;
-    assert_eq!(s, 200, "{g}");
-    assert_eq!(
-        me(&emu, g["access_token"].as_str().unwrap()).await["id"],
-        wk::DIEGO_OID
-    );
-    let (s, e) = obo_at(&emu, "common", at, wk::WEATHER_API_SCOPE).await;
-    assert_aadsts(s, &e, 400, "invalid_resource", 500011);
-    // Refresh on /organizations finds the grant's tenant.
-    let (s, r) = token_at(
-        &emu,
-        "organizations",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", wk::WEB_APP_CLIENT_ID),
-            ("client_secret", wk::WEB_APP_SECRET),
-            ("refresh_token", b["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
-    assert_eq!(s, 200, "{r}");
-    assert_eq!(
-        claims(r["access_token"].as_str().unwrap())["tid"],
+        claims(access_token(&r.success()))["tid"],
         wk::FABRIKAM_TENANT_ID
     );
 }
 
 #[tokio::test]
-async fn nestor_signs_in_to_northwind_a_tenant_the_app_may_refuse() {
+async fn nestor_signs_in_at_organizations_to_northwind() {
     let emu = start().await;
-    let (s, b) = sign_in_and_redeem(&emu, "organizations", wk::NESTOR, &sign_in_scope()).await;
-    assert_eq!(s, 200, "{b}");
-    let c = claims(b["access_token"].as_str().unwrap());
-    assert_eq!(
-        (&c["tid"], &c["oid"]),
-        (&json!(wk::NORTHWIND_TENANT_ID), &json!(wk::NESTOR_OID))
-    );
-    // Diego is unknown to Northwind's own endpoint.
-    let (s, e) = token_at(
-        &emu,
-        wk::NORTHWIND_TENANT_DOMAIN,
-        &[
-            ("grant_type", "password"),
-            ("client_id", wk::WEB_APP_CLIENT_ID),
-            ("client_secret", wk::WEB_APP_SECRET),
-            ("username", wk::DIEGO),
-            ("password", wk::USER_PASSWORD),
-            ("scope", "User.Read"),
-        ],
-    )
-    .await;
-    assert_aadsts(s, &e, 400, "invalid_grant", 50126);
+    let b = sign_in_and_redeem(&emu, "organizations", wk::NESTOR, &sign_in_scope()).await;
+    let at = claims(access_token(&b.success()));
+    assert_claims(&at, user(wk::NORTHWIND_TENANT_ID, wk::NESTOR_OID));
+}
+
+refused! {
+    /// Northwind's own endpoint knows only Northwind's users.
+    diego_is_unknown_to_northwinds_own_endpoint_50126:
+        |emu| password_at(emu, wk::NORTHWIND_TENANT_DOMAIN, wk::DIEGO, "User.Read")
+        => 400 "invalid_grant" 50126;
 }

@@ -1,0 +1,61 @@
+//! Certificate credentials: a certificate registered on the web app, and client assertions
+//! (private_key_jwt) signed with its key.
+
+use emulator::{World, test_support::forge, well_known as wk};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+use super::world_with_app;
+
+/// A certificate credential registered on the web app: the world that has it, its private key
+/// (PKCS#8 PEM) and its SHA-1 and SHA-256 thumbprints (`x5t`, `x5t#S256`).
+pub struct Certificate {
+    pub world: World,
+    pub pem: String,
+    pub x5t: String,
+    pub x5t_s256: String,
+}
+
+/// The built-in world with a fresh certificate credential on the web app.
+pub fn world_with_web_app_certificate() -> Certificate {
+    let cert = forge::Certificate::self_signed("cert-client");
+    let world = world_with_app(wk::WEB_APP_CLIENT_ID, |app| {
+        app.key_credentials.push(emulator::world::KeyCredential {
+            key_id: "k1".into(),
+            key: cert.key_credential(),
+        });
+    });
+    Certificate {
+        world,
+        x5t: cert.x5t(),
+        x5t_s256: cert.x5t_s256(),
+        pem: cert.key.private_pem,
+    }
+}
+
+/// The claims of the web app's client assertion for `aud` with `jti`, valid for ten minutes.
+pub fn assertion_claims(aud: &str, jti: &str) -> Value {
+    let now = emulator::keys::now();
+    json!({"aud": aud, "iss": wk::WEB_APP_CLIENT_ID, "sub": wk::WEB_APP_CLIENT_ID,
+        "jti": jti, "nbf": now, "exp": now + 600})
+}
+
+impl Certificate {
+    /// `claims` signed by the certificate's key with `header`.
+    pub fn sign(&self, header: &jsonwebtoken::Header, claims: &Value) -> String {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(header, claims, &key).unwrap()
+    }
+
+    /// A client assertion with `claims`, signed RS256 and naming the certificate by `x5t`.
+    pub fn assertion_with(&self, claims: &Value) -> String {
+        let mut h = jsonwebtoken::Header::new(Algorithm::RS256);
+        h.x5t = Some(self.x5t.clone());
+        self.sign(&h, claims)
+    }
+
+    /// A valid client assertion for `aud` with `jti` (see [`assertion_claims`]).
+    pub fn assertion(&self, aud: &str, jti: &str) -> String {
+        self.assertion_with(&assertion_claims(aud, jti))
+    }
+}
