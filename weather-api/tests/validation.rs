@@ -51,18 +51,9 @@ async fn web_app_token(emu: &RunningEmulator, grant: &[(&str, &str)]) -> String 
         ("client_secret", wk::WEB_APP_SECRET),
     ];
     form.extend_from_slice(grant);
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/oauth2/v2.0/token",
-            emu.authority(wk::TENANT_ID)
-        ))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let endpoint = format!("{}/oauth2/v2.0/token", emu.authority(wk::TENANT_ID));
+    let response = reqwest::Client::new().post(endpoint).form(&form).send();
+    let body: serde_json::Value = response.await.unwrap().json().await.unwrap();
     body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
