@@ -3,24 +3,28 @@ import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
 import { signedInAs } from "./fixtures/pages";
 
-test("the header says who is signed in on every page, and signs in and out from any page", async ({ page, baseURL }) => {
+test("signing in from the header of any page comes back to that page", async ({ page, baseURL }) => {
   await page.goto("/diagnostics");
-  // Signed out: Sign in, back to this page.
   await page.getByTestId("account-sign-in").click();
   await signInAtEmulator(page, ADELE);
   await expect(page).toHaveURL(`${baseURL}/diagnostics`);
+});
 
+test("the header says who is signed in on every page", async ({ page }) => {
+  await signedInAs(page, ADELE, "/");
   for (const path of ["/", "/tokens", "/call-api", "/diagnostics"]) {
     await page.goto(path);
     await expect(page.getByTestId("account-name")).toHaveText("Adele Vance");
     await expect(page.getByTestId("account-detail")).toContainText(ADELE);
     await expect(page.getByTestId("account-detail")).toContainText("3dac8762-d1be-44f2-861a-a7e2aafdfc78");
   }
+});
 
-  // Sign out from the token view: a plain form POST, before or without any script.
-  await page.goto("/tokens");
-  // The identity provider's sign-out page frames this app's front-channel logout URL (from
-  // its own origin, allowed by the answer's frame-ancestors) before coming back.
+test("signing out from the header frames this app's front-channel logout, then shows signed out", async ({ page }) => {
+  await signedInAs(page, ADELE, "/tokens");
+  // A plain form POST, before or without any script. The identity provider's sign-out page
+  // frames this app's front-channel logout URL (from its own origin, allowed by the answer's
+  // frame-ancestors) before coming back.
   const frontChannel = page.waitForResponse((r) => r.url().includes("/auth/frontchannel-logout"));
   await page.getByTestId("sign-out").click();
   expect((await frontChannel).status()).toBe(200);
