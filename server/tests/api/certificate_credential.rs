@@ -2,7 +2,6 @@
 //! assertion signed by a certificate registered on the app, no secret anywhere.
 
 use crate::common::{ADELE, Seen, location, spawn_app};
-use reqwest::StatusCode;
 
 #[tokio::test]
 async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
@@ -48,10 +47,8 @@ async fn sign_in_and_obo_work_with_a_certificate_instead_of_a_secret() {
     .await;
     let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
     assert_eq!(location(&callback), "/");
-    let profile = app.server_fn("profile").await;
-    assert_eq!(profile.status(), StatusCode::OK);
-    let profile: serde_json::Value = profile.json().await.unwrap();
-    assert_eq!(profile["display_name"], "Adele Vance");
+    let profile = app.profile().await;
+    assert_eq!(profile.display_name.as_deref(), Some("Adele Vance"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

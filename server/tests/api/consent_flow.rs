@@ -4,7 +4,6 @@
 
 use crate::common::{ProblemAction, hidden, location, spawn_signed_in};
 use reqwest::StatusCode;
-use serde_json::Value;
 
 #[tokio::test]
 async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
@@ -65,9 +64,7 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     let callback = app.client.get(location(&accepted)).send().await.unwrap();
     assert_eq!(location(&callback), "/");
 
-    let profile = app.server_fn("profile").await;
-    assert_eq!(profile.status(), StatusCode::OK);
-    let profile: Value = profile.json().await.unwrap();
-    assert_eq!(profile["display_name"], "Adele Vance");
+    let profile = app.profile().await;
+    assert_eq!(profile.display_name.as_deref(), Some("Adele Vance"));
     let _ = std::fs::remove_dir_all(&dir);
 }

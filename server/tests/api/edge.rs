@@ -359,16 +359,16 @@ async fn idle_time_counts_from_the_last_use_not_from_the_sign_in() {
     // Used every 2 s: alive 6 s after sign-in, twice the idle timeout.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let session = app.ok("session").await;
-        assert_eq!(session["user"]["name"], "Adele Vance", "{session}");
+        let session = app.session().await;
+        assert_eq!(session.user.unwrap().name, "Adele Vance");
     }
     // Then left alone longer than the timeout: signed out, and told why, once.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
-    let session = app.ok("session").await;
-    assert_eq!(session["user"], serde_json::Value::Null, "{session}");
-    let why = session["ended"].as_str().unwrap_or_default();
-    assert!(why.contains("unused for more than 3 s"), "{session}");
-    assert_eq!(app.ok("session").await["ended"], serde_json::Value::Null);
+    let session = app.session().await;
+    assert_eq!(session.user, None);
+    let why = session.ended.unwrap_or_default();
+    assert!(why.contains("unused for more than 3 s"), "{why}");
+    assert_eq!(app.session().await.ended, None);
 }
 
 #[tokio::test]
@@ -378,20 +378,17 @@ async fn a_session_past_its_absolute_limit_ends_with_the_reason() {
         ("SESSION_ABSOLUTE_TIMEOUT_SECS", "2"),
     ])
     .await;
-    let session = app.ok("session").await;
+    let session = app.session().await;
     assert_eq!(
-        session["user"]["tenant_id"],
+        session.user.unwrap().tenant_id,
         emulator::well_known::TENANT_ID
     );
-    assert_eq!(session["ended"], serde_json::Value::Null);
+    assert_eq!(session.ended, None);
     tokio::time::sleep(Duration::from_millis(3_100)).await;
-    let session = app.ok("session").await;
-    assert_eq!(session["user"], serde_json::Value::Null, "{session}");
-    let why = session["ended"].as_str().unwrap_or_default();
-    assert!(why.contains("reached its limit of 2 s"), "{session}");
+    let session = app.session().await;
+    assert_eq!(session.user, None);
+    let why = session.ended.unwrap_or_default();
+    assert!(why.contains("reached its limit of 2 s"), "{why}");
     // A browser that never had a session is told nothing.
-    assert_eq!(
-        app.other_browser().ok("session").await["ended"],
-        serde_json::Value::Null
-    );
+    assert_eq!(app.other_browser().session().await.ended, None);
 }

@@ -44,7 +44,7 @@ fn front_channel_url(app: &TestApp) -> String {
 }
 
 async fn signed_in(app: &TestApp) -> bool {
-    app.ok("session").await["user"] != Value::Null
+    app.session().await.user.is_some()
 }
 
 /// The `src` of every iframe on a page.

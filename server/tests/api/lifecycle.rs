@@ -50,8 +50,7 @@ async fn an_identity_provider_outage_offers_a_retry_and_keeps_the_session() {
     assert!(problem.fix.contains("still signed in"), "{problem:?}");
 
     // Still signed in; the retry succeeds once the provider is back.
-    let session: Value = app.server_fn("session").await.json().await.unwrap();
-    assert_eq!(session["user"]["name"], "Adele Vance");
+    assert_eq!(app.session().await.user.unwrap().name, "Adele Vance");
     assert_eq!(app.server_fn("profile").await.status(), StatusCode::OK);
 }
 

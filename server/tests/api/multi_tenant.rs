@@ -35,13 +35,15 @@ async fn a_guest_gets_the_profile_of_the_tenant_they_signed_in_to() {
     let (app, _emulator) = multi_tenant_app(&[wk::TENANT_ID, wk::FABRIKAM_TENANT_ID]).await;
     app.sign_in(wk::ADELE_GUEST, "/", &mut Seen::default())
         .await;
-    let session: Value = app.server_fn("session").await.json().await.unwrap();
-    assert!(session["user"].is_object(), "{session}");
+    assert!(app.session().await.user.is_some());
 
     // On-Behalf-Of at Fabrikam's own endpoint: the guest record, not Adele's home profile
     // (which OBO at /organizations would have returned).
-    let profile = app.ok("profile").await;
-    assert_eq!(profile["job_title"], wk::ADELE_GUEST_JOB_TITLE, "{profile}");
+    let profile = app.profile().await;
+    assert_eq!(
+        profile.job_title.as_deref(),
+        Some(wk::ADELE_GUEST_JOB_TITLE)
+    );
     let graph = crate::real_tenant::claims(&app, "Graph").await;
     assert_eq!(graph["tid"], wk::FABRIKAM_TENANT_ID);
 }
@@ -50,14 +52,14 @@ async fn a_guest_gets_the_profile_of_the_tenant_they_signed_in_to() {
 async fn members_of_each_allowed_tenant_sign_in_to_their_own_tenant() {
     let (mut app, _emulator) = multi_tenant_app(&[wk::TENANT_ID, wk::FABRIKAM_TENANT_ID]).await;
     app.sign_in(wk::DIEGO, "/", &mut Seen::default()).await;
-    let profile = app.ok("profile").await;
-    assert_eq!(profile["user_principal_name"], wk::DIEGO, "{profile}");
+    let profile = app.profile().await;
+    assert_eq!(profile.user_principal_name.as_deref(), Some(wk::DIEGO));
 
     // Another browser, another tenant.
     app.client = crate::common::browser();
     app.sign_in(wk::ADELE, "/", &mut Seen::default()).await;
-    let profile = app.ok("profile").await;
-    assert_eq!(profile["user_principal_name"], wk::ADELE, "{profile}");
+    let profile = app.profile().await;
+    assert_eq!(profile.user_principal_name.as_deref(), Some(wk::ADELE));
 }
 
 #[tokio::test]

@@ -29,17 +29,17 @@ async fn a_warm_signed_in_page_calls_neither_the_identity_provider_nor_graph() {
 #[tokio::test]
 async fn a_stale_profile_is_served_at_once_and_refreshed_once_in_the_background() {
     let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
-    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+    assert_eq!(app.profile().await.read_secs_ago, 0);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     app.reset_emulator_stats().await;
 
     // Stale: the view gets the cached profile with its age at once; one read goes to Graph.
-    let profile = app.ok("profile").await;
-    assert_eq!(profile["display_name"], "Adele Vance");
-    assert!(profile["read_secs_ago"].as_u64().unwrap() >= 2, "{profile}");
+    let profile = app.profile().await;
+    assert_eq!(profile.display_name.as_deref(), Some("Adele Vance"));
+    assert!(profile.read_secs_ago >= 2, "{profile:?}");
     wait_for_graph_calls(&app, 1).await;
     // The next view has the refreshed profile.
-    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+    assert_eq!(app.profile().await.read_secs_ago, 0);
     assert_eq!(app.emulator_stats().await["graph"], 1);
 }
 
@@ -47,7 +47,7 @@ async fn a_stale_profile_is_served_at_once_and_refreshed_once_in_the_background(
 /// its next request with `status`; the emulator's counters reset.
 async fn stale_profile_then_graph_answers(status: u16) -> TestApp {
     let app = spawn_signed_in(&[("SESSION_STORE", "memory"), ("PROFILE_TTL_SECS", "1")]).await;
-    app.ok("profile").await;
+    app.profile().await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let fault =
         json!({"endpoint": "graph", "kind": {"type": "status", "code": status}, "count": 1});
@@ -60,8 +60,8 @@ async fn stale_profile_then_graph_answers(status: u16) -> TestApp {
 async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
     let app = stale_profile_then_graph_answers(503).await;
 
-    let stale = app.ok("profile").await;
-    assert_eq!(stale["display_name"], "Adele Vance");
+    let stale = app.profile().await;
+    assert_eq!(stale.display_name.as_deref(), Some("Adele Vance"));
     wait_for_graph_calls(&app, 1).await;
     // (Graph answered; let the background task record the failure.)
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -72,27 +72,27 @@ async fn a_failed_refresh_keeps_showing_the_cached_profile_with_its_age() {
     assert!(still["read_secs_ago"].as_u64().unwrap() >= 2, "{still}");
     // That view started the next attempt, which succeeds.
     wait_for_graph_calls(&app, 2).await;
-    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+    assert_eq!(app.profile().await.read_secs_ago, 0);
 }
 
 #[tokio::test]
 async fn a_token_graph_refuses_in_the_background_is_replaced_at_the_next_refresh() {
     let app = stale_profile_then_graph_answers(401).await;
 
-    app.ok("profile").await;
+    app.profile().await;
     wait_for_graph_calls(&app, 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    app.ok("profile").await;
+    app.profile().await;
     wait_for_graph_calls(&app, 2).await;
     // The refused token was dropped: the second read exchanged a new one.
     assert_eq!(app.emulator_stats().await["obo"], 1);
-    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+    assert_eq!(app.profile().await.read_secs_ago, 0);
 }
 
 #[tokio::test]
 async fn sign_out_forgets_the_profile() {
     let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
-    app.ok("profile").await;
+    app.profile().await;
     app.sign_out().await;
     assert_eq!(
         app.server_fn("profile").await.status(),
@@ -100,7 +100,7 @@ async fn sign_out_forgets_the_profile() {
     );
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     app.reset_emulator_stats().await;
-    assert_eq!(app.ok("profile").await["read_secs_ago"], 0);
+    assert_eq!(app.profile().await.read_secs_ago, 0);
     assert_eq!(app.emulator_stats().await["graph"], 1, "read anew");
 }
 

@@ -41,7 +41,7 @@ async fn an_app_id_uri_api_scope_is_used_in_guid_form_so_the_first_refresh_succe
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     app.reset_emulator_stats().await;
 
-    app.ok("profile").await;
+    app.profile().await;
     let stats = app.emulator_stats().await;
     assert_eq!(stats["refresh_token"], 1, "{stats}");
 
@@ -129,7 +129,7 @@ async fn the_flows_work_with_access_tokens_of(version: Option<u64>) {
     }
     assert_eq!(sign_in["scp"], "access_as_user");
 
-    app.ok("profile").await;
+    app.profile().await;
     app.ok("call-api").await;
 }
 
@@ -173,7 +173,7 @@ async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
     assert!(consent.contains("Weather.Read"), "{consent}");
 
     // The first On-Behalf-Of calls find their consent: no AADSTS65001 round trip.
-    app.ok("profile").await;
+    app.profile().await;
     app.ok("call-api").await;
 }
 
@@ -189,8 +189,7 @@ async fn a_graph_401_evicts_the_cached_token_and_retries_once() {
         json!({"endpoint": "graph", "kind": {"type": "status", "code": 401}, "count": 1}),
     )
     .await;
-    let profile = app.ok("profile").await;
-    assert_eq!(profile["token_from_cache"], false);
+    assert!(!app.profile().await.token_from_cache);
     let stats = app.emulator_stats().await;
     assert_eq!(
         stats["obo"], 1,
@@ -288,5 +287,5 @@ async fn a_default_scope_is_left_out_of_the_consent_at_sign_in() {
         .through_emulator(&authorize, ADELE, &mut Seen::default())
         .await;
     assert_eq!(location(&callback), "/");
-    app.ok("profile").await;
+    app.profile().await;
 }

@@ -20,9 +20,8 @@ fn as_browser(mut app: TestApp, browser: &TestApp) -> TestApp {
     app
 }
 
-async fn signed_in_user(app: &TestApp) -> Value {
-    let session: Value = app.server_fn("session").await.json().await.unwrap();
-    session["user"].clone()
+async fn signed_in_name(app: &TestApp) -> Option<String> {
+    app.session().await.user.map(|user| user.name)
 }
 
 #[tokio::test]
@@ -31,9 +30,9 @@ async fn a_session_started_on_one_instance_is_served_by_another_and_sealed_in_re
     let (a, b) = deployment.two().await;
     a.sign_in(ADELE, "/", &mut Seen::default()).await;
 
-    assert_eq!(signed_in_user(&b).await["name"], "Adele Vance");
-    let profile = b.ok("profile").await;
-    assert_eq!(profile["user_principal_name"], ADELE, "{profile}");
+    assert_eq!(signed_in_name(&b).await.as_deref(), Some("Adele Vance"));
+    let profile = b.profile().await;
+    assert_eq!(profile.user_principal_name.as_deref(), Some(ADELE));
     let tokens = b.ok("tokens").await;
     assert!(tokens.to_string().contains("access_as_user"), "{tokens}");
 
@@ -95,13 +94,13 @@ async fn signing_out_on_one_instance_signs_out_everywhere_and_purges_the_shared_
     let deployment = Deployment::start(RedisServer::start()).await;
     let (a, b) = deployment.two().await;
     a.sign_in(ADELE, "/", &mut Seen::default()).await;
-    a.ok("profile").await;
+    a.profile().await;
     b.ok("call-api").await;
     assert_eq!(deployment.redis.keys("bff:obo:*").await.len(), 2);
 
     assert!(b.sign_out().await.status().is_redirection());
 
-    assert_eq!(signed_in_user(&a).await, Value::Null);
+    assert_eq!(signed_in_name(&a).await, None);
     let profile = a.server_fn("profile").await;
     assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -115,7 +114,7 @@ async fn the_identity_providers_sign_out_on_one_instance_ends_the_session_everyw
     let deployment = Deployment::start(RedisServer::start()).await;
     let (a, b) = deployment.two().await;
     let sid = a.sign_in_with_sid(ADELE).await;
-    a.ok("profile").await;
+    a.profile().await;
     assert_eq!(deployment.redis.keys("bff:sid:*").await.len(), 1);
 
     // The front-channel call reaches B, from a frame without cookies.
@@ -126,7 +125,7 @@ async fn the_identity_providers_sign_out_on_one_instance_ends_the_session_everyw
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
 
-    assert_eq!(signed_in_user(&a).await, Value::Null);
+    assert_eq!(signed_in_name(&a).await, None);
     assert_eq!(
         deployment.redis.keys("bff:obo*").await,
         Vec::<String>::new()
@@ -142,14 +141,14 @@ async fn restarting_every_instance_signs_nobody_out() {
     let deployment = Deployment::start(RedisServer::start()).await;
     let (a, b) = deployment.two().await;
     a.sign_in(ADELE, "/", &mut Seen::default()).await;
-    a.ok("profile").await;
+    a.profile().await;
     a.stop().await;
     b.stop().await;
 
     let (a2, b2) = deployment.two().await;
     let (a2, b2) = (as_browser(a2, &a), as_browser(b2, &a));
-    assert_eq!(signed_in_user(&a2).await["name"], "Adele Vance");
-    a2.ok("profile").await;
+    assert_eq!(signed_in_name(&a2).await.as_deref(), Some("Adele Vance"));
+    a2.profile().await;
     b2.ok("call-api").await;
     // The new instances' own caches were empty: the shared tier served one of the two.
     assert_eq!(
@@ -170,17 +169,23 @@ async fn a_rotated_key_ring_keeps_sessions_and_a_dropped_key_signs_out_cleanly()
         deployment.instance(&format!("{},{}", key(2), key(1))).await,
         &old,
     );
-    assert_eq!(signed_in_user(&rotated).await["name"], "Adele Vance");
-    rotated.ok("profile").await;
+    assert_eq!(
+        signed_in_name(&rotated).await.as_deref(),
+        Some("Adele Vance")
+    );
+    rotated.profile().await;
 
     // The old key dropped: its sessions read as signed out, not as an error.
     let dropped = as_browser(deployment.instance(&key(2)).await, &old);
-    assert_eq!(signed_in_user(&dropped).await, Value::Null);
+    assert_eq!(signed_in_name(&dropped).await, None);
     let home = dropped.client.get(dropped.url("/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK);
     // And signing in again works under the new ring.
     dropped.sign_in(ADELE, "/", &mut Seen::default()).await;
-    assert_eq!(signed_in_user(&dropped).await["name"], "Adele Vance");
+    assert_eq!(
+        signed_in_name(&dropped).await.as_deref(),
+        Some("Adele Vance")
+    );
 }
 
 #[tokio::test]
@@ -204,7 +209,7 @@ async fn a_tampered_record_reads_as_signed_out_not_a_500() {
 
         let home = app.client.get(app.url("/tokens")).send().await.unwrap();
         assert_eq!(home.status(), StatusCode::OK);
-        assert_eq!(signed_in_user(&app).await, Value::Null);
+        assert_eq!(signed_in_name(&app).await, None);
         assert_eq!(
             app.server_fn("profile").await.status(),
             StatusCode::UNAUTHORIZED
@@ -237,7 +242,7 @@ async fn a_redis_outage_answers_503_and_nothing_is_lost_when_it_returns() {
         .instance_with(&key(1), &[("REDIS_TIMEOUT_MS", "300")])
         .await;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
-    app.ok("profile").await;
+    app.profile().await;
 
     deployment.redis.kill();
     let failed = app.server_fn("profile").await;
@@ -271,8 +276,8 @@ async fn a_redis_outage_answers_503_and_nothing_is_lost_when_it_returns() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ready, "the instance did not reconnect to Redis");
-    assert_eq!(signed_in_user(&app).await["name"], "Adele Vance");
-    app.ok("profile").await;
+    assert_eq!(signed_in_name(&app).await.as_deref(), Some("Adele Vance"));
+    app.profile().await;
 }
 
 #[tokio::test]

@@ -21,16 +21,13 @@ async fn sign_in_shows_the_profile_via_obo_and_a_warm_cache_calls_no_identity_pr
     assert!(!contains_jwt(&cookie));
 
     app.reset_emulator_stats().await;
-    let first = app.server_fn("profile").await;
-    assert_eq!(first.status(), StatusCode::OK);
-    let profile: Value = first.json().await.unwrap();
-    assert_eq!(profile["display_name"], "Adele Vance");
-    assert_eq!(profile["user_principal_name"], ADELE);
-    assert_eq!(profile["token_from_cache"], false);
+    let profile = app.profile().await;
+    assert_eq!(profile.display_name.as_deref(), Some("Adele Vance"));
+    assert_eq!(profile.user_principal_name.as_deref(), Some(ADELE));
+    assert!(!profile.token_from_cache);
 
     for _ in 0..5 {
-        let again: Value = app.server_fn("profile").await.json().await.unwrap();
-        assert_eq!(again["token_from_cache"], true);
+        assert!(app.profile().await.token_from_cache);
     }
     let stats = app.emulator_stats().await;
     assert_eq!(
@@ -176,8 +173,7 @@ async fn server_functions_without_the_anti_csrf_proof_get_a_clear_403() {
 #[tokio::test]
 async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
     let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
-    let before: Value = app.server_fn("session").await.json().await.unwrap();
-    assert_eq!(before["user"]["name"], "Adele Vance");
+    assert_eq!(app.session().await.user.unwrap().name, "Adele Vance");
 
     let cross_site = app
         .client
@@ -193,8 +189,7 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
     assert!(target.contains("/oauth2/v2.0/logout"), "{target}");
     assert!(target.contains("post_logout_redirect_uri="), "{target}");
 
-    let after: Value = app.server_fn("session").await.json().await.unwrap();
-    assert_eq!(after["user"], Value::Null);
+    assert_eq!(app.session().await.user, None);
     let profile = app.server_fn("profile").await;
     assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
     let profile: Value = profile.json().await.unwrap();

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use app::model::{Profile, SessionInfo};
 #[allow(unused_imports)]
 pub use app::{
     error::AppError,
@@ -356,6 +357,16 @@ impl TestApp {
             "{path}: {}",
             r.text().await.unwrap()
         );
+    }
+
+    /// The session as the pages read it (the app's own [`SessionInfo`]).
+    pub async fn session(&self) -> SessionInfo {
+        serde_json::from_value(self.ok("session").await).unwrap()
+    }
+
+    /// The signed-in user's profile (the app's own [`Profile`]); the call must succeed.
+    pub async fn profile(&self) -> Profile {
+        serde_json::from_value(self.ok("profile").await).unwrap()
     }
 
     /// Calls a server function that must succeed; its JSON answer.
