@@ -30,9 +30,9 @@ pub enum KeyError {
     /// The key file could not be read or written.
     #[error("key file {path}: {source}")]
     Io {
-        /// The path.
+        /// The key file, as the data directory names it.
         path: PathBuf,
-        /// The cause.
+        /// Why the file could not be read or written.
         source: std::io::Error,
     },
     /// The key file is corrupt.

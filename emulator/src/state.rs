@@ -98,9 +98,9 @@ impl Lifetimes {
 /// An issued authorization code.
 #[derive(Debug, Clone)]
 pub struct CodeGrant {
-    /// Tenant id.
+    /// The tenant the code was issued in; it is redeemed at that tenant only.
     pub tid: String,
-    /// Client id.
+    /// The client that asked; another client redeeming it is AADSTS70000.
     pub client_id: String,
     /// Redirect URI used at /authorize.
     pub redirect_uri: String,
@@ -156,13 +156,13 @@ impl AuthFacts {
 pub struct RefreshGrant {
     /// Grant id (not the token).
     pub id: String,
-    /// Tenant id.
+    /// The tenant the grant was issued in.
     pub tid: String,
-    /// Client id.
+    /// The client it was issued to; another client redeeming it is AADSTS70000.
     pub client_id: String,
-    /// User object id.
+    /// The user it speaks for.
     pub oid: String,
-    /// UPN.
+    /// The user's sign-in name, for revocation by UPN (`/_emulator/users/{upn}/revoke`).
     pub upn: String,
     /// How it was obtained (grant type).
     pub obtained_by: String,

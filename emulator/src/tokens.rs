@@ -179,9 +179,9 @@ pub enum VerifyError {
 /// A decoded (not yet verified) token.
 #[derive(Debug, Clone)]
 pub struct Decoded {
-    /// JOSE header.
+    /// The JOSE header (`alg`, `kid`, and Graph's `nonce`).
     pub header: Value,
-    /// Claims.
+    /// The payload, unverified until the caller checks the signature.
     pub claims: Value,
     parts: [String; 3],
 }

@@ -28,16 +28,16 @@ pub struct Tenant {
     pub id: String,
     /// Verified domains (the first is the primary one).
     pub domains: Vec<String>,
-    /// Users.
+    /// Members, and guests whose accounts live in another tenant.
     #[serde(default)]
     pub users: Vec<User>,
     /// App registrations (with a service principal in this tenant).
     #[serde(default)]
     pub applications: Vec<Application>,
-    /// Consent grants.
+    /// Who may call which API through which app: a missing one is AADSTS65001.
     #[serde(default)]
     pub consents: Vec<ConsentGrant>,
-    /// Conditional Access policies.
+    /// The policies that ask for MFA (AADSTS50076 and its claims challenge).
     #[serde(default)]
     pub conditional_access_policies: Vec<CaPolicy>,
 }
@@ -98,9 +98,9 @@ impl User {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentGrant {
-    /// The client app.
+    /// The app that calls (the web app).
     pub client_id: String,
-    /// The resource app.
+    /// The API it may call, by client id.
     pub resource_app_id: String,
     /// Consented scope values.
     pub scopes: Vec<String>,
@@ -135,17 +135,17 @@ pub enum WorldError {
     /// The file could not be read.
     #[error("cannot read world config {path}: {source}")]
     Read {
-        /// The path.
+        /// The world file named by the settings.
         path: String,
-        /// The cause.
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// The file is not a valid world.
     #[error("invalid world config {path}: {source}")]
     Parse {
-        /// The path.
+        /// The world file named by the settings.
         path: String,
-        /// The cause.
+        /// Where and why it is not a world, as serde_json says it.
         source: serde_json::Error,
     },
 }

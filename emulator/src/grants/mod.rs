@@ -147,7 +147,7 @@ pub fn check_user_access(
 pub enum GrantType {
     /// `authorization_code`: a code from `/authorize`.
     AuthorizationCode,
-    /// `refresh_token`.
+    /// `refresh_token`: a refresh token issued by a code, OBO or an earlier refresh.
     RefreshToken,
     /// `urn:ietf:params:oauth:grant-type:jwt-bearer` with `requested_token_use=on_behalf_of`.
     OnBehalfOf,
@@ -275,13 +275,13 @@ impl TokenRequest<'_> {
 
 /// What a user token response needs.
 pub struct UserIssue<'a> {
-    /// Tenant.
+    /// The tenant that issues (its `tid` and issuer).
     pub tenant: &'a Tenant,
-    /// Calling client.
+    /// The client the token is for (`appid`/`azp`).
     pub client: &'a Application,
     /// How the client authenticated (`appidacr`/`azpacr`).
     pub client_acr: ClientAcr,
-    /// The user.
+    /// Whom the token speaks for (`oid`, `upn`, `name`).
     pub user: &'a User,
     /// Resolved scopes.
     pub scopes: &'a Scopes,

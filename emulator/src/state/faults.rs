@@ -13,7 +13,7 @@ pub enum FaultEndpoint {
     Authorize,
     /// Discovery documents and instance discovery.
     Discovery,
-    /// JWKS.
+    /// The signing keys (`/discovery/v2.0/keys`).
     Jwks,
     /// The Graph slice.
     Graph,

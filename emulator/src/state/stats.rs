@@ -18,15 +18,15 @@ pub struct Counters {
     pub client_credentials: AtomicU64,
     /// password grants.
     pub password: AtomicU64,
-    /// other/unknown grant types.
+    /// Token requests with a grant type the emulator does not know.
     pub other_grant: AtomicU64,
-    /// /authorize requests.
+    /// `/authorize` requests, pages' answers included.
     pub authorize: AtomicU64,
-    /// discovery documents.
+    /// OpenID discovery documents served.
     pub discovery: AtomicU64,
-    /// JWKS requests.
+    /// Key sets served (a client that refetches too often shows here).
     pub jwks: AtomicU64,
-    /// instance discovery.
+    /// MSAL's `/common/discovery/instance` requests.
     pub instance_discovery: AtomicU64,
     /// Graph requests.
     pub graph: AtomicU64,
@@ -71,7 +71,7 @@ impl Counters {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A snapshot.
+    /// The counters as they are now, as `/_emulator/stats` answers them.
     pub fn snapshot(&self) -> Stats {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut s = Stats {

@@ -114,7 +114,8 @@ pub struct OptionalClaim {
     /// Its source (`null` for the default).
     #[serde(default)]
     pub source: Option<String>,
-    /// Additional properties.
+    /// Graph's `additionalProperties` (e.g. `include_externally_authenticated_upn`); kept,
+    /// not acted on.
     #[serde(default)]
     pub additional_properties: Vec<String>,
 }
@@ -169,11 +170,11 @@ pub enum PermissionKind {
     Role,
 }
 
-/// An app role.
+/// An app role: an application permission when `allowed_member_types` has `Application`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRole {
-    /// Role id.
+    /// What `requiredResourceAccess` and admin consent refer to it by.
     pub id: String,
     /// Role value (appears in `roles`).
     pub value: String,
@@ -188,7 +189,7 @@ pub struct AppRole {
 pub struct RequiredResourceAccess {
     /// The resource's appId.
     pub resource_app_id: String,
-    /// Permissions.
+    /// The scopes and roles required, by id.
     pub resource_access: Vec<ResourceAccess>,
 }
 
@@ -207,7 +208,8 @@ pub struct ResourceAccess {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebSection {
-    /// Redirect URIs.
+    /// Where codes may be sent, matched exactly (AADSTS50011 otherwise); a
+    /// `post_logout_redirect_uri` must be one of them too.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Front-channel logout URL (the portal's "Front-channel logout URL"): the end-session
