@@ -142,8 +142,10 @@ pub struct ClaimRow {
     pub unix_time: Option<i64>,
 }
 
-/// A failure explained: what happened, why in this configuration, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A failure explained: what happened, why in this configuration, and how to fix it. The
+/// default is empty: a problem this app finds itself sets the texts and its action, and
+/// leaves the identity provider's fields (`code`, trace ids, lookup) unset.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     pub title: String,
     /// The AADSTS code, when the identity provider gave one.
@@ -164,12 +166,13 @@ pub struct Problem {
 }
 
 /// What the user can do about a problem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub enum ProblemAction {
     /// Sign in (again), landing back on `url`'s `return_to`.
     SignIn { url: String, label: String },
     /// Try the same thing again later.
     Retry,
     /// Nothing the user can do; an administrator must change the configuration.
+    #[default]
     None,
 }

@@ -267,18 +267,13 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
 fn refused(status: StatusCode, title: String, fix: String) -> Response {
     let problem = Problem {
         title,
-        code: None,
         error: Some(format!("HTTP {}", status.as_u16())),
-        message: None,
         meaning: "The server's proxy did not forward this request to the API.".into(),
         cause: "The request is outside what this app's configuration lets the proxy forward."
             .into(),
         fix,
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: ProblemAction::None,
+        ..Problem::default()
     };
     (status, Json(AppError::Problem(Box::new(problem)))).into_response()
 }
@@ -444,9 +439,7 @@ fn claims_challenge(headers: &HeaderMap) -> Option<String> {
 fn step_up_problem(api: &str, sign_in: String) -> Problem {
     Problem {
         title: format!("The API {api:?} asks for a stronger sign-in"),
-        code: None,
         error: Some("insufficient_claims".into()),
-        message: None,
         meaning: "The API requires more than your current sign-in proves, e.g. multi-factor \
                   authentication (Conditional Access)."
             .into(),
@@ -456,14 +449,11 @@ fn step_up_problem(api: &str, sign_in: String) -> Problem {
         fix: "Sign in again: the identity provider asks for the extra step, and the call then \
               works."
             .into(),
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: ProblemAction::SignIn {
             url: sign_in,
             label: "Sign in again".into(),
         },
+        ..Problem::default()
     }
 }
 

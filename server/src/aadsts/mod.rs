@@ -40,17 +40,12 @@ pub fn explain(err: &IdpError, op: &Operation<'_>, config: &Config, sign_in_url:
         ),
         IdpError::InvalidResponse { endpoint, detail } => Problem {
             title: "Unexpected answer from the identity provider".into(),
-            code: None,
-            error: None,
             message: Some(format!("{endpoint}: {detail}")),
             meaning: "The identity provider answered something this app could not read.".into(),
             cause: "AZURE_AD_AUTHORITY_HOST may point at something that is not Entra ID, or a proxy changed the answer.".into(),
             fix: "Check AZURE_AD_AUTHORITY_HOST and try again.".into(),
-            trace_id: None,
-            correlation_id: None,
-            timestamp: None,
-            lookup_url: None,
             action: ProblemAction::Retry,
+            ..Problem::default()
         },
     }
 }
@@ -58,17 +53,11 @@ pub fn explain(err: &IdpError, op: &Operation<'_>, config: &Config, sign_in_url:
 fn transient(title: &str, meaning: String) -> Problem {
     Problem {
         title: title.into(),
-        code: None,
-        error: None,
-        message: None,
         meaning,
         cause: "A temporary outage or overload at the identity provider.".into(),
         fix: "Try again in a moment. You are still signed in; nothing was lost.".into(),
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: ProblemAction::Retry,
+        ..Problem::default()
     }
 }
 

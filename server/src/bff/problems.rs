@@ -46,7 +46,6 @@ pub(crate) fn api_problem(
     let transient = transient == Transient::Yes;
     AppError::Problem(Box::new(Problem {
         title: title.into(),
-        code: None,
         error: status.map(|s| format!("HTTP {s}")),
         message: Some(message),
         meaning: "The API call did not succeed; the details below say what it answered.".into(),
@@ -60,14 +59,11 @@ pub(crate) fn api_problem(
         } else {
             config_fix
         },
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: if transient {
             ProblemAction::Retry
         } else {
             ProblemAction::None
         },
+        ..Problem::default()
     }))
 }

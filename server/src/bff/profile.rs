@@ -144,8 +144,6 @@ fn graph_throttled(wait: std::time::Duration) -> AppError {
     let secs = wait.as_secs().max(1);
     AppError::Problem(Box::new(Problem {
         title: "Microsoft Graph is throttling this app".into(),
-        code: None,
-        error: None,
         message: Some(format!(
             "Microsoft Graph asked to wait {secs} s (Retry-After)."
         )),
@@ -159,11 +157,8 @@ fn graph_throttled(wait: std::time::Duration) -> AppError {
             "Try again in {secs} s. Until then this app makes no call to Graph for your \
              tenant; you are still signed in."
         ),
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: ProblemAction::Retry,
+        ..Problem::default()
     }))
 }
 

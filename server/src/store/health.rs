@@ -177,18 +177,12 @@ pub fn unavailable(path: &str) -> Response {
 pub fn problem() -> app::model::Problem {
     app::model::Problem {
         title: TITLE.into(),
-        code: None,
-        error: None,
-        message: None,
         meaning: "The server keeps your session (and your tokens) in its session store, and \
                   could not reach it."
             .into(),
         cause: "The session store (Redis or the session database) is down or too slow.".into(),
         fix: FIX.into(),
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        lookup_url: None,
         action: app::model::ProblemAction::Retry,
+        ..app::model::Problem::default()
     }
 }
