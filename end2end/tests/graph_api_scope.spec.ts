@@ -1,7 +1,7 @@
 import { expect, test } from "./fixtures/test";
-import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
+import { ADELE } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
-import { ProblemCard } from "./fixtures/pages";
+import { ProblemCard, signedInAs } from "./fixtures/pages";
 
 // The seed's mistake: the sign-in scope is Microsoft Graph's, so the sign-in token is a
 // Graph token and On-Behalf-Of fails with AADSTS50013. The server starts (with a warning)
@@ -16,12 +16,14 @@ test.afterAll(async () => {
   await server?.stop();
 });
 
-test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS50013", async ({ page }) => {
+test("the server starts with the mistake, says so in its log, and the page warns of AADSTS50013", async ({ page }) => {
   await page.goto(server.url);
-  // The server started on purpose with this mistake, and says so on the page.
   await expect(page.getByTestId("config-warning")).toContainText("AADSTS50013");
-  await page.getByTestId("sign-in").click();
-  await signInAtEmulator(page, ADELE);
+  expect(server.output()).toContain("AADSTS50013");
+});
+
+test("after sign-in, the page explains AADSTS50013: the assertion is a Graph token, and the fix", async ({ page }) => {
+  await signedInAs(page, ADELE, "/", server.url);
   await expect(page).toHaveURL(`${server.url}/`);
   await expect(page.getByTestId("signed-in-as")).toContainText("Adele Vance");
 
@@ -31,10 +33,10 @@ test("with API_SCOPE set to Graph, sign-in works and the page explains AADSTS500
   await expect(problem.fix).toContainText(
     "API_SCOPE to dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user",
   );
-  expect(server.output()).toContain("AADSTS50013");
+});
 
-  // The diagnostics page names the mistake (details are for signed-in users).
-  await page.goto(`${server.url}/diagnostics`);
+test("the diagnostics page names the sign-in scope as the problem (details for signed-in users)", async ({ page }) => {
+  await signedInAs(page, ADELE, "/diagnostics", server.url);
   const row = page.locator('tr[data-check="Sign-in scope (OBO assertion)"]');
   await expect(row.locator(".outcome")).toHaveText("Problem");
   await expect(row).toContainText("AADSTS50013");

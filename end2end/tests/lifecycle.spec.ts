@@ -1,7 +1,7 @@
 import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
-import { waitForHydration } from "./fixtures/pages";
+import { ProblemCard, waitForHydration } from "./fixtures/pages";
 
 // Each test has its own server and emulator: they change the emulator's lifetimes,
 // revoke sessions and inject faults.
@@ -24,9 +24,9 @@ test("a revoked session says so and signs in again back to the same page", async
 
   await server.admin(`users/${ADELE}/revoke`);
   await page.reload();
-  const problem = page.getByTestId("problem");
-  await expect(problem.getByTestId("problem-cause")).toContainText("Your session has expired");
-  await problem.getByRole("link", { name: "Sign in again" }).click();
+  const problem = new ProblemCard(page);
+  await expect(problem.cause).toContainText("Your session has expired");
+  await problem.action("Sign in again").click();
   if (await page.getByLabel("Email, phone, or Skype").isVisible()) {
     await signInAtEmulator(page, ADELE);
   }
@@ -46,11 +46,11 @@ test("an identity-provider outage shows Try again, and the retry works", async (
     count: 1,
   });
   await page.getByTestId("call-api").click();
-  const problem = page.getByTestId("problem");
-  await expect(problem).toContainText("The identity provider is unavailable");
-  await expect(problem.getByTestId("problem-fix")).toContainText("still signed in");
+  const problem = new ProblemCard(page);
+  await expect(problem.root).toContainText("The identity provider is unavailable");
+  await expect(problem.fix).toContainText("still signed in");
 
-  await problem.getByRole("button", { name: "Try again" }).click();
+  await problem.root.getByRole("button", { name: "Try again" }).click();
   await waitForHydration(page);
   await page.getByTestId("call-api").click();
   await expect(page.getByTestId("forecasts").locator("tbody tr")).toHaveCount(5);

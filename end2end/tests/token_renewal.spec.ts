@@ -1,6 +1,7 @@
 import { expect, test } from "./fixtures/test";
 import { ADELE, signInAtEmulator } from "./fixtures/emulator_sign_in";
 import { startServer } from "./fixtures/server";
+import { ProblemCard } from "./fixtures/pages";
 
 // On Entra ID a token an app requests for itself is refreshed only when the resource is
 // named by the app's GUID (AADSTS90009 otherwise), about an hour after sign-in. The
@@ -38,10 +39,10 @@ test("with the App ID URI forced, the first renewal explains AADSTS90009 and the
     await signInAtEmulator(page, ADELE);
     await expect(page.getByTestId("signed-in-as")).toContainText("Adele Vance");
 
-    const problem = page.getByTestId("problem");
-    await expect(problem).toContainText("AADSTS90009");
-    await expect(problem.getByTestId("problem-cause")).toContainText(`api://${CLIENT_ID}/access_as_user`);
-    await expect(problem.getByTestId("problem-fix")).toContainText(`API_SCOPE=${CLIENT_ID}/access_as_user`);
+    const problem = new ProblemCard(page);
+    await expect(problem.root).toContainText("AADSTS90009");
+    await expect(problem.cause).toContainText(`api://${CLIENT_ID}/access_as_user`);
+    await expect(problem.fix).toContainText(`API_SCOPE=${CLIENT_ID}/access_as_user`);
   } finally {
     await server.stop();
   }
