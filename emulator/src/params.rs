@@ -35,13 +35,13 @@ impl Params {
     }
 }
 
-/// From where the method puts them: a GET's query, a POST's form body. Entra's `/authorize`
-/// and `/logout` take both; `/token` takes POST only (its route has no GET).
+/// From where the method puts them: a GET's (or HEAD's) query, a POST's form body. Entra's
+/// `/authorize` and `/logout` take both; `/token` takes POST only (its route has no GET).
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if req.method() == Method::GET {
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
             return Ok(Self::parse(
                 req.uri().query().unwrap_or_default().as_bytes(),
             ));

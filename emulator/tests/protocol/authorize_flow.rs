@@ -5,6 +5,17 @@
 use crate::common::*;
 use emulator::{RunningEmulator, World, well_known as wk};
 
+/// axum answers HEAD with the GET handler: the query must be read for it as for a GET.
+#[tokio::test]
+async fn a_head_request_to_authorize_reads_the_query_as_a_get_does() {
+    let emu = start().await;
+    let url = authorize_url_at(&emu, wk::TENANT_ID, &[]);
+    let get = client().get(&url).send().await.unwrap();
+    let head = client().head(&url).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(head.status(), get.status());
+}
+
 #[tokio::test]
 async fn signing_in_sets_a_session_cookie_and_sends_the_code_state_and_client_info_back() {
     let emu = start().await;

@@ -36,15 +36,31 @@ fn amr_has_mfa(claims: &Value) -> bool {
     claims["amr"].as_array().unwrap().iter().any(|a| a == "mfa")
 }
 
-#[tokio::test]
-async fn a_wrong_mfa_code_is_said_on_the_page() {
-    let emu = start().await;
-    let browser = Browser::new(&emu);
-    let html = megan_at_the_mfa_page(&browser, &emu).await;
+/// A wrong code is said on the page, and the same sign-in goes on with the right one.
+async fn a_wrong_mfa_code_is_said_and_can_be_retried(emu: &RunningEmulator) {
+    let browser = Browser::new(emu);
+    let html = megan_at_the_mfa_page(&browser, emu).await;
     let again = browser
         .submit_for_page(&html, "mfa", &[("otc", "000000")])
         .await;
     assert!(again.contains("role=\"alert\""), "{again}");
+    let r = browser
+        .submit(&again, "mfa", &[("otc", wk::MFA_CODE)])
+        .await;
+    redeem(emu, &location_params(&r)["code"]).await.success();
+}
+
+#[tokio::test]
+async fn a_wrong_mfa_code_is_said_on_the_page_and_the_right_one_then_signs_in() {
+    a_wrong_mfa_code_is_said_and_can_be_retried(&start().await).await;
+}
+
+#[tokio::test]
+async fn a_wrong_mfa_code_can_be_retried_with_a_v2_web_app_too() {
+    a_wrong_mfa_code_is_said_and_can_be_retried(
+        &start_with(World::well_known_with_v2_web_app()).await,
+    )
+    .await;
 }
 
 #[tokio::test]

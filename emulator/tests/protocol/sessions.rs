@@ -17,6 +17,23 @@ async fn a_wrong_username_is_said_on_the_page() {
 }
 
 #[tokio::test]
+async fn after_a_wrong_username_the_same_sign_in_goes_on_with_the_right_one() {
+    let emu = start().await;
+    let browser = Browser::new(&emu);
+    let html = browser.page(&[]).await;
+    let nobody = [("username", "nobody@contoso.onmicrosoft.com")];
+    let html = browser.submit_for_page(&html, "username", &nobody).await;
+    let adele = [("username", wk::ADELE)];
+    let html = browser.submit_for_page(&html, "username", &adele).await;
+    let wrong = [("username", wk::ADELE), ("password", "nope")];
+    let html = browser.submit_for_page(&html, "password", &wrong).await;
+    assert!(
+        html.contains("Your account or password is incorrect"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_said_on_the_page() {
     let emu = start().await;
     let browser = Browser::new(&emu);
