@@ -56,9 +56,11 @@ pub async fn get(token: ValidatedToken) -> Json<Vec<Forecast>> {
     Json(forecasts)
 }
 
-/// `YYYY-MM-DD` for days since 1970-01-01.
+/// `YYYY-MM-DD` for days since 1970-01-01; past `time`'s range (the year 9999) it stays at
+/// 9999-12-31.
 fn civil_date(days: u64) -> String {
-    let days = time::Duration::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400));
+    // Clamped first: `Duration::days` panics on overflow; this many days is past 9999 already.
+    let days = time::Duration::days(i64::try_from(days.min(3_000_000)).unwrap_or(3_000_000));
     time::OffsetDateTime::UNIX_EPOCH
         .saturating_add(days)
         .date()
@@ -71,5 +73,6 @@ mod tests {
     fn dates_are_civil() {
         assert_eq!(super::civil_date(0), "1970-01-01");
         assert_eq!(super::civil_date(11_016), "2000-02-29");
+        assert_eq!(super::civil_date(u64::MAX), "9999-12-31");
     }
 }

@@ -81,6 +81,8 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        // A claim in milliseconds by mistake still reads as a (far) date.
+        assert_eq!(format_utc(1_700_000_000_000), "55840-11-08 22:13:20 UTC");
     }
 
     #[test]
