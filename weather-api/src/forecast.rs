@@ -56,11 +56,14 @@ pub async fn get(token: ValidatedToken) -> Json<Vec<Forecast>> {
     Json(forecasts)
 }
 
-/// `YYYY-MM-DD` for days since 1970-01-01; past `time`'s range (the year 9999) it stays at
-/// 9999-12-31.
+/// Days from 1970-01-01 to 9999-12-31, the last date this API writes.
+const LAST_DAY: u64 = 2_932_896;
+
+/// `YYYY-MM-DD` for days since 1970-01-01, at most 9999-12-31 (whatever range the `time`
+/// crate is built with: another crate may turn its `large-dates` on).
 fn civil_date(days: u64) -> String {
-    // Clamped first: `Duration::days` panics on overflow; this many days is past 9999 already.
-    let days = time::Duration::days(i64::try_from(days.min(3_000_000)).unwrap_or(3_000_000));
+    // Clamped first: `Duration::days` panics on overflow.
+    let days = time::Duration::days(i64::try_from(days.min(LAST_DAY)).unwrap_or_default());
     time::OffsetDateTime::UNIX_EPOCH
         .saturating_add(days)
         .date()
