@@ -5,13 +5,17 @@
 use crate::common::*;
 use emulator::{RunningEmulator, well_known as wk};
 
+/// The page answering an unknown user name on a new sign-in in `browser`.
+async fn after_a_wrong_username(browser: &Browser<'_>) -> String {
+    let html = browser.page(&[]).await;
+    let nobody = [("username", "nobody@contoso.onmicrosoft.com")];
+    browser.submit_for_page(&html, "username", &nobody).await
+}
+
 #[tokio::test]
 async fn a_wrong_username_is_said_on_the_page() {
     let emu = start().await;
-    let browser = Browser::new(&emu);
-    let html = browser.page(&[]).await;
-    let nobody = [("username", "nobody@contoso.onmicrosoft.com")];
-    let html = browser.submit_for_page(&html, "username", &nobody).await;
+    let html = after_a_wrong_username(&Browser::new(&emu)).await;
     assert!(html.contains("role=\"alert\""), "{html}");
     assert!(html.contains("This username may be incorrect"), "{html}");
 }
@@ -20,9 +24,7 @@ async fn a_wrong_username_is_said_on_the_page() {
 async fn after_a_wrong_username_the_same_sign_in_goes_on_with_the_right_one() {
     let emu = start().await;
     let browser = Browser::new(&emu);
-    let html = browser.page(&[]).await;
-    let nobody = [("username", "nobody@contoso.onmicrosoft.com")];
-    let html = browser.submit_for_page(&html, "username", &nobody).await;
+    let html = after_a_wrong_username(&browser).await;
     let adele = [("username", wk::ADELE)];
     let html = browser.submit_for_page(&html, "username", &adele).await;
     let wrong = [("username", wk::ADELE), ("password", "nope")];
