@@ -126,7 +126,7 @@ async fn a_client_assertion_issued_by_another_client_is_50048() {
 async fn a_ps256_client_assertion_naming_its_certificate_by_sha256_works() {
     let (emu, cert) = start_with_certificate().await;
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
-    h.x5t_s256 = Some(cert.x5t_s256.clone());
+    h.x5t_s256 = Some(cert.credential.x5t_s256());
     let ps256 = cert.sign(&h, &assertion_claims(&token_url(&emu), "j2"));
     client_credentials_by(&emu, &ps256).await.success();
 }

@@ -36,7 +36,7 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     assert_eq!(label, "Review permissions");
 
     // The action's sign-in names the Graph scope, so the emulator asks for consent.
-    let login = app.client.get(app.url(url)).send().await.unwrap();
+    let login = app.get(url).await;
     let authorize = location(&login);
     assert!(authorize.contains("User.Read"), "{authorize}");
     let html = app

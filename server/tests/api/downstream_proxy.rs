@@ -375,7 +375,7 @@ async fn an_apis_claims_challenge_becomes_the_step_up_sign_in() {
     assert!(sign_in.contains("return_to=/call-api"), "{sign_in}");
 
     // The sign-in carries the API's claims: the identity provider asks for MFA.
-    let login = app.client.get(app.url(sign_in)).send().await.unwrap();
+    let login = app.get(sign_in).await;
     let authorize = location(&login);
     assert!(authorize.contains("claims="), "{authorize}");
     app.through_emulator(&authorize, ADELE, &mut seen).await;

@@ -16,9 +16,9 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 async fn every_response_carries_the_security_headers_and_personal_ones_are_not_cached() {
     let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     let responses = [
-        app.client.get(app.url("/")).send().await.unwrap(),
-        app.client.get(app.url("/tokens")).send().await.unwrap(),
-        app.client.get(app.url("/auth/login")).send().await.unwrap(),
+        app.get("/").await,
+        app.get("/tokens").await,
+        app.get("/auth/login").await,
         app.server_fn("profile").await,
         app.client
             .get(app.url("/no-such-page"))
@@ -57,7 +57,7 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
         );
     }
     // Pages: scripts only from this origin or with this response's nonce, never inline.
-    let home = app.client.get(app.url("/")).send().await.unwrap();
+    let home = app.get("/").await;
     let csp = header(&home, "content-security-policy").unwrap().to_owned();
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     let nonce = csp
@@ -76,7 +76,7 @@ async fn every_response_carries_the_security_headers_and_personal_ones_are_not_c
         "{:?}",
         header(&missing, "content-security-policy")
     );
-    let again = app.client.get(app.url("/")).send().await.unwrap();
+    let again = app.get("/").await;
     assert!(
         !header(&again, "content-security-policy")
             .unwrap()
@@ -136,7 +136,7 @@ async fn diagnostics_ask_the_identity_provider_at_most_every_few_seconds_and_tel
 #[tokio::test]
 async fn metrics_are_served_on_their_own_address_only() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let public = app.get("/metrics").await;
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
     let private = reqwest::get(format!("{}/metrics", app.metrics))
         .await
@@ -152,17 +152,17 @@ async fn metrics_are_served_on_their_own_address_only() {
 #[tokio::test]
 async fn a_code_the_provider_refuses_is_a_400_and_its_state_cannot_be_used_again() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let state = query_param(&location(&login), "state");
     let callback = format!("/auth/callback?code=forged-code&state={state}");
 
-    let first = app.client.get(app.url(&callback)).send().await.unwrap();
+    let first = app.get(&callback).await;
     assert_eq!(first.status(), StatusCode::BAD_REQUEST);
     let page = first.text().await.unwrap();
     assert!(page.contains("Sign-in failed"), "{page}");
 
     // The state (with its verifier and nonce) was spent by the first try.
-    let again = app.client.get(app.url(&callback)).send().await.unwrap();
+    let again = app.get(&callback).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert!(again.text().await.unwrap().contains("no longer valid"));
 }
@@ -223,7 +223,7 @@ async fn a_client_that_drips_its_request_head_is_cut_off() {
         "{answer}"
     );
     // Everyone else is still served.
-    let ok = app.client.get(app.url("/")).send().await.unwrap();
+    let ok = app.get("/").await;
     assert_eq!(ok.status(), StatusCode::OK);
 }
 
@@ -321,16 +321,13 @@ async fn sign_in_requests_are_rate_limited_per_client_with_a_retry_after() {
             .contains("Too many sign-in requests")
     );
     // Pages and server functions are not limited by it.
-    assert_eq!(
-        app.client.get(app.url("/")).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn an_anonymous_sign_in_start_keeps_its_session_only_as_long_as_the_sign_in() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let cookie = header(&login, "set-cookie").unwrap().to_owned();
     assert!(cookie.contains("Max-Age=900"), "{cookie}");
     // Signed in: a browser-session cookie (gone when the browser closes); the idle timeout

@@ -157,7 +157,7 @@ async fn consent_to_the_downstream_apis_is_asked_at_sign_in() {
         ("EMULATOR_WORLD", world.path()),
     ])
     .await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let authorize = location(&login);
     assert!(authorize.contains("User.Read"), "{authorize}");
     assert!(authorize.contains("Weather.Read"), "{authorize}");
@@ -279,7 +279,7 @@ async fn a_default_scope_is_left_out_of_the_consent_at_sign_in() {
         ("GRAPH_SCOPE", "https://graph.microsoft.com/.default"),
     ])
     .await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let authorize = location(&login);
     assert!(!authorize.contains(".default"), "{authorize}");
     assert!(authorize.contains("Weather.Read"), "{authorize}");

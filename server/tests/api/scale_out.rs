@@ -207,7 +207,7 @@ async fn a_tampered_record_reads_as_signed_out_not_a_500() {
         let stored = deployment.redis.get(&sessions[0]).await.unwrap();
         deployment.redis.set(&sessions[0], tamper(stored)).await;
 
-        let home = app.client.get(app.url("/tokens")).send().await.unwrap();
+        let home = app.get("/tokens").await;
         assert_eq!(home.status(), StatusCode::OK);
         assert_eq!(signed_in_name(&app).await, None);
         assert_eq!(
@@ -254,7 +254,7 @@ async fn a_redis_outage_answers_503_and_nothing_is_lost_when_it_returns() {
     };
     assert_eq!(problem.title, "The session store is unavailable");
     assert_eq!(problem.action, ProblemAction::Retry);
-    let page = app.client.get(app.url("/tokens")).send().await.unwrap();
+    let page = app.get("/tokens").await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     let html = page.text().await.unwrap();
     assert!(html.contains("you are still signed in"), "{html}");

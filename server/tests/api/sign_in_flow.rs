@@ -89,7 +89,7 @@ async fn an_expiring_sign_in_token_is_refreshed_once_and_the_session_survives() 
 #[tokio::test]
 async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let authorize = location(&login);
     let state = query_param(&authorize, "state");
     // A callback for a state this browser never started (or already used).
@@ -116,7 +116,7 @@ async fn a_replayed_callback_is_refused_with_a_way_to_sign_in_again() {
 #[tokio::test]
 async fn an_idp_error_at_the_callback_is_explained() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let state = query_param(&location(&login), "state");
     let r = app
         .client
@@ -195,7 +195,7 @@ async fn sign_out_destroys_the_session_and_goes_to_the_end_session_endpoint() {
     let profile: Value = profile.json().await.unwrap();
     assert_eq!(profile, serde_json::json!("NotSignedIn"));
     // A signed-out page still renders normally (the status is the page's, not the call's).
-    let home = app.client.get(app.url("/")).send().await.unwrap();
+    let home = app.get("/").await;
     assert_eq!(home.status(), StatusCode::OK);
 }
 
@@ -248,7 +248,7 @@ fn cookie_value(set_cookie: &str) -> &str {
 #[tokio::test]
 async fn the_session_id_changes_at_sign_in() {
     let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let before = set_cookie(&login);
     let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
     let after = set_cookie(&callback);
@@ -303,7 +303,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
         ("APP_URL", "https://bff.example.com"),
     ])
     .await;
-    let login = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let login = app.get("/auth/login").await;
     let cookie = set_cookie(&login);
     assert!(cookie.starts_with("__Host-bff-session="), "{cookie}");
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {

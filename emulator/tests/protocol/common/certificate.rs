@@ -7,13 +7,11 @@ use serde_json::{Value, json};
 
 use super::world_with_app;
 
-/// A certificate credential registered on the web app: the world that has it, its private key
-/// (PKCS#8 PEM) and its SHA-1 and SHA-256 thumbprints (`x5t`, `x5t#S256`).
+/// A certificate credential registered on the web app: the world that has it, and the
+/// certificate with its key.
 pub struct Certificate {
     pub world: World,
-    pub pem: String,
-    pub x5t: String,
-    pub x5t_s256: String,
+    pub credential: forge::Certificate,
 }
 
 /// The built-in world with a fresh certificate credential on the web app.
@@ -27,9 +25,7 @@ pub fn world_with_web_app_certificate() -> Certificate {
     });
     Certificate {
         world,
-        x5t: cert.x5t(),
-        x5t_s256: cert.x5t_s256(),
-        pem: cert.key.private_pem,
+        credential: cert,
     }
 }
 
@@ -43,14 +39,13 @@ pub fn assertion_claims(aud: &str, jti: &str) -> Value {
 impl Certificate {
     /// `claims` signed by the certificate's key with `header`.
     pub fn sign(&self, header: &jsonwebtoken::Header, claims: &Value) -> String {
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.pem.as_bytes()).unwrap();
-        jsonwebtoken::encode(header, claims, &key).unwrap()
+        jsonwebtoken::encode(header, claims, &self.credential.key.signing).unwrap()
     }
 
     /// A client assertion with `claims`, signed RS256 and naming the certificate by `x5t`.
     pub fn assertion_with(&self, claims: &Value) -> String {
         let mut h = jsonwebtoken::Header::new(Algorithm::RS256);
-        h.x5t = Some(self.x5t.clone());
+        h.x5t = Some(self.credential.x5t());
         self.sign(&h, claims)
     }
 

@@ -308,8 +308,7 @@ impl TestApp {
 
     /// A page's server-rendered HTML, as a browser without JavaScript gets it.
     pub async fn page(&self, path: &str) -> String {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.text().await.unwrap()
+        self.get(path).await.text().await.unwrap()
     }
 
     /// Calls a server function as the hydrated page does (POST, anti-CSRF header).
