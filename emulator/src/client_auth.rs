@@ -296,8 +296,19 @@ fn verify_client_assertion(
             "Client assertion application identifier doesn't match 'client_id' parameter.",
         ));
     }
+    // One audience only: Entra refuses more (zitadel/oidc#887 quotes its answer). Whether a
+    // one-element array passes is not known; it is read as its element.
     let aud_ok = match &c["aud"] {
         serde_json::Value::String(a) => token_endpoint.is(a),
+        serde_json::Value::Array(a) if a.len() > 1 => {
+            return Err(AadError::client(
+                5002741,
+                format!(
+                    "Number of audience values in the provided client credential exceed maximum allowed. {} audience values provided, maximum allowed is 1.",
+                    a.len()
+                ),
+            ));
+        }
         serde_json::Value::Array(a) => a
             .iter()
             .any(|x| x.as_str().is_some_and(|s| token_endpoint.is(s))),

@@ -298,9 +298,15 @@ impl KeyRing {
 
 /// Unix seconds now.
 pub fn now() -> i64 {
+    now_ms() / 1000
+}
+
+/// Unix time in milliseconds: when a token was issued relative to a revocation in the same
+/// second matters.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
 }
 

@@ -13,10 +13,13 @@
 //! ```
 //!
 //! Modules: [`world`] (config model), [`keys`] (signing keys, JWKS, rollover), [`tokens`]
-//! (minting, Graph nonce tokens), [`errors`] (AADSTS bodies), [`client_auth`], [`grants`] (one
-//! module per grant), [`routes`] (HTTP surface incl. Graph slice and admin), [`tls`].
+//! (minting, Graph nonce tokens), [`claims`] (the `claims` request parameter), [`errors`]
+//! (AADSTS bodies), [`client_auth`], [`grants`] (one module per grant), [`routes`] (HTTP
+//! surface incl. Graph slice and admin), [`unconfirmed`] (switches for what Entra's
+//! behaviour leaves open), [`tls`].
 #![warn(missing_docs)]
 
+pub mod claims;
 pub mod client_auth;
 pub mod errors;
 pub mod grants;
@@ -29,6 +32,7 @@ pub mod state;
 pub mod test_support;
 pub mod tls;
 pub mod tokens;
+pub mod unconfirmed;
 pub mod well_known;
 pub mod world;
 
@@ -42,6 +46,7 @@ use std::{
 pub use routes::{admin::LifetimesUpdate, router};
 pub use state::{Fault, FaultEndpoint, FaultKind, Lifetimes, RefreshGrant, Stats};
 pub use tls::TlsConfig;
+pub use unconfirmed::Unconfirmed;
 pub use world::World;
 
 use crate::state::{AppState, Counters, Shared, Store};
@@ -71,6 +76,7 @@ pub struct EmulatorBuilder {
     lifetimes: Lifetimes,
     tls: Option<TlsConfig>,
     allow_non_loopback: bool,
+    unconfirmed: Unconfirmed,
 }
 
 /// Entry point: `Emulator::builder()`.
@@ -115,6 +121,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Which way to go where Entra's behaviour is not known (default: the emulator's best
+    /// reading; see [`unconfirmed`]).
+    pub fn unconfirmed(mut self, unconfirmed: Unconfirmed) -> Self {
+        self.unconfirmed = unconfirmed;
+        self
+    }
+
     /// Builds the shared state for a given base URL (for embedding [`router`] yourself).
     ///
     /// # Errors
@@ -137,6 +150,7 @@ impl EmulatorBuilder {
             stats: Counters::default(),
             faults: Mutex::new(vec![]),
             lifetimes: RwLock::new(self.lifetimes),
+            unconfirmed: RwLock::new(self.unconfirmed),
             data_dir: self.data_dir,
             shutdown: rx,
             grants_dirty: Default::default(),
@@ -265,9 +279,17 @@ impl RunningEmulator {
         self.state.keys.read().expect("keys lock").kids()
     }
 
-    /// Revokes all refresh tokens of a user; returns how many.
+    /// Revokes a user's sign-in sessions, as Graph's `revokeSignInSessions` does: their
+    /// refresh tokens (then AADSTS50173), their sessions at the sign-in page, and, through
+    /// Continuous Access Evaluation, the access tokens of clients that declared `cp1`.
+    /// Returns how many refresh tokens.
     pub fn revoke_refresh_tokens(&self, upn: &str) -> usize {
         routes::admin::ops::revoke(&self.state, upn)
+    }
+
+    /// Changes the switches of the unconfirmed behaviours.
+    pub fn set_unconfirmed(&self, unconfirmed: Unconfirmed) {
+        *self.state.unconfirmed.write().expect("unconfirmed lock") = unconfirmed;
     }
 
     /// Injects a fault.

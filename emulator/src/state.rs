@@ -11,7 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{keys::KeyRing, world::World};
+use crate::{keys::KeyRing, unconfirmed::Unconfirmed, world::World};
 
 mod faults;
 mod stats;
@@ -40,6 +40,8 @@ pub struct Shared {
     pub faults: Mutex<Vec<Fault>>,
     /// Token lifetimes.
     pub lifetimes: RwLock<Lifetimes>,
+    /// Which way the emulator goes where Entra's behaviour is not known.
+    pub unconfirmed: RwLock<Unconfirmed>,
     /// Where keys persist.
     pub data_dir: Option<PathBuf>,
     /// Flips to true on shutdown (ends injected timeouts).
@@ -59,12 +61,18 @@ impl Shared {
     pub fn issuer_v2(&self, tid: &str) -> String {
         format!("{}/{tid}/v2.0", self.base_url)
     }
+
+    /// The switches of the unconfirmed behaviours, as they are now.
+    pub fn unconfirmed(&self) -> Unconfirmed {
+        *self.unconfirmed.read().expect("unconfirmed lock")
+    }
 }
 
 /// Token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifetimes {
-    /// Access tokens; `None` = Entra's default, random between 60 and 90 minutes.
+    /// Access tokens; `None` = Entra's default, random between 60 and 90 minutes (up to 28
+    /// hours for a Continuous Access Evaluation token).
     pub access_token_secs: Option<u64>,
     /// Refresh tokens (Entra: 90 days, sliding).
     pub refresh_token_secs: u64,
@@ -93,6 +101,16 @@ impl Lifetimes {
             3600 + u64::from(r) % 1800
         })
     }
+
+    /// A fresh lifetime for a token a revocation can end early (Continuous Access
+    /// Evaluation): "long-lived, up to 28 hours" (Microsoft Learn, "Continuous access
+    /// evaluation"), between 20 and 28 hours here, unless set.
+    pub fn access_cae(&self) -> u64 {
+        self.access_token_secs.unwrap_or_else(|| {
+            let r = u16::from_le_bytes(crate::tokens::random_bytes::<2>());
+            20 * 3600 + u64::from(r) % (8 * 3600)
+        })
+    }
 }
 
 /// An issued authorization code.
@@ -118,6 +136,8 @@ pub struct CodeGrant {
     pub redeemed: bool,
     /// Sign-in facts.
     pub auth: AuthFacts,
+    /// The `/authorize` request's `claims`: they shape the access token the code redeems for.
+    pub claims: Option<String>,
 }
 
 /// Facts about how the user signed in.
@@ -125,11 +145,10 @@ pub struct CodeGrant {
 pub struct AuthFacts {
     /// Unix time of sign-in.
     pub auth_time: i64,
-    /// Authentication methods (`pwd`, `mfa`).
+    /// Authentication methods (`pwd`, `mfa`). Which authentication contexts a sign-in
+    /// satisfies follows from them and the tenant's policies
+    /// ([`crate::world::Tenant::satisfies_context`]).
     pub amr: Vec<String>,
-    /// Authentication-context ids (`acrs`) the sign-in satisfied, e.g. `c1`.
-    #[serde(default)]
-    pub acrs: Vec<String>,
     /// Session id.
     pub sid: String,
 }
@@ -140,7 +159,6 @@ impl AuthFacts {
         Self {
             auth_time: crate::keys::now(),
             amr: vec!["pwd".into()],
-            acrs: vec![],
             sid: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -266,11 +284,36 @@ pub struct Store {
     pub txns: HashMap<String, PendingSignIn>,
     /// Client-assertion ids seen, by `client_id` + `jti`, with the time they may be forgotten.
     pub jtis: HashMap<String, i64>,
+    /// When each user's sign-in sessions were last revoked (Graph's
+    /// `signInSessionsValidFromDateTime`), in Unix milliseconds, by [`user_key`]: tokens issued
+    /// before it are refused by Continuous Access Evaluation. Grows with admin revocations
+    /// only (one entry per user).
+    pub sessions_valid_from: HashMap<String, i64>,
     /// Bounds of the maps above.
     pub limits: StoreLimits,
 }
 
+/// The key of a user record in per-user maps: tenant and object id.
+pub fn user_key(tid: &str, oid: &str) -> String {
+    format!("{}|{}", tid.to_ascii_lowercase(), oid.to_ascii_lowercase())
+}
+
 impl Store {
+    /// Whether a token of user `oid` in `tid`, issued at `issued_ms` (Unix milliseconds), was
+    /// issued before the user's sign-in sessions were revoked.
+    pub fn issued_before_revocation(&self, tid: &str, oid: &str, issued_ms: i64) -> bool {
+        self.sessions_valid_from
+            .get(&user_key(tid, oid))
+            .is_some_and(|from| issued_ms < *from)
+    }
+
+    /// The revocation time of the user's sign-in sessions, in Unix seconds.
+    pub fn revoked_at(&self, tid: &str, oid: &str) -> Option<i64> {
+        self.sessions_valid_from
+            .get(&user_key(tid, oid))
+            .map(|ms| ms / 1000)
+    }
+
     /// Drops expired codes (spent ones stay until then, to answer 54005), expired refresh
     /// grants, expired sign-in transactions, idle sessions and `jti`s past their assertion's
     /// lifetime. Cheap enough to call every few hundred inserts.

@@ -24,7 +24,7 @@ pub fn hidden(html: &str, name: &str) -> String {
 }
 
 /// The form a person sends from this page as `upn`: the page's transaction and step, and its
-/// answer (accept, for consent).
+/// answer (accept, for consent; back to the app, on the admin-approval page).
 ///
 /// # Panics
 /// On a page that is not a sign-in step.
@@ -39,6 +39,7 @@ pub fn answer(html: &str, upn: &str) -> Vec<(&'static str, String)> {
         }
         "mfa" => form.push(("otc", MFA_CODE.to_owned())),
         "consent" => form.push(("consent", "accept".to_owned())),
+        "admin_approval" => {}
         other => panic!("unexpected emulator page {other}: {html}"),
     }
     form

@@ -5,11 +5,12 @@
 //! the published header holds the plain nonce, so a standard JWT library can't verify it (as with
 //! the real ones). Only [`verify`] with `graph = true` (the emulator's Graph slice) undoes that.
 //!
-//! User access tokens carry the sign-in facts (methods, satisfied authentication contexts,
-//! time) in their opaque `aio` claim ([`aio`], [`read_aio`]): v2 access tokens have no `amr`
-//! (it is a v1 claim), yet On-Behalf-Of must still know whether the user did MFA. Only the
-//! emulator reads it back, from a verified assertion; clients must treat it as opaque, as they
-//! must Entra's.
+//! User access tokens carry the sign-in facts (methods, time) and the instant they were issued
+//! in their opaque `aio` claim ([`aio`], [`read_aio`]): v2 access tokens have no `amr` (it is a
+//! v1 claim), yet On-Behalf-Of must still know whether the user did MFA, and a revocation must
+//! tell tokens issued a moment before it from those issued a moment after, in the same second
+//! of `iat`. Only the emulator reads it back, from a verified token; clients must treat it as
+//! opaque, as they must Entra's.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
@@ -117,18 +118,19 @@ pub struct AioFacts {
     /// Authentication methods (`pwd`, `mfa`).
     #[serde(rename = "m", default)]
     pub amr: Vec<String>,
-    /// Satisfied authentication contexts.
-    #[serde(rename = "c", default)]
-    pub acrs: Vec<String>,
+    /// When the token was issued, in Unix milliseconds.
+    #[serde(rename = "i", default)]
+    pub issued_ms: i64,
 }
 
-/// An opaque `aio` value carrying `facts`: `E1.<random>.<base64url facts>`. Tokens are
-/// signed, so the facts can't be forged; the random part keeps values unique, like Entra's.
-pub fn aio(facts: &AuthFacts) -> String {
+/// An opaque `aio` value carrying `facts` and the issue instant: `E1.<random>.<base64url
+/// facts>`. Tokens are signed, so the facts can't be forged; the random part keeps values
+/// unique, like Entra's.
+pub fn aio(facts: &AuthFacts, issued_ms: i64) -> String {
     let f = AioFacts {
         auth_time: facts.auth_time,
         amr: facts.amr.clone(),
-        acrs: facts.acrs.clone(),
+        issued_ms,
     };
     format!(
         "{AIO_VERSION}.{}.{}",
@@ -146,6 +148,17 @@ pub fn read_aio(aio: &str) -> Option<AioFacts> {
     }
     let facts = parts.nth(1)?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(facts).ok()?).ok()
+}
+
+/// When a verified token was issued, in Unix milliseconds: the instant in its `aio` when the
+/// emulator made it, else the start of its `iat` second.
+pub fn issued_ms(claims: &Value) -> i64 {
+    claims["aio"]
+        .as_str()
+        .and_then(read_aio)
+        .map(|f| f.issued_ms)
+        .filter(|ms| *ms > 0)
+        .unwrap_or_else(|| claims["iat"].as_i64().unwrap_or(0) * 1000)
 }
 
 /// The `login_hint` optional claim: opaque to clients, stable per user record (object id and
@@ -291,15 +304,14 @@ mod tests {
         let facts = AuthFacts {
             auth_time: 42,
             amr: vec!["pwd".into(), "mfa".into()],
-            acrs: vec!["c1".into()],
             sid: "s".into(),
         };
-        let a = aio(&facts);
-        assert_ne!(a, aio(&facts), "unique per token");
+        let a = aio(&facts, 42_123);
+        assert_ne!(a, aio(&facts, 42_123), "unique per token");
         let back = read_aio(&a).unwrap();
         assert_eq!(
-            (back.auth_time, back.amr, back.acrs),
-            (42, facts.amr, facts.acrs)
+            (back.auth_time, back.amr, back.issued_ms),
+            (42, facts.amr, 42_123)
         );
         assert_eq!(read_aio(&opaque(24)), None);
         let h = login_hint("oid-1", "tid-2");

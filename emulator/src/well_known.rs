@@ -51,10 +51,14 @@ pub const ALEX_OID: &str = "c2a1e5b0-2f43-4e7c-9b8a-7f0f6a1f3e21";
 pub const MFA_POLICY_ID: &str = "a1b2c3d4-0000-4000-8000-00000000cafe";
 /// Microsoft Graph `User.Read` delegated permission id.
 pub const GRAPH_USER_READ_ID: &str = "e1fe6dd8-ba31-4d61-89e7-88639da4683d";
-/// The authentication context the Weather API's step-up challenge asks for
-/// (`{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`); tokens from a sign-in that
-/// satisfied it carry `"acrs": ["c1"]`.
+/// The authentication context a Contoso Conditional Access policy
+/// ([`AUTH_CONTEXT_POLICY_ID`]) protects with MFA: what an API's step-up challenge asks for
+/// (`{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`). A token carries
+/// `"acrs": ["c1"]` when its request asked for it and the sign-in satisfied it (MFA).
 pub const WEATHER_AUTH_CONTEXT: &str = "c1";
+/// Id of the Conditional Access policy requiring MFA for the authentication context
+/// [`WEATHER_AUTH_CONTEXT`] (everyone in Contoso).
+pub const AUTH_CONTEXT_POLICY_ID: &str = "b7e3c2a1-0000-4000-8000-0000000000c1";
 
 /// Directory id of the second tenant, where the web app is also registered (multi-tenant) and
 /// Adele is a guest. The Weather API is not there.
@@ -104,6 +108,19 @@ impl World {
             value: value.into(),
             allowed_member_types: vec!["Application".into()],
         };
+        // The optional claims an API registration lists for its access tokens.
+        let access_token_claims = |names: &[&str]| OptionalClaims {
+            access_token: names
+                .iter()
+                .map(|n| OptionalClaim {
+                    name: (*n).into(),
+                    essential: false,
+                    source: None,
+                    additional_properties: vec![],
+                })
+                .collect(),
+            ..OptionalClaims::default()
+        };
         let user = |id: &str, upn: &str, given: &str, sur: &str, job: &str, photo: bool| User {
             id: id.into(),
             user_principal_name: upn.into(),
@@ -146,6 +163,8 @@ impl World {
                 "df021288-bdef-4463-88db-98f22de89214",
                 "User.Read.All",
             )],
+            // Graph evaluates Continuous Access: a client that declares cp1 gets it in xms_cc.
+            optional_claims: access_token_claims(&["xms_cc"]),
             ..Application::default()
         };
         let weather = Application {
@@ -166,6 +185,10 @@ impl World {
                 "2d9f3c4e-8b1a-4f6e-a2c7-5e9d0b1f7a33",
                 "Weather.Read.All",
             )],
+            // It challenges only clients that handle claims challenges (Microsoft Learn,
+            // "Claims challenges ...": xms_cc reaches a token only if the API asks for it). It
+            // does not opt in to `acrs`: a context reaches its tokens only when asked for.
+            optional_claims: access_token_claims(&["xms_cc"]),
             ..Application::default()
         };
         let web_app = Application {
@@ -283,13 +306,24 @@ impl World {
             ],
             applications: vec![web_app.clone(), weather, graph.clone()],
             consents,
-            conditional_access_policies: vec![CaPolicy {
-                id: wk::MFA_POLICY_ID.into(),
-                display_name: "Require MFA for the Weather API".into(),
-                users: vec![wk::MEGAN.into()],
-                resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
-                require_mfa: true,
-            }],
+            conditional_access_policies: vec![
+                CaPolicy {
+                    id: wk::MFA_POLICY_ID.into(),
+                    display_name: "Require MFA for the Weather API".into(),
+                    users: vec![wk::MEGAN.into()],
+                    resource_app_ids: vec![wk::WEATHER_API_CLIENT_ID.into()],
+                    require_mfa: true,
+                    authentication_contexts: vec![],
+                },
+                CaPolicy {
+                    id: wk::AUTH_CONTEXT_POLICY_ID.into(),
+                    display_name: "Require MFA for authentication context c1".into(),
+                    require_mfa: true,
+                    authentication_contexts: vec![wk::WEATHER_AUTH_CONTEXT.into()],
+                    ..CaPolicy::default()
+                },
+            ],
+            users_may_consent: true,
         };
         // Adele's guest record in Fabrikam: its own object id and profile, pointing home.
         let adele_guest = User {
@@ -326,6 +360,7 @@ impl World {
             applications: vec![web_app.clone(), graph.clone()],
             consents: sign_in_consents(),
             conditional_access_policies: vec![],
+            users_may_consent: true,
         };
         let northwind = Tenant {
             id: wk::NORTHWIND_TENANT_ID.into(),
@@ -341,6 +376,7 @@ impl World {
             applications: vec![web_app, graph],
             consents: sign_in_consents(),
             conditional_access_policies: vec![],
+            users_may_consent: true,
         };
         World {
             tenants: vec![contoso, fabrikam, northwind],

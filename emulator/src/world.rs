@@ -37,9 +37,19 @@ pub struct Tenant {
     /// Who may call which API through which app: a missing one is AADSTS65001.
     #[serde(default)]
     pub consents: Vec<ConsentGrant>,
-    /// The policies that ask for MFA (AADSTS50076 and its claims challenge).
+    /// The policies that ask for MFA (AADSTS50076 and its claims challenge), for resources or
+    /// for authentication contexts.
     #[serde(default)]
     pub conditional_access_policies: Vec<CaPolicy>,
+    /// Whether users may consent to apps for themselves (the portal's *User consent for
+    /// applications*). `false` is *Do not allow user consent*: a permission nobody granted
+    /// yet stops the sign-in at AADSTS90094, even one a user could otherwise consent to.
+    #[serde(default = "users_may_consent")]
+    pub users_may_consent: bool,
+}
+
+fn users_may_consent() -> bool {
+    true
 }
 
 /// A user. The profile fields are Microsoft Graph's `user` resource, by the same names, as
@@ -109,8 +119,11 @@ pub struct ConsentGrant {
     pub principal: Option<String>,
 }
 
-/// A Conditional Access policy (only "require MFA" is modelled).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A Conditional Access policy (only "require MFA" is modelled). It targets resources, or
+/// authentication contexts: a policy with [`CaPolicy::authentication_contexts`] applies when a
+/// token request asks for one of them (a `claims` request with `access_token.acrs`), not by
+/// resource, as Entra's policies target either cloud apps or authentication contexts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaPolicy {
     /// Policy id (appears in the `capolids` claims challenge).
@@ -127,6 +140,28 @@ pub struct CaPolicy {
     /// Require multi-factor authentication.
     #[serde(default)]
     pub require_mfa: bool,
+    /// The authentication contexts (`c1`, `c2`, ...) this policy protects: Graph's
+    /// `conditions.applications.includeAuthenticationContextClassReferences`. A context no
+    /// policy protects is issued without a prompt, as Entra does ("Developer guide to
+    /// Conditional Access authentication context").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authentication_contexts: Vec<String>,
+}
+
+impl CaPolicy {
+    fn applies_to(&self, user: &User) -> bool {
+        self.users.is_empty()
+            || self
+                .users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(&user.user_principal_name))
+    }
+
+    fn protects(&self, context: &str) -> bool {
+        self.authentication_contexts
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(context))
+    }
 }
 
 /// Loading a world failed.
@@ -284,17 +319,13 @@ impl Tenant {
             .collect()
     }
 
-    /// The MFA policies that apply to `user` for `resource`.
+    /// The MFA policies that apply to `user` for `resource` (a policy on authentication
+    /// contexts applies by context instead: [`Tenant::context_policies`]).
     pub fn mfa_policies(&self, user: &User, resource: &str) -> Vec<&CaPolicy> {
         self.conditional_access_policies
             .iter()
-            .filter(|p| p.require_mfa)
-            .filter(|p| {
-                p.users.is_empty()
-                    || p.users
-                        .iter()
-                        .any(|u| u.eq_ignore_ascii_case(&user.user_principal_name))
-            })
+            .filter(|p| p.require_mfa && p.authentication_contexts.is_empty())
+            .filter(|p| p.applies_to(user))
             .filter(|p| {
                 p.resource_app_ids.is_empty()
                     || p.resource_app_ids
@@ -302,6 +333,48 @@ impl Tenant {
                         .any(|r| r.eq_ignore_ascii_case(resource))
             })
             .collect()
+    }
+
+    /// The MFA policies protecting authentication context `context` that apply to `user`.
+    pub fn context_policies(&self, user: &User, context: &str) -> Vec<&CaPolicy> {
+        self.conditional_access_policies
+            .iter()
+            .filter(|p| p.require_mfa && p.protects(context) && p.applies_to(user))
+            .collect()
+    }
+
+    /// Whether a sign-in (with MFA or not) satisfies authentication context `context` for
+    /// `user`: every policy protecting it is met. A context no policy protects is satisfied as
+    /// it is: "If no Conditional Access policy is assigned to an ACRS value the claim might
+    /// still be issued" (the developer guide), so `acrs` alone proves no MFA.
+    pub fn satisfies_context(&self, user: &User, context: &str, has_mfa: bool) -> bool {
+        has_mfa || self.context_policies(user, context).is_empty()
+    }
+
+    /// The authentication contexts the tenant's policies protect that a sign-in satisfies:
+    /// what Entra adds "opportunistically" to the tokens of a resource that opted in to the
+    /// `acrs` optional claim.
+    pub fn satisfied_contexts(&self, user: &User, has_mfa: bool) -> Vec<String> {
+        let mut out: Vec<String> = vec![];
+        for p in &self.conditional_access_policies {
+            for c in &p.authentication_contexts {
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(c))
+                    && self.satisfies_context(user, c, has_mfa)
+                {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The user a sign-in name means on `/common` or `/organizations`: a member of this tenant
+    /// by UPN. A guest record is not an identity of its own there: "For guest scenarios where
+    /// you sign a user from one tenant into another tenant, you must provide the tenant
+    /// identifier" (the authorization code flow page), so at an alias a guest lands in their
+    /// home tenant.
+    pub fn member_for_sign_in(&self, name: &str) -> Option<&User> {
+        self.user_by_upn(name).filter(|u| !u.is_guest())
     }
 }
 

@@ -12,8 +12,8 @@ const HOST = new URL(BASE).host;
 const TENANT = "3dac8762-d1be-44f2-861a-a7e2aafdfc78";
 const WEB_APP = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
 const SECRET = "dev-web-app-secret";
-// The GUID form: Entra refuses the App ID URI form (api://…) when an app refreshes or uses ROPC
-// for a token for itself (AADSTS90009).
+// The web app's own scope, in the GUID form and by App ID URI (Entra refuses the latter only
+// for a refresh that names no scope: AADSTS90009; MSAL always names it).
 const WEB_APP_SCOPE = `${WEB_APP}/access_as_user`;
 const WEB_APP_SCOPE_URI = `api://${WEB_APP}/access_as_user`;
 const WEATHER = "8e18057c-ba24-4625-a109-d2c3dc7b2fab";
@@ -23,15 +23,17 @@ const ADELE = "AdeleV@contoso.onmicrosoft.com";
 const MEGAN = "MeganB@contoso.onmicrosoft.com";
 const ALEX = "AlexW@contoso.onmicrosoft.com";
 
-const app = (clientSecret = SECRET) =>
+const app = (clientSecret = SECRET, clientCapabilities = undefined) =>
   new ConfidentialClientApplication({
     auth: {
       clientId: WEB_APP,
       clientSecret,
       authority: `${BASE}/${TENANT}`,
       knownAuthorities: [HOST],
+      clientCapabilities,
     },
   });
+const acrs = (context) => JSON.stringify({ access_token: { acrs: { essential: true, value: context } } });
 
 const part = (jwt, i) => JSON.parse(Buffer.from(jwt.split(".")[i], "base64url").toString());
 const claims = (jwt) => part(jwt, 1);
@@ -77,23 +79,46 @@ test("acquireTokenSilent with forceRefresh redeems the refresh token", async () 
   assert.ok(await verifiesWithJwks(again.accessToken));
 });
 
-test("acquireTokenSilent forceRefresh for itself by App ID URI fails with AADSTS90009", async () => {
+test("acquireTokenSilent forceRefresh for itself by App ID URI works: MSAL names the scope", async () => {
   const cca = app();
-  await signIn(cca, ADELE);
+  await signIn(cca, ADELE, [WEB_APP_SCOPE_URI]);
   const [account] = await cca.getTokenCache().getAllAccounts();
+  const again = await cca.acquireTokenSilent({ account, scopes: [WEB_APP_SCOPE_URI], forceRefresh: true });
+  assert.equal(claims(again.accessToken).aud, `api://${WEB_APP}`);
+});
+
+test("OBO passes a claims request: an authentication context no policy protects is issued", async () => {
+  const cca = app();
+  const user = await signIn(cca, ADELE);
+  const r = await cca.acquireTokenOnBehalfOf({
+    oboAssertion: user.accessToken,
+    scopes: [WEATHER_SCOPE],
+    claims: acrs("c7"),
+  });
+  assert.deepEqual(claims(r.accessToken).acrs, ["c7"]);
+});
+
+test("OBO for a context the sign-in did not meet is interaction required, with the claims", async () => {
+  const cca = app();
+  const user = await signIn(cca, ADELE);
   await assert.rejects(
-    cca.acquireTokenSilent({ account, scopes: [WEB_APP_SCOPE_URI], forceRefresh: true }),
+    cca.acquireTokenOnBehalfOf({ oboAssertion: user.accessToken, scopes: [WEATHER_SCOPE], claims: acrs("c1") }),
     (e) => {
-      assert.equal(e.name, "ServerError", `${e.name}: ${e.message}`);
-      assert.equal(e.errorCode, "invalid_request");
-      assert.equal(String(e.errorNo), "90009");
-      assert.match(
-        e.errorMessage,
-        new RegExp(`AADSTS90009: Application '${WEB_APP}'\\(api://${WEB_APP}\\) is requesting a token for itself\\.`),
-      );
+      assert.ok(e instanceof InteractionRequiredAuthError, `${e.name}: ${e.message}`);
+      assert.match(e.errorMessage, /AADSTS50076/);
+      assert.equal(JSON.parse(e.claims).access_token.acrs.value, "c1");
       return true;
     },
   );
+});
+
+test("clientCapabilities cp1 reaches the Weather API's token as xms_cc", async () => {
+  const cca = app(SECRET, ["cp1"]);
+  const user = await signIn(cca, ADELE);
+  const r = await cca.acquireTokenOnBehalfOf({ oboAssertion: user.accessToken, scopes: [WEATHER_SCOPE] });
+  assert.deepEqual(claims(r.accessToken).xms_cc, ["cp1"]);
+  const plain = await app().acquireTokenOnBehalfOf({ oboAssertion: user.accessToken, scopes: [WEATHER_SCOPE] });
+  assert.equal(claims(plain.accessToken).xms_cc, undefined);
 });
 
 test("OBO to the Weather API", async () => {

@@ -5,17 +5,16 @@ use serde_json::Value;
 use sha2::Digest;
 
 use super::{
-    GrantType, SelfToken, TokenRequest, check_self_token, granted_user, requested_or_granted,
-    resolve,
+    GrantType, TokenRequest, check_self_token, granted_user, requested_or_granted, resolve,
 };
-use crate::{errors::AadError, keys::now, world::OIDC_SCOPES};
+use crate::{claims::ClaimsRequest, errors::AadError, keys::now, world::OIDC_SCOPES};
 
 /// Redeems a code.
 ///
 /// # Errors
 /// AADSTS54005 (reused), 70008 (expired), 9002313 (unknown), 500112 (redirect URI),
 /// 501481 (PKCE), 70000 (another client's code), 90008 (a token for itself without a sign-in
-/// permission).
+/// permission), 90019 (`claims` not JSON).
 pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
     let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     let code = p.require("code")?;
@@ -83,12 +82,20 @@ pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
             scopes.oidc.push(s.clone());
         }
     }
-    check_self_token(tenant, client, &scopes, SelfToken::SignIn)?;
+    check_self_token(tenant, client, &scopes)?;
     let user = granted_user(tenant, &grant.oid)?;
+    // The sign-in's `claims` (an authentication context, the client's capabilities) shape
+    // the token it redeems for, with whatever the redemption adds (MSAL sends them again).
+    let claims = match &grant.claims {
+        Some(raw) => ClaimsRequest::parse(raw)?,
+        None => ClaimsRequest::default(),
+    }
+    .merge(req.claims()?);
     req.issue_for(
         user,
         &scopes,
         grant.auth.clone(),
+        &claims,
         grant.nonce.clone(),
         GrantType::AuthorizationCode,
     )

@@ -19,11 +19,13 @@ pub use scopes::{
 use serde_json::{Value, json};
 
 use crate::{
+    claims::ClaimsRequest,
     client_auth::ClientAcr,
     errors::AadError,
-    keys::now,
+    keys::{now, now_ms},
     state::{AuthFacts, RefreshGrant, Shared},
     tokens,
+    unconfirmed::{StepUpClaims, Unconfirmed},
     well_known::GRAPH_APP_ID,
     world::{Application, Tenant, User},
 };
@@ -45,54 +47,27 @@ pub fn no_consent(client: &Application) -> AadError {
     .with_suberror("consent_required")
 }
 
-/// Whether a grant may name the client's own resource by an App ID URI: only sign-in (the
-/// authorization code and `/authorize`) may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SelfToken {
-    /// `/authorize` and code redemption.
-    SignIn,
-    /// Refresh token, ROPC and OBO.
-    Later,
-}
-
-/// Entra's rules for an app asking for a token for itself (the resolved resource is the
-/// calling client):
+/// AADSTS90008 when the app asks for a token for itself (the resolved resource is the calling
+/// client) and its registration does not require a "Sign in and read user profile"
+/// permission (Graph `User.Read`), whatever the grant.
 ///
-/// * AADSTS90008 when the registration does not require a "Sign in and read user profile"
-///   permission (Graph `User.Read`), whatever the grant;
-/// * AADSTS90009 when a refresh, ROPC or OBO request named the resource by an App ID URI
-///   rather than the client id GUID (sign-in accepts the URI).
+/// Naming itself by an App ID URI is fine for every grant: AADSTS90009 answers only a refresh
+/// that names no scope ([`refresh`]), as the public reports show (the fix they report is to
+/// send the scope, `api://<client-id>/...` included).
 ///
 /// # Errors
-/// AADSTS90008 (`invalid_grant`) or AADSTS90009 (`invalid_request`).
+/// AADSTS90008 (`invalid_grant`).
 pub fn check_self_token(
     tenant: &Tenant,
     client: &Application,
     scopes: &Scopes,
-    grant: SelfToken,
 ) -> Result<(), AadError> {
-    if !scopes
-        .resource
-        .as_deref()
-        .is_some_and(|r| r.eq_ignore_ascii_case(&client.app_id))
-    {
-        return Ok(());
-    }
-    if !client.requires_sign_in_permission(tenant.app(GRAPH_APP_ID)) {
+    if scopes.is_for(client) && !client.requires_sign_in_permission(tenant.app(GRAPH_APP_ID)) {
         return Err(AadError::grant(
             90008,
             format!(
                 "The user or administrator has not consented to use the application with ID '{}'. This happened because application is misconfigured: it must require access to Windows Azure Active Directory by specifying at least 'Sign in and read user profile' permission.",
                 client.app_id
-            ),
-        ));
-    }
-    if grant == SelfToken::Later && !scopes.aud_form.eq_ignore_ascii_case(&client.app_id) {
-        return Err(AadError::request(
-            90009,
-            format!(
-                "Application '{}'({}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.",
-                client.app_id, scopes.aud_form
             ),
         ));
     }
@@ -110,7 +85,27 @@ pub fn mfa_required(resource: &str, policies: &[String]) -> AadError {
     .with_claims(mfa_challenge(policies))
 }
 
-/// Checks consent and Conditional Access for a delegated token for `user`.
+/// AADSTS50076 for an authentication context the sign-in has not satisfied (the request's
+/// `claims` asked for it). What Entra answers exactly is not documented: its `error` and
+/// `claims` follow the [`Unconfirmed`] switches.
+pub fn context_required(
+    resource: &str,
+    policies: &[String],
+    claims: &ClaimsRequest,
+    unconfirmed: Unconfirmed,
+) -> AadError {
+    let mut e = mfa_required(resource, policies);
+    e.error = unconfirmed.obo_step_up_error.error();
+    e.claims = match unconfirmed.obo_step_up_claims {
+        StepUpClaims::Echo => claims.raw.clone(),
+        StepUpClaims::PolicyIds => Some(mfa_challenge(policies)),
+        StepUpClaims::Absent => None,
+    };
+    e
+}
+
+/// Checks consent, Conditional Access on the resource and the authentication contexts the
+/// request's `claims` ask for, for a delegated token for `user`.
 ///
 /// # Errors
 /// AADSTS65001 or AADSTS50076.
@@ -120,6 +115,8 @@ pub fn check_user_access(
     user: &User,
     scopes: &Scopes,
     amr: &[String],
+    claims: &ClaimsRequest,
+    unconfirmed: Unconfirmed,
 ) -> Result<(), AadError> {
     let Some(resource) = &scopes.resource else {
         return Ok(());
@@ -138,6 +135,16 @@ pub fn check_user_access(
         .collect();
     if !has_mfa && (!policies.is_empty() || user.require_mfa) {
         return Err(mfa_required(resource, &policies));
+    }
+    let unmet: Vec<String> = claims
+        .acrs
+        .iter()
+        .filter(|c| !tenant.satisfies_context(user, c, has_mfa))
+        .flat_map(|c| tenant.context_policies(user, c))
+        .map(|p| p.id.clone())
+        .collect();
+    if !unmet.is_empty() {
+        return Err(context_required(resource, &unmet, claims, unconfirmed));
     }
     Ok(())
 }
@@ -182,9 +189,11 @@ impl GrantType {
     }
 
     /// Whether the answer carries a refresh token even without `offline_access`: a refresh
-    /// rolls the refresh token over, and OBO gives the middle tier one.
+    /// rolls the refresh token over. On-Behalf-Of gives one only when `offline_access` is
+    /// asked for ("The refresh token is only provided if the offline_access scope was
+    /// requested", the On-Behalf-Of page).
     fn always_refreshes(self) -> bool {
-        matches!(self, Self::RefreshToken | Self::OnBehalfOf)
+        self == Self::RefreshToken
     }
 }
 
@@ -228,22 +237,31 @@ impl TokenRequest<'_> {
     }
 
     /// The `scope` parameter resolved against the tenant's resources; a token for the client
-    /// itself by its App ID URI is refused here, before any user is looked at.
+    /// itself without the sign-in permission is refused here, before any user is looked at.
     ///
     /// # Errors
-    /// Scope errors, and AADSTS90009/90008 (a token for itself).
+    /// Scope errors, and AADSTS90008 (a token for itself).
     pub fn requested_scopes(&self) -> Result<Scopes, AadError> {
         let scopes = resolve(
             self.tenant,
             self.client,
             &split(self.params.require("scope")?),
         )?;
-        check_self_token(self.tenant, self.client, &scopes, SelfToken::Later)?;
+        check_self_token(self.tenant, self.client, &scopes)?;
         Ok(scopes)
     }
 
+    /// The request's `claims`.
+    ///
+    /// # Errors
+    /// AADSTS90019 when they are not a JSON object.
+    pub fn claims(&self) -> Result<ClaimsRequest, AadError> {
+        ClaimsRequest::of(self.params)
+    }
+
     /// The tail every user grant shares: the user's access to the token's resource
-    /// (consent, Conditional Access), then the response.
+    /// (consent, Conditional Access, the authentication contexts `claims` ask for), then the
+    /// response.
     ///
     /// # Errors
     /// What [`check_user_access`] and [`issue_user`] refuse.
@@ -252,10 +270,19 @@ impl TokenRequest<'_> {
         user: &User,
         scopes: &Scopes,
         auth: AuthFacts,
+        claims: &ClaimsRequest,
         nonce: Option<String>,
         grant: GrantType,
     ) -> Result<Value, AadError> {
-        check_user_access(self.tenant, self.client, user, scopes, &auth.amr)?;
+        check_user_access(
+            self.tenant,
+            self.client,
+            user,
+            scopes,
+            &auth.amr,
+            claims,
+            self.state.unconfirmed(),
+        )?;
         issue_user(
             self.state,
             UserIssue {
@@ -265,6 +292,7 @@ impl TokenRequest<'_> {
                 user,
                 scopes,
                 auth,
+                claims,
                 nonce,
                 grant,
                 client_info: self.params.get("client_info") == Some("1"),
@@ -287,6 +315,8 @@ pub struct UserIssue<'a> {
     pub scopes: &'a Scopes,
     /// Sign-in facts.
     pub auth: AuthFacts,
+    /// What the request's `claims` asked of the access token.
+    pub claims: &'a ClaimsRequest,
     /// ID token nonce.
     pub nonce: Option<String>,
     /// The grant that is answered.
@@ -309,18 +339,31 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
     } else {
         i.scopes.aud_form.clone()
     };
-    let expires_in = lt.access();
     let scp = values.join(" ");
     let graph = resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID);
     let v2 = resource.wants_v2() && !graph;
     let u = i.user;
+    let optional = &resource.optional_claims;
+    // `xms_cc` reaches a token only when the resource asks for it and the client declared a
+    // known capability (Microsoft Learn, "Claims challenges ...").
+    let capabilities = if optional.access_token_has("xms_cc") {
+        i.claims.known_capabilities()
+    } else {
+        vec![]
+    };
+    // A revocable token lives longer: Continuous Access Evaluation ends it early instead.
+    let expires_in = if capabilities.is_empty() {
+        lt.access()
+    } else {
+        lt.access_cae()
+    };
     let mut at = json!({
         "aud": if v2 { resource.app_id.clone() } else { aud_form.clone() },
         "iss": if v2 { state.issuer_v2(tid) } else { format!("https://sts.windows.net/{tid}/") },
         "iat": now, "nbf": now, "exp": now + expires_in as i64,
         // The sign-in facts ride in the opaque `aio` (read back by OBO), since v2 access
-        // tokens carry no `amr`.
-        "aio": tokens::aio(&i.auth),
+        // tokens carry no `amr`; so does the issue instant (a revocation's cut-off).
+        "aio": tokens::aio(&i.auth, now_ms()),
         "name": u.display_name,
         "oid": u.id,
         "rh": tokens::opaque(16),
@@ -328,16 +371,36 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
         "sub": tokens::pairwise_sub(&u.id, &resource.app_id),
         "tid": tid,
         "uti": tokens::opaque(16),
-        "idtyp": "user",
         "ver": if v2 { "2.0" } else { "1.0" },
     });
-    if !i.auth.acrs.is_empty() {
-        at["acrs"] = json!(i.auth.acrs);
+    if optional.idtyp_for_users() {
+        at["idtyp"] = json!("user");
     }
+    let acrs = token_acrs(
+        i.tenant,
+        u,
+        &i.auth,
+        i.claims,
+        optional.access_token_has("acrs"),
+    );
+    if !acrs.is_empty() {
+        at["acrs"] = json!(acrs);
+    }
+    if !capabilities.is_empty() {
+        at["xms_cc"] = json!(capabilities);
+    }
+    // A guest is named by its home sign-in name (`preferred_username`, `unique_name`,
+    // `email`) and has no `upn` (the access token claims reference; id-token claims: `email`
+    // is present by default for guests).
+    let sign_in_name = u
+        .is_guest()
+        .then_some(u.mail.as_deref())
+        .flatten()
+        .unwrap_or(&u.user_principal_name);
     if v2 {
         at["azp"] = json!(i.client.app_id);
         at["azpacr"] = json!(i.client_acr.claim());
-        at["preferred_username"] = json!(u.user_principal_name);
+        at["preferred_username"] = json!(sign_in_name);
     } else {
         at["appid"] = json!(i.client.app_id);
         at["appidacr"] = json!(i.client_acr.claim());
@@ -345,8 +408,10 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
         // `amr` is a v1 claim only (Entra's access-token claims reference).
         at["amr"] = json!(i.auth.amr);
         at["auth_time"] = json!(i.auth.auth_time);
-        at["upn"] = json!(u.user_principal_name);
-        at["unique_name"] = json!(u.user_principal_name);
+        if !u.is_guest() {
+            at["upn"] = json!(u.user_principal_name);
+        }
+        at["unique_name"] = json!(sign_in_name);
         at["ipaddr"] = json!("127.0.0.1");
         if let Some(g) = &u.given_name {
             at["given_name"] = json!(g);
@@ -356,6 +421,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
         }
         if let Some(home) = &u.home_tenant_id {
             at["idp"] = json!(format!("https://sts.windows.net/{home}/"));
+            at["email"] = json!(sign_in_name);
         }
     }
     let (access_token, mut resp);
@@ -370,6 +436,8 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
             "access_token": access_token,
         });
         if i.scopes.has_oidc("openid") {
+            // v2 ID tokens carry no `amr` (the ID token claims reference lists none; the
+            // access token claims reference: "only present in v1.0 tokens").
             let mut id = json!({
                 "aud": i.client.app_id,
                 "iss": state.issuer_v2(tid),
@@ -377,7 +445,7 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
                 "aio": tokens::opaque(24),
                 "name": u.display_name,
                 "oid": u.id,
-                "preferred_username": u.user_principal_name,
+                "preferred_username": sign_in_name,
                 "rh": tokens::opaque(16),
                 "sid": i.auth.sid,
                 "sub": tokens::pairwise_sub(&u.id, &i.client.app_id),
@@ -385,12 +453,11 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
                 "uti": tokens::opaque(16),
                 "ver": "2.0",
                 "auth_time": i.auth.auth_time,
-                "amr": i.auth.amr,
             });
             if let Some(n) = &i.nonce {
                 id["nonce"] = json!(n);
             }
-            if i.scopes.has_oidc("email")
+            if (i.scopes.has_oidc("email") || u.is_guest())
                 && let Some(m) = &u.mail
             {
                 id["email"] = json!(m);
@@ -448,6 +515,30 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
         resp["refresh_token_expires_in"] = json!(lt.refresh_token_secs);
     }
     Ok(resp)
+}
+
+/// The authentication contexts a token carries (`acrs`): those its request asked for (all
+/// satisfied by then, or it was refused), and, for a resource that opted in to the `acrs`
+/// optional claim, every context the tenant's policies protect that the sign-in satisfies
+/// ("Conditional Access tries to add ACRS to the token claims opportunistically", the
+/// developer guide). Nothing else: a sign-in that satisfied a context does not put it in
+/// tokens nobody asked it for.
+fn token_acrs(
+    tenant: &Tenant,
+    user: &User,
+    auth: &AuthFacts,
+    claims: &ClaimsRequest,
+    opted_in: bool,
+) -> Vec<String> {
+    let mut acrs = claims.acrs.clone();
+    if opted_in {
+        for c in tenant.satisfied_contexts(user, auth.has_mfa()) {
+            if !acrs.iter().any(|a| a.eq_ignore_ascii_case(&c)) {
+                acrs.push(c);
+            }
+        }
+    }
+    acrs
 }
 
 #[cfg(test)]

@@ -10,10 +10,13 @@
 //! | a user-delegated token, not app-only | AADSTS50027 (emulator's choice) |
 //! | consent for the downstream scopes | AADSTS65001 |
 //! | Conditional Access (MFA) | AADSTS50076 + `claims` |
-//! | a token for the caller itself: named by its GUID | AADSTS90009 |
+//! | an authentication context the request's `claims` ask for, not satisfied | AADSTS50076 (see [`crate::unconfirmed`]) |
+//! | issued before the user's sign-in sessions were revoked | AADSTS50173 (see [`crate::unconfirmed`]) |
 //!
-//! Whether the user did MFA (and which authentication contexts were satisfied) comes from the
-//! assertion's `aio` (see [`crate::tokens::aio`]), or from a v1 assertion's `amr`/`acrs`.
+//! Whether the user did MFA comes from the assertion's `aio` (see [`crate::tokens::aio`]), or
+//! from a v1 assertion's `amr`. The request's `claims` are honoured, as MSAL sends them: an
+//! authentication context asked for is checked against that sign-in and then carried in the
+//! token's `acrs`; `xms_cc` is echoed to a resource that opted in.
 //!
 //! On `/common` and `/organizations` Entra runs the exchange in the user's **home** tenant: a
 //! guest's assertion (issued by the resource tenant) gives a token of the home tenant, for the
@@ -28,6 +31,7 @@ use crate::{
     keys::now,
     state::AuthFacts,
     tokens::{self, VerifyError},
+    unconfirmed::AfterRevocation,
     world::{Tenant, User, World},
 };
 
@@ -71,6 +75,7 @@ pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value
     req.require_confidential()?;
     let assertion = p.require("assertion")?;
     let scopes = req.requested_scopes()?;
+    let claims = req.claims()?;
 
     let decoded = tokens::decode(assertion)
         .map_err(|_| AadError::request(50027, "JWT token is invalid or is malformed."))?;
@@ -168,18 +173,36 @@ pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value
             ),
         )
     })?;
+    let revoked = {
+        let store = state.store.lock().expect("store lock");
+        store
+            .issued_before_revocation(tid, oid, tokens::issued_ms(c))
+            .then(|| store.revoked_at(tid, oid))
+            .flatten()
+    };
+    if let Some(revoked) = revoked
+        && state.unconfirmed().obo_after_revocation == AfterRevocation::Refused
+    {
+        return Err(AadError::grant(
+            50173,
+            format!(
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{revoked}'.",
+                c["iat"].as_i64().unwrap_or_default()
+            ),
+        )
+        .with_suberror("bad_token"));
+    }
     let facts = sign_in_facts(c, now);
     let auth = AuthFacts {
         auth_time: facts.auth_time,
         amr: facts.amr,
-        acrs: facts.acrs,
         sid: uuid::Uuid::new_v4().to_string(),
     };
-    req.issue_for(user, &scopes, auth, None, GrantType::OnBehalfOf)
+    req.issue_for(user, &scopes, auth, &claims, None, GrantType::OnBehalfOf)
 }
 
 /// The sign-in facts of a verified assertion: its `aio` when the emulator made it, else a v1
-/// token's `amr`, `acrs` and `auth_time`.
+/// token's `amr` and `auth_time`.
 fn sign_in_facts(c: &Value, now: i64) -> tokens::AioFacts {
     if let Some(f) = c["aio"].as_str().and_then(tokens::read_aio) {
         return f;
@@ -196,6 +219,6 @@ fn sign_in_facts(c: &Value, now: i64) -> tokens::AioFacts {
     tokens::AioFacts {
         auth_time: c["auth_time"].as_i64().unwrap_or(now),
         amr: strings(&c["amr"]),
-        acrs: strings(&c["acrs"]),
+        issued_ms: 0,
     }
 }

@@ -9,15 +9,20 @@ use crate::{errors::AadError, state::AuthFacts};
 /// Redeems a username and password.
 ///
 /// # Errors
-/// AADSTS50126 for bad credentials, 90009/90008 (a token for itself), plus scope, consent
-/// and MFA errors.
-pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
+/// AADSTS50126 for bad credentials, 90008 (a token for itself), plus scope, consent and MFA
+/// errors. On `/common` and `/organizations` (`alias`) a guest record is no sign-in name (the
+/// guest signs in at home, as on the sign-in page).
+pub fn grant(req: &TokenRequest<'_>, alias: bool) -> Result<Value, AadError> {
     let username = req.params.require("username")?;
     let password = req.params.require("password")?;
     let scopes = req.requested_scopes()?;
     let tenant = req.tenant;
-    let user = tenant
-        .user_for_sign_in(username)
+    let user = if alias {
+        tenant.member_for_sign_in(username)
+    } else {
+        tenant.user_for_sign_in(username)
+    };
+    let user = user
         .filter(|u| crate::client_auth::secret_matches(password, &u.password))
         .ok_or_else(|| {
             AadError::grant(
@@ -35,5 +40,12 @@ pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
             &[],
         ));
     }
-    req.issue_for(user, &scopes, auth, None, GrantType::Password)
+    req.issue_for(
+        user,
+        &scopes,
+        auth,
+        &req.claims()?,
+        None,
+        GrantType::Password,
+    )
 }

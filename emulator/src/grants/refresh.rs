@@ -1,13 +1,18 @@
 //! `grant_type=refresh_token` (Microsoft Learn: learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow, "Refresh the access token"). Each use returns a new refresh token; as in
 //! Entra, the old one is not revoked by rotation. Expired (AADSTS700082) and revoked
-//! (AADSTS50173) grants fail; use slides the expiry. A refresh for the client itself must name
-//! it by its GUID (AADSTS90009), also when the grant's own scopes are used (no `scope`).
+//! (AADSTS50173) grants fail; use slides the expiry.
+//!
+//! AADSTS90009 answers a refresh that names no `scope` when the grant is for the client itself
+//! named by an App ID URI. That is what the public reports show (a refresh without `scope`:
+//! DuendeArchive/IdentityModel#528, open-webui/open-webui#22356,
+//! Azure-Samples/ms-identity-msal-java-samples#43, grafana/grafana#95379) and their fix: send
+//! the scope again, `api://<client-id>/...` included. A grant obtained in the GUID form
+//! refreshes without `scope` (Softeria/ms-365-mcp-server#508).
 
 use serde_json::Value;
 
 use super::{
-    GrantType, SelfToken, TokenRequest, check_self_token, granted_user, requested_or_granted,
-    resolve,
+    GrantType, TokenRequest, check_self_token, granted_user, requested_or_granted, resolve,
 };
 use crate::{errors::AadError, keys::now};
 
@@ -15,7 +20,8 @@ use crate::{errors::AadError, keys::now};
 ///
 /// # Errors
 /// AADSTS9002313 (unknown), 700082 (expired), 50173 (revoked), 70000 (other client),
-/// 90009/90008 (a token for itself), plus scope, consent and MFA errors.
+/// 90009 (a scope-less refresh for itself by App ID URI), 90008 (a token for itself without
+/// the sign-in permission), plus scope, consent and MFA errors.
 pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
     let (state, tenant, client, p) = (req.state, req.tenant, req.client, req.params);
     let rt = p.require("refresh_token")?;
@@ -47,12 +53,25 @@ pub fn grant(req: &TokenRequest<'_>) -> Result<Value, AadError> {
     }
     let requested = requested_or_granted(p, &grant.scopes);
     let scopes = resolve(tenant, client, &requested)?;
-    check_self_token(tenant, client, &scopes, SelfToken::Later)?;
+    check_self_token(tenant, client, &scopes)?;
+    if p.get("scope").is_none()
+        && scopes.is_for(client)
+        && !scopes.aud_form.eq_ignore_ascii_case(&client.app_id)
+    {
+        return Err(AadError::request(
+            90009,
+            format!(
+                "Application '{}'({}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.",
+                client.app_id, scopes.aud_form
+            ),
+        ));
+    }
     let user = granted_user(tenant, &grant.oid)?;
     req.issue_for(
         user,
         &scopes,
         grant.auth.clone(),
+        &req.claims()?,
         None,
         GrantType::RefreshToken,
     )

@@ -31,6 +31,13 @@ impl Scopes {
     pub fn has_oidc(&self, s: &str) -> bool {
         self.oidc.iter().any(|x| x == s)
     }
+
+    /// Whether the token's resource is `app` itself (an app asking for a token for itself).
+    pub fn is_for(&self, app: &Application) -> bool {
+        self.resource
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case(&app.app_id))
+    }
 }
 
 /// Splits a space-separated scope string.

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
             post(add_fault).delete(clear_faults).get(list_faults),
         )
         .route("/lifetimes", post(lifetimes).get(get_lifetimes))
+        .route("/unconfirmed", post(unconfirmed).get(get_unconfirmed))
         .route("/grants", get(grants))
         .layer(middleware::from_fn(loopback_only))
 }
@@ -128,8 +129,19 @@ pub mod ops {
         st.keys.write().expect("keys lock").roll(grace)
     }
 
-    /// Revokes every refresh token of `upn`; returns how many.
+    /// Revokes the sign-in sessions of `upn` (Graph's `revokeSignInSessions`): every refresh
+    /// token, the sessions of the sign-in page, and from now on (Continuous Access
+    /// Evaluation) every access token issued before, for clients that declared `cp1`.
+    /// Returns how many refresh tokens were revoked.
     pub fn revoke(st: &Shared, upn: &str) -> usize {
+        let users: Vec<(String, String)> = {
+            let world = st.world.read().expect("world lock");
+            world
+                .tenants
+                .iter()
+                .filter_map(|t| t.user_by_upn(upn).map(|u| (t.id.clone(), u.id.clone())))
+                .collect()
+        };
         let mut store = st.store.lock().expect("store lock");
         let mut n = 0;
         for g in store.refresh.values_mut() {
@@ -137,6 +149,15 @@ pub mod ops {
                 g.revoked = true;
                 n += 1;
             }
+        }
+        let at = crate::keys::now_ms();
+        for (tid, oid) in &users {
+            store
+                .sessions_valid_from
+                .insert(crate::state::user_key(tid, oid), at);
+            store.sessions.retain(|_, s| {
+                !(s.tid.eq_ignore_ascii_case(tid) && s.oid.eq_ignore_ascii_case(oid))
+            });
         }
         drop(store);
         st.grants_changed();
@@ -229,6 +250,28 @@ async fn lifetimes(State(st): State<AppState>, Json(u): Json<LifetimesUpdate>) -
 
 async fn get_lifetimes(State(st): State<AppState>) -> Response {
     Json(*st.lifetimes.read().expect("lifetimes lock")).into_response()
+}
+
+async fn unconfirmed(
+    State(st): State<AppState>,
+    Json(update): Json<serde_json::Value>,
+) -> Response {
+    let current = st.unconfirmed();
+    match current.updated(update) {
+        Ok(next) => {
+            *st.unconfirmed.write().expect("unconfirmed lock") = next;
+            Json(next).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_request", "error_description": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn get_unconfirmed(State(st): State<AppState>) -> Response {
+    Json(st.unconfirmed()).into_response()
 }
 
 async fn grants(State(st): State<AppState>) -> Response {

@@ -137,6 +137,9 @@ fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
             "Lifetime validation failed, the token is expired.",
         ));
     }
+    if let Some(challenge) = continuous_access_challenge(st, c) {
+        return Err(challenge);
+    }
     let Some(scp) = c["scp"].as_str() else {
         return Err(graph_error(
             StatusCode::BAD_REQUEST,
@@ -170,6 +173,44 @@ fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
                 "Resource does not exist or one of its queried reference-property objects are not present.",
             )
         })
+}
+
+/// Continuous Access Evaluation: a token of a client that declared `cp1` (its `xms_cc`),
+/// issued before the user's sign-in sessions were revoked, gets Graph's 401 with a claims
+/// challenge asking for a token issued since (`nbf`). A token without `cp1` keeps working
+/// until it expires, as Entra's non-CAE tokens "can't be revoked" (Microsoft Learn,
+/// "Continuous access evaluation" and "Configurable token lifetimes"). The header is the one
+/// Graph sends, `authorization_uri` unquoted included (msgraph-sdk-dotnet#1416).
+fn continuous_access_challenge(st: &Shared, c: &Value) -> Option<Response> {
+    let capable = c["xms_cc"].as_array().is_some_and(|a| {
+        a.iter().any(|v| {
+            v.as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(crate::claims::CP1))
+        })
+    });
+    let (tid, oid) = (c["tid"].as_str()?, c["oid"].as_str()?);
+    let revoked = {
+        let store = st.store.lock().expect("store lock");
+        store
+            .issued_before_revocation(tid, oid, tokens::issued_ms(c))
+            .then(|| store.revoked_at(tid, oid))
+            .flatten()?
+    };
+    if !capable {
+        return None;
+    }
+    const CAE: &str = "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp";
+    let claims =
+        format!(r#"{{"access_token":{{"nbf":{{"essential":true, "value":"{revoked}"}}}}}}"#);
+    let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", CAE);
+    let header = format!(
+        "Bearer realm=\"\", authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize, client_id=\"{GRAPH_APP_ID}\", error=\"insufficient_claims\", claims=\"{}\", error_description=\"{CAE}\"",
+        STANDARD.encode(claims)
+    );
+    if let Ok(v) = HeaderValue::from_str(&header) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    Some(r)
 }
 
 /// The default property set of a user, in Graph's order.

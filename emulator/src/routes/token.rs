@@ -94,7 +94,7 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
         Some(GrantType::RefreshToken) => grants::refresh::grant(&req),
         Some(GrantType::OnBehalfOf) => grants::obo::grant(&req, &world, alias),
         Some(GrantType::ClientCredentials) => grants::client_credentials::grant(&req, alias),
-        Some(GrantType::Password) => grants::password::grant(&req),
+        Some(GrantType::Password) => grants::password::grant(&req, alias),
         None => Err(AadError::new(
             70003,
             "unsupported_grant_type",

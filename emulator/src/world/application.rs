@@ -40,7 +40,8 @@ pub struct Application {
     /// Certificates, for `private_key_jwt` client assertions.
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
-    /// Optional claims (only `login_hint` in ID tokens has an effect).
+    /// Optional claims: `login_hint` in ID tokens; `acrs`, `xms_cc` and `idtyp` (with
+    /// `include_user_token`) in access tokens.
     #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
     pub optional_claims: OptionalClaims,
 }
@@ -99,6 +100,23 @@ impl OptionalClaims {
     /// Whether ID tokens carry the optional claim `name`.
     pub fn id_token_has(&self, name: &str) -> bool {
         self.id_token.iter().any(|c| c.name == name)
+    }
+
+    /// Whether this resource's access tokens carry the optional claim `name`.
+    pub fn access_token_has(&self, name: &str) -> bool {
+        self.access_token.iter().any(|c| c.name == name)
+    }
+
+    /// Whether user (app+user) access tokens carry `idtyp`: the optional claim with the
+    /// `include_user_token` property (Microsoft Learn, "Optional claims reference": by default
+    /// `idtyp` is emitted for app-only tokens only).
+    pub fn idtyp_for_users(&self) -> bool {
+        self.access_token.iter().any(|c| {
+            c.name == "idtyp"
+                && c.additional_properties
+                    .iter()
+                    .any(|p| p == "include_user_token")
+        })
     }
 }
 

@@ -77,6 +77,23 @@ async fn admin_revoke_revokes_a_users_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn admin_unconfirmed_changes_only_the_switches_it_names() {
+    let emu = start().await;
+    let set = json!({"consent_wall": "approval_page"});
+    let r: Value = admin_post(&emu, "unconfirmed", Some(set))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["consent_wall"], "approval_page");
+    assert_eq!(r["obo_step_up_error"], "interaction_required");
+    let now = get_json(admin_url(&emu, "unconfirmed")).await;
+    assert_eq!(now, r);
+    let bad = admin_post(&emu, "unconfirmed", Some(json!({"consent_wall": "maybe"}))).await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
 async fn admin_lifetimes_sets_the_lifetime_of_later_access_tokens() {
     let emu = start().await;
     let lifetimes = admin_post(&emu, "lifetimes", Some(json!({"access_token": 120}))).await;

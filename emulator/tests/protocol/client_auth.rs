@@ -207,6 +207,17 @@ async fn a_client_assertion_for_any_other_audience_is_700027() {
     }
 }
 
+/// Entra takes one audience (zitadel/oidc#887 quotes AADSTS5002741 for two).
+#[tokio::test]
+async fn a_client_assertion_with_two_audiences_is_5002741() {
+    let (emu, cert) = start_with_certificate().await;
+    let mut c = assertion_claims(&token_url(&emu), &uuid::Uuid::new_v4().to_string());
+    c["aud"] = json!([token_url(&emu), emu.base_url()]);
+    let r = password_by(&emu, wk::TENANT_ID, &cert.assertion_with(&c)).await;
+    let e = r.aadsts(401, "invalid_client", 5002741);
+    assert_description_contains(&e, "2 audience values provided, maximum allowed is 1");
+}
+
 /// Without `jti` it could not be told from a replay.
 #[tokio::test]
 async fn a_client_assertion_without_jti_is_50027() {

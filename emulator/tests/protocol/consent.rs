@@ -178,3 +178,87 @@ async fn once_an_administrator_consented_the_admin_only_scope_goes_through() {
     let q = browser.back(&[("scope", &admin_scope())]).await;
     assert!(q.contains_key("code"), "{q:?}");
 }
+
+/// The built-in world where Contoso lets no user consent (the portal's *Do not allow user
+/// consent*).
+fn world_without_user_consent() -> World {
+    let mut world = World::well_known();
+    world.tenants[0].users_may_consent = false;
+    world
+}
+
+/// Where user consent is off, a permission nobody granted stops the sign-in at the admin
+/// wall, even one a user could otherwise consent to (Weather.Read is `User`).
+#[tokio::test]
+async fn where_users_may_not_consent_a_missing_user_consent_is_90094() {
+    let emu = start_with(world_without_user_consent()).await;
+    let q = Browser::new(&emu)
+        .sign_in_back(wk::ALEX, &[("scope", &weather_sign_in_scope())])
+        .await;
+    assert_error_back(
+        &q,
+        "consent_required",
+        "AADSTS90094: An administrator of contoso",
+    );
+}
+
+#[tokio::test]
+async fn where_users_may_not_consent_granted_permissions_still_sign_in() {
+    let emu = start_with(world_without_user_consent()).await;
+    // Adele's consent to the Weather API was given before the setting changed.
+    let q = Browser::new(&emu)
+        .sign_in_back(wk::ADELE, &[("scope", &weather_sign_in_scope())])
+        .await;
+    assert!(q.contains_key("code"), "{q:?}");
+}
+
+/// The other way Entra may answer (the unconfirmed switch): its "Need admin approval" page,
+/// whose way back to the app says `access_denied` with `error_subcode=cancel` and no code.
+#[tokio::test]
+async fn the_admin_wall_can_be_the_need_admin_approval_page_instead() {
+    let emu = start_with(world_without_user_consent()).await;
+    emu.set_unconfirmed(emulator::Unconfirmed {
+        consent_wall: emulator::unconfirmed::ConsentWall::ApprovalPage,
+        ..emulator::Unconfirmed::default()
+    });
+    let browser = Browser::new(&emu);
+    let html = browser
+        .sign_in_to_page(wk::ALEX, &[("scope", &weather_sign_in_scope())])
+        .await;
+    assert!(html.contains("Need admin approval"), "{html}");
+    let q = location_params(&browser.submit(&html, "admin_approval", &[]).await);
+    assert_eq!(q["error"], "access_denied", "{q:?}");
+    assert_eq!(q["error_subcode"], "cancel", "{q:?}");
+    assert!(!q.contains_key("error_description"), "{q:?}");
+    assert_eq!(q["state"], "st-123");
+}
+
+/// A scope of an API that has no service principal in the user's tenant (the Weather API is
+/// Contoso's only) refuses the whole sign-in once the user is known: AADSTS650052, with
+/// `invalid_client`, as public threads show it (PostHog/posthog#43486).
+#[tokio::test]
+async fn naming_an_api_the_users_tenant_lacks_refuses_the_sign_in_with_650052() {
+    let emu = start().await;
+    let scope = format!("{} {}", sign_in_scope(), wk::WEATHER_API_SCOPE);
+    let q = Browser::at(&emu, "organizations")
+        .sign_in_back(wk::DIEGO, &[("scope", &scope)])
+        .await;
+    assert_error_back(
+        &q,
+        "invalid_client",
+        "AADSTS650052: The app is trying to access a service",
+    );
+    assert!(
+        q["error_description"].contains(wk::WEATHER_API_CLIENT_ID),
+        "{q:?}"
+    );
+    assert!(
+        q["error_description"].contains(wk::FABRIKAM_TENANT_ID),
+        "{q:?}"
+    );
+    // Without that scope, Diego signs in.
+    let q = Browser::at(&emu, "organizations")
+        .sign_in_back(wk::DIEGO, &[("scope", &sign_in_scope())])
+        .await;
+    assert!(q.contains_key("code"), "{q:?}");
+}

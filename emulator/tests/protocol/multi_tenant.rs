@@ -1,5 +1,7 @@
 //! Several tenants: Fabrikam (the web app again, Diego, and Adele as a guest) and Northwind
-//! (Nestor). Sign-in on `/common` and `/organizations` lands in the user's tenant; OBO on an
+//! (Nestor). Sign-in on `/common` and `/organizations` lands in the user's home tenant, a
+//! guest's too: the resource tenant is reached through its own authority ("For guest scenarios
+//! ... you must provide the tenant identifier", the authorization code flow page). OBO on an
 //! alias runs in the user's home tenant, so a guest gets a token of its home tenant there.
 
 use crate::common::*;
@@ -11,27 +13,61 @@ fn user(tid: &str, oid: &str) -> Value {
     json!({"tid": tid, "oid": oid})
 }
 
-/// Adele's guest account signed in at `/organizations`: the token response.
-async fn guest_at_organizations(emu: &RunningEmulator) -> Value {
-    let b = sign_in_and_redeem(emu, "organizations", wk::ADELE_GUEST, &sign_in_scope()).await;
+/// Adele signed in as Fabrikam's guest, through Fabrikam's own authority with her home
+/// address: the token response.
+async fn guest_at_fabrikam(emu: &RunningEmulator) -> Value {
+    let b = sign_in_and_redeem(emu, wk::FABRIKAM_TENANT_ID, wk::ADELE, &sign_in_scope()).await;
     b.success()
 }
 
 #[tokio::test]
-async fn a_guest_signed_in_at_organizations_gets_a_token_of_the_resource_tenant() {
+async fn a_guest_signed_in_at_the_resource_tenants_authority_gets_its_tokens() {
     let emu = start().await;
-    let b = guest_at_organizations(&emu).await;
+    let b = guest_at_fabrikam(&emu).await;
     let at = claims(access_token(&b));
     assert_claims(&at, user(wk::FABRIKAM_TENANT_ID, wk::ADELE_GUEST_OID));
     assert_eq!(at["iss"], v1_issuer_of(wk::FABRIKAM_TENANT_ID));
-    assert_eq!(claims(id_token(&b))["idp"], v1_issuer_of(wk::TENANT_ID));
+    let id = claims(id_token(&b));
+    assert_eq!(id["idp"], v1_issuer_of(wk::TENANT_ID));
+    assert_eq!(id["tid"], wk::FABRIKAM_TENANT_ID);
+}
+
+/// A guest is named by its home sign-in name and has no `upn` (the token claims references).
+#[tokio::test]
+async fn a_guests_tokens_name_it_by_its_home_sign_in_name() {
+    let emu = start().await;
+    let b = guest_at_fabrikam(&emu).await;
+    let at = claims(access_token(&b));
+    assert_eq!(at["unique_name"], wk::ADELE);
+    assert!(at.get("upn").is_none(), "{at}");
+    let id = claims(id_token(&b));
+    assert_eq!(id["preferred_username"], wk::ADELE);
+    assert_eq!(id["email"], wk::ADELE);
+}
+
+/// At `/organizations` the guest record is no identity of its own: its `#EXT#` name is not
+/// known there, and the home address signs in at home.
+#[tokio::test]
+async fn at_organizations_the_guest_name_is_unknown_and_the_home_address_signs_in_at_home() {
+    let emu = start().await;
+    let browser = Browser::at(&emu, "organizations");
+    let html = browser.page(&[]).await;
+    let page = browser
+        .submit_for_page(&html, "username", &[("username", wk::ADELE_GUEST)])
+        .await;
+    assert!(page.contains("This username may be incorrect"), "{page}");
+    let b = sign_in_and_redeem(&emu, "organizations", wk::ADELE, &sign_in_scope()).await;
+    assert_claims(
+        &claims(access_token(&b.success())),
+        user(wk::TENANT_ID, wk::ADELE_OID),
+    );
 }
 
 /// As MSAL's home account id expects.
 #[tokio::test]
 async fn a_guests_client_info_names_its_home_account() {
     let emu = start().await;
-    let info = client_info(&guest_at_organizations(&emu).await);
+    let info = client_info(&guest_at_fabrikam(&emu).await);
     assert_claims(&info, json!({"uid": wk::ADELE_OID, "utid": wk::TENANT_ID}));
 }
 
@@ -40,7 +76,7 @@ async fn a_guests_client_info_names_its_home_account() {
 #[tokio::test]
 async fn a_guests_obo_at_common_gives_a_home_tenant_token_and_the_home_profile() {
     let emu = start().await;
-    let b = guest_at_organizations(&emu).await;
+    let b = guest_at_fabrikam(&emu).await;
     let g = obo_at(&emu, "common", access_token(&b), "User.Read").await;
     let gt = access_token(&g.success()).to_owned();
     assert_claims(&claims(&gt), user(wk::TENANT_ID, wk::ADELE_OID));
@@ -54,7 +90,7 @@ async fn a_guests_obo_at_common_gives_a_home_tenant_token_and_the_home_profile()
 #[tokio::test]
 async fn a_guests_obo_at_the_resource_tenant_gives_a_token_for_the_guest_record() {
     let emu = start().await;
-    let b = guest_at_organizations(&emu).await;
+    let b = guest_at_fabrikam(&emu).await;
     let g = obo_at(&emu, wk::FABRIKAM_TENANT_ID, access_token(&b), "User.Read").await;
     let gt = access_token(&g.success()).to_owned();
     assert_claims(
@@ -69,19 +105,18 @@ async fn a_guests_obo_at_the_resource_tenant_gives_a_token_for_the_guest_record(
 #[tokio::test]
 async fn the_home_tenants_own_endpoint_refuses_the_resource_tenants_assertion_with_50013() {
     let emu = start().await;
-    let b = guest_at_organizations(&emu).await;
+    let b = guest_at_fabrikam(&emu).await;
     let r = obo_at(&emu, wk::TENANT_ID, access_token(&b), "User.Read").await;
     r.aadsts(400, "invalid_grant", 50013);
 }
 
 #[tokio::test]
-async fn a_guest_signs_in_at_the_resource_tenant_with_its_home_address() {
+async fn a_guest_signs_in_at_the_resource_tenant_with_its_guest_name_too() {
     let emu = start().await;
     let seg = wk::FABRIKAM_TENANT_DOMAIN;
-    let b = sign_in_and_redeem(&emu, seg, wk::ADELE, &sign_in_scope()).await;
+    let b = sign_in_and_redeem(&emu, seg, wk::ADELE_GUEST, &sign_in_scope()).await;
     let at = claims(access_token(&b.success()));
     assert_claims(&at, user(wk::FABRIKAM_TENANT_ID, wk::ADELE_GUEST_OID));
-    assert_eq!(at["upn"], wk::ADELE_GUEST);
 }
 
 #[tokio::test]

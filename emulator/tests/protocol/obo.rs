@@ -34,6 +34,37 @@ async fn obo_with_oidc_scopes_answers_refresh_id_token_and_client_info_like_msal
     assert_eq!(w["scope"], granted);
 }
 
+/// "The refresh token is only provided if the offline_access scope was requested" (the
+/// On-Behalf-Of page).
+#[tokio::test]
+async fn obo_without_offline_access_gives_no_refresh_token() {
+    let emu = start().await;
+    let w = adeles_obo(&emu, wk::WEATHER_API_SCOPE).await;
+    assert!(w.get("refresh_token").is_none(), "{w}");
+}
+
+/// `idtyp` is emitted for app-only tokens by default; a user token carries it only when the
+/// resource asks for it with `include_user_token` (the optional claims reference).
+#[tokio::test]
+async fn a_user_token_carries_idtyp_only_when_its_resource_asks_for_it() {
+    let emu = start().await;
+    let w = adeles_obo(&emu, wk::WEATHER_API_SCOPE).await;
+    assert!(claims(access_token(&w)).get("idtyp").is_none());
+    let world = world_with_app(wk::WEATHER_API_CLIENT_ID, |api| {
+        api.optional_claims
+            .access_token
+            .push(emulator::world::OptionalClaim {
+                name: "idtyp".into(),
+                essential: false,
+                source: None,
+                additional_properties: vec!["include_user_token".into()],
+            });
+    });
+    let emu = start_with(world).await;
+    let w = adeles_obo(&emu, wk::WEATHER_API_SCOPE).await;
+    assert_eq!(claims(access_token(&w))["idtyp"], "user");
+}
+
 #[tokio::test]
 async fn obo_to_graph_gives_a_v1_graph_token_with_a_nonce_in_its_header() {
     let emu = start().await;

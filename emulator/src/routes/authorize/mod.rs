@@ -27,18 +27,21 @@ mod request;
 mod steps;
 
 use consent::record_consent;
-use pages::{account_picker_page, consent_page, error_page, mfa_page, username_page};
-pub use request::requested_acrs;
+use pages::{
+    account_picker_page, admin_approval_page, consent_page, error_page, mfa_page, username_page,
+};
 use request::{AuthorizeRequest, app_not_found, redirect_error, resolve_tenant, respond, validate};
 
 use super::{TenantSeg, tenant_seg};
 use crate::{
+    claims::ClaimsRequest,
     errors::AadError,
     grants::{self, split},
     keys::now,
     params::Params,
     state::{AppState, CodeGrant, Counters, Session, Shared, SignInProgress},
     tokens,
+    unconfirmed::ConsentWall,
 };
 
 /// The session cookie (Entra's is also called ESTSAUTH).
@@ -79,10 +82,20 @@ fn start(st: &Shared, seg: &str, headers: &HeaderMap, p: Params) -> Response {
     };
     {
         let world = st.world.read().expect("world lock");
-        // A `login_hint` claim value (opaque) stands for its user: continue with the UPN.
+        // A `login_hint` claim value (opaque) stands for its user: continue with the UPN. At
+        // an alias a guest record's hint means the account at home: the claim "defaults to
+        // the user's home tenant when used" (the optional claims reference).
         if let Some((oid, tid)) = p.get("login_hint").and_then(tokens::parse_login_hint)
             && let Some(u) = world.user(&tid, &oid)
         {
+            let on_alias = matches!(tenant_seg(&world, seg), Ok(TenantSeg::Alias(_)));
+            let home = u
+                .home_tenant_id
+                .as_deref()
+                .zip(u.home_object_id.as_deref())
+                .filter(|_| on_alias)
+                .and_then(|(ht, ho)| Some((world.user(ht, ho)?, ht.to_string())));
+            let (u, tid) = home.unwrap_or((u, tid));
             p.0.insert("login_hint".into(), u.user_principal_name.clone());
             progress.tenant = Some(tid);
         }
@@ -219,6 +232,14 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
     };
     let session = session.expect("a user implies a session");
     let scopes = split(p.get("scope").unwrap_or_default());
+    // Every resource named must have a service principal in the user's tenant, or the whole
+    // sign-in is refused (AADSTS650052), consent-only scopes included.
+    if let Some(e) = scopes
+        .iter()
+        .find_map(|s| request::missing_service_principal(&world, tenant, app, s))
+    {
+        return with_cookie(redirect_error(&req, &e));
+    }
     // Group the requested scopes by resource (several resources are allowed at /authorize).
     let mut groups: Vec<(String, Vec<String>)> = vec![];
     for s in &scopes {
@@ -231,7 +252,6 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
             }
         }
     }
-    let mut session = session;
     let has_mfa = session.auth.has_mfa();
     let mut policies: Vec<String> = vec![];
     for (res, _) in &groups {
@@ -239,24 +259,15 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
             policies.push(pol.id.clone());
         }
     }
-    let wanted_acrs = p.get("claims").map(requested_acrs).unwrap_or_default();
-    let missing_acrs: Vec<String> = wanted_acrs
-        .into_iter()
-        .filter(|a| !session.auth.acrs.contains(a))
-        .collect();
-    if has_mfa && !missing_acrs.is_empty() {
-        // The emulator's authentication contexts all mean "MFA": a session that did MFA
-        // satisfies them without another prompt.
-        session.auth.acrs.extend(missing_acrs.iter().cloned());
-        if let Some(s) = sid.as_ref()
-            && let Some(stored) = st.store.lock().expect("store lock").session(s, now())
-        {
-            stored.auth.acrs = session.auth.acrs.clone();
-        }
-    }
-    let claims_step_up = !missing_acrs.is_empty()
-        || p.get("claims")
-            .is_some_and(|c| c.contains("capolids") || c.contains("polids"));
+    // Validated when the sign-in started.
+    let claims = ClaimsRequest::of(&p).unwrap_or_default();
+    // An authentication context asked for is met by the policies protecting it (MFA here);
+    // one no policy protects is met as it is.
+    let unmet_contexts = claims
+        .acrs
+        .iter()
+        .any(|c| !tenant.satisfies_context(user, c, has_mfa));
+    let claims_step_up = unmet_contexts || !claims.policies.is_empty();
     if !has_mfa && (user.require_mfa || !policies.is_empty() || claims_step_up) {
         if prompt == "none" {
             let res = groups.first().map(|g| g.0.clone()).unwrap_or_default();
@@ -274,29 +285,38 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
         })
         .filter(|(_, m)| !m.is_empty())
         .collect();
-    // A user cannot consent to an admin-only scope: no consent page then, but AADSTS90094.
+    // A user cannot consent to an admin-only scope, nor to anything in a tenant that lets
+    // no user consent: no consent page then, but the admin-approval wall (AADSTS90094).
     let admin_only: Vec<String> = missing
         .iter()
         .filter_map(|(res, vals)| Some((tenant.app(res)?, vals)))
         .flat_map(|(r, vals)| {
             vals.iter()
-                .filter(|v| r.is_admin_scope(v))
+                .filter(|v| !tenant.users_may_consent || r.is_admin_scope(v))
                 .map(|v| grants::scope_uri(r, v))
         })
         .collect();
     if !admin_only.is_empty() {
-        return with_cookie(redirect_error(
-            &req,
-            &AadError::new(
-                90094,
-                "consent_required",
-                format!(
-                    "The grant requires admin permission. Administrator consent is required for {}: a user cannot consent to these permissions of '{}'.",
-                    admin_only.join(" "),
-                    app.display_name
-                ),
-            ),
-        ));
+        let message = if tenant.users_may_consent {
+            format!(
+                "The grant requires admin permission. Administrator consent is required for {}: a user cannot consent to these permissions of '{}'.",
+                admin_only.join(" "),
+                app.display_name
+            )
+        } else {
+            format!(
+                "An administrator of {} has set a policy that prevents you from granting {} the permissions it is requesting ({}). Contact an administrator of {}, who can grant permissions to this application on your behalf.",
+                tenant.domain(),
+                app.display_name,
+                admin_only.join(" "),
+                tenant.domain()
+            )
+        };
+        let wall = AadError::new(90094, "consent_required", message);
+        return with_cookie(match st.unconfirmed().consent_wall {
+            ConsentWall::ErrorRedirect => redirect_error(&req, &wall),
+            ConsentWall::ApprovalPage => admin_approval_page(&seg, txn, &app.display_name),
+        });
     }
     let force_consent = prompt == "consent" && !progress.consented;
     if !missing.is_empty() || force_consent {
@@ -351,6 +371,7 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
                 expires: now() + lt.code_secs as i64,
                 redeemed: false,
                 auth: session.auth.clone(),
+                claims: claims.raw.clone(),
             },
         );
         store.txns.remove(txn);

@@ -106,3 +106,17 @@ pub(super) fn consent_page(
     );
     page("Permissions requested", &form(seg, txn, "consent", &inner)).into_response()
 }
+
+/// Entra's "Need admin approval" page: the sign-in asks for permissions only an administrator
+/// may grant here. Its one way on is back to the app without them.
+pub(super) fn admin_approval_page(seg: &str, txn: &str, app: &str) -> Response {
+    let inner = format!(
+        "<h1>Need admin approval</h1><p id=\"error\" role=\"alert\">{} needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it.</p><button type=\"submit\" id=\"return\">Return to the application without granting consent</button>",
+        esc(app)
+    );
+    page(
+        "Need admin approval",
+        &form(seg, txn, "admin_approval", &inner),
+    )
+    .into_response()
+}

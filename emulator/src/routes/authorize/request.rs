@@ -11,6 +11,7 @@ use super::{
     pages::{error_page, page},
 };
 use crate::{
+    claims::ClaimsRequest,
     errors::AadError,
     grants::{self, split},
     params::Params,
@@ -165,8 +166,13 @@ pub(super) fn validate(
         ));
     }
     for s in scopes {
+        // A resource of another tenant is refused once the user has signed in (AADSTS650052,
+        // in the sign-in flow), as Entra does.
+        if missing_service_principal(world, tenant, app, &s).is_some() {
+            continue;
+        }
         let checked = grants::resolve(tenant, app, &[s])
-            .and_then(|r| grants::check_self_token(tenant, app, &r, grants::SelfToken::SignIn));
+            .and_then(|r| grants::check_self_token(tenant, app, &r));
         if let Err(mut e) = checked {
             if e.code == 90008 {
                 // `invalid_grant` is not an authorization-endpoint error (RFC 6749 §4.1.2.1).
@@ -185,13 +191,8 @@ pub(super) fn validate(
             ),
         ));
     }
-    if let Some(claims) = p.get("claims")
-        && serde_json::from_str::<serde_json::Value>(claims).is_err()
-    {
-        return fail(AadError::request(
-            90019,
-            "The 'claims' parameter is not valid JSON.",
-        ));
+    if let Err(e) = ClaimsRequest::of(p) {
+        return fail(e);
     }
     if p.get("prompt").is_some_and(|pr| {
         !matches!(
@@ -300,24 +301,31 @@ pub(super) fn redirect_error(req: &AuthorizeRequest, e: &AadError) -> Response {
     respond(req, fields)
 }
 
-/// The authentication-context ids a `claims` request asks for in `access_token.acrs`
-/// (`value` or `values`).
-pub fn requested_acrs(claims: &str) -> Vec<String> {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(claims) else {
-        return vec![];
+/// AADSTS650052 when `scope` names a resource that has no service principal in `tenant` but
+/// exists elsewhere (an API registered in another tenant, single-tenant or not yet consented
+/// there). Entra refuses the whole sign-in then, even for a scope named only for consent
+/// (PostHog/posthog#43486, microsoft/GraphNotificationBroker#5: `error=invalid_client`). A
+/// resource that exists nowhere is left to the scope checks (AADSTS500011).
+pub(super) fn missing_service_principal(
+    world: &crate::world::World,
+    tenant: &Tenant,
+    app: &Application,
+    scope: &str,
+) -> Option<AadError> {
+    let Err(e) = grants::resolve(tenant, app, &[scope.to_string()]) else {
+        return None;
     };
-    let acrs = &v["access_token"]["acrs"];
-    let mut out: Vec<String> = acrs["values"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(one) = acrs["value"].as_str() {
-        out.push(one.to_string());
+    if e.code != 500011 {
+        return None;
     }
-    out.dedup();
-    out
+    let name = scope.rfind('/').map_or(scope, |i| &scope[..i]);
+    let resource = world.tenants.iter().find_map(|t| t.resource(name))?;
+    Some(AadError::new(
+        650052,
+        "invalid_client",
+        format!(
+            "The app is trying to access a service '{}'({}) that your organization '{}' lacks a service principal for. Contact your IT Admin to review the configuration of your service subscriptions or consent to the application in order to create the required service principal.",
+            resource.app_id, resource.display_name, tenant.id
+        ),
+    ))
 }

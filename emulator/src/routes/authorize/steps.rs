@@ -12,7 +12,7 @@ use super::{
     advance, load_session, load_txn,
     pages::{error_page, mfa_page, password_page, username_page},
     record_consent,
-    request::{AuthorizeRequest, app_not_found, redirect_error, requested_acrs, resolve_tenant},
+    request::{AuthorizeRequest, app_not_found, redirect_error, resolve_tenant, respond},
     save_txn, txn_session,
 };
 use crate::{
@@ -21,6 +21,7 @@ use crate::{
     params::Params,
     state::{AuthFacts, Session, Shared, SignInProgress},
     well_known::MFA_CODE,
+    world::{Tenant, User, World},
 };
 
 /// The page a form was posted from (its `_step` field).
@@ -31,6 +32,8 @@ enum Step {
     SelectAccount,
     Mfa,
     Consent,
+    /// The "Need admin approval" page's way back to the app.
+    AdminApproval,
 }
 
 impl Step {
@@ -41,9 +44,31 @@ impl Step {
             "select_account" => Some(Self::SelectAccount),
             "mfa" => Some(Self::Mfa),
             "consent" => Some(Self::Consent),
+            "admin_approval" => Some(Self::AdminApproval),
             _ => None,
         }
     }
+}
+
+/// The user a name signs in as in `tenant`: on `/common` and `/organizations` (`on_alias`)
+/// members only, since a guest signs in at home there; at a tenant's own authority also a
+/// guest, by its guest UPN or its home address.
+fn sign_in_user<'t>(tenant: &'t Tenant, name: &str, on_alias: bool) -> Option<&'t User> {
+    if on_alias {
+        tenant.member_for_sign_in(name)
+    } else {
+        tenant.user_for_sign_in(name)
+    }
+}
+
+/// The password that signs `user` in: a guest's is its home account's (a guest proves who it
+/// is at home), a member's its own.
+fn password_of<'w>(world: &'w World, user: &'w User) -> &'w str {
+    user.home_tenant_id
+        .as_deref()
+        .zip(user.home_object_id.as_deref())
+        .and_then(|(t, o)| world.user(t, o))
+        .map_or(&user.password, |home| &home.password)
 }
 
 /// A pending sign-in as a page's answer finds it.
@@ -100,6 +125,7 @@ pub(super) fn answer(st: &Shared, headers: &HeaderMap, form: &Params) -> Respons
         }
         Some(Step::Mfa) => mfa(pending, form.get("otc")),
         Some(Step::Consent) => consent(pending, form.get("consent") == Some("accept")),
+        Some(Step::AdminApproval) => back_without_consent(pending),
         None => error_page(
             StatusCode::BAD_REQUEST,
             &AadError::request(900144, "Unknown sign-in step."),
@@ -124,7 +150,7 @@ fn username(mut pending: Pending<'_>, username: &str) -> Response {
         )
         .ok()
     };
-    let known = tenant.filter(|t| t.user_for_sign_in(username).is_some());
+    let known = tenant.filter(|t| sign_in_user(t, username, on_alias).is_some());
     if let Some(t) = known
         && on_alias
     {
@@ -149,6 +175,7 @@ fn password(mut pending: Pending<'_>, username: &str, password: &str) -> Respons
     let st = pending.st;
     let (oid, tid) = {
         let world = st.world.read().expect("world lock");
+        let on_alias = matches!(tenant_seg(&world, pending.seg()), Ok(TenantSeg::Alias(_)));
         let t = resolve_tenant(
             &world,
             pending.seg(),
@@ -156,8 +183,10 @@ fn password(mut pending: Pending<'_>, username: &str, password: &str) -> Respons
             pending.progress.tenant.as_deref(),
         )
         .ok();
-        match t.and_then(|t| t.user_for_sign_in(username).map(|u| (u, t))) {
-            Some((u, t)) if crate::client_auth::secret_matches(password, &u.password) => {
+        match t.and_then(|t| sign_in_user(t, username, on_alias).map(|u| (u, t))) {
+            Some((u, t))
+                if crate::client_auth::secret_matches(password, password_of(&world, u)) =>
+            {
                 (u.id.clone(), t.id.clone())
             }
             _ => {
@@ -223,23 +252,48 @@ fn mfa(pending: Pending<'_>, code: Option<&str>) -> Response {
             .lock()
             .expect("store lock")
             .session(&sid, now())
+        && !s.auth.has_mfa()
     {
-        if !s.auth.has_mfa() {
-            s.auth.amr.push("mfa".into());
-        }
-        // The authentication contexts this sign-in asked for are now satisfied.
-        for a in pending
-            .request
-            .get("claims")
-            .map(requested_acrs)
-            .unwrap_or_default()
-        {
-            if !s.auth.acrs.contains(&a) {
-                s.auth.acrs.push(a);
-            }
-        }
+        s.auth.amr.push("mfa".into());
     }
     pending.advance(None)
+}
+
+/// The "Need admin approval" page's *Return to the application without granting consent*:
+/// `access_denied` with `error_subcode=cancel` and no AADSTS code, the shape public threads
+/// report (xorbitsai/xagent#2510).
+fn back_without_consent(pending: Pending<'_>) -> Response {
+    let st = pending.st;
+    let world = st.world.read().expect("world lock");
+    let Ok(tenant) = resolve_tenant(
+        &world,
+        pending.seg(),
+        &pending.request,
+        pending.progress.tenant.as_deref(),
+    ) else {
+        return error_page(StatusCode::BAD_REQUEST, &unknown_tenant(pending.seg()));
+    };
+    let client_id = pending.request.get("client_id").unwrap_or_default();
+    let Some(app) = tenant.app(client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &app_not_found(client_id, tenant.domain()),
+        );
+    };
+    st.store
+        .lock()
+        .expect("store lock")
+        .txns
+        .remove(&pending.txn);
+    let req = AuthorizeRequest::of(app, &pending.request);
+    let mut fields = vec![
+        ("error".to_string(), "access_denied".to_string()),
+        ("error_subcode".to_string(), "cancel".to_string()),
+    ];
+    if let Some(s) = &req.state {
+        fields.push(("state".into(), s.clone()));
+    }
+    respond(&req, fields)
 }
 
 fn consent(mut pending: Pending<'_>, accepted: bool) -> Response {

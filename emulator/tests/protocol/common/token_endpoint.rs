@@ -188,6 +188,22 @@ pub async fn obo(emu: &RunningEmulator, assertion: &str, scope: &str) -> Reply {
     obo_at(emu, wk::TENANT_ID, assertion, scope).await
 }
 
+/// On-Behalf-Of on the built-in tenant with `extra` parameters (e.g. `claims`).
+pub async fn obo_with(
+    emu: &RunningEmulator,
+    assertion: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut params = vec![
+        ("assertion", assertion),
+        ("requested_token_use", "on_behalf_of"),
+        ("scope", scope),
+    ];
+    params.extend_from_slice(extra);
+    web_app_grant(emu, JWT_BEARER, &params).await
+}
+
 /// A client-credentials grant by the web app for `scope`, on tenant segment `seg`.
 pub async fn client_credentials_at(emu: &RunningEmulator, seg: &str, scope: &str) -> Reply {
     web_app_grant_at(emu, seg, "client_credentials", &[("scope", scope)]).await
