@@ -7,6 +7,13 @@
 //!
 //! Failures follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
 //! (or no error when no token was sent), 403 with `error="insufficient_scope"`.
+//!
+//! An operation may require a Conditional Access authentication context
+//! ([`ValidatorConfig::required_auth_context`], e.g. `c1`: configuration, since the ids differ
+//! per tenant). As Microsoft's developer guide does it, the token must list it in `acrs`;
+//! without it, a client that declared it handles claims challenges (`cp1` in `xms_cc`) gets
+//! a 401 `insufficient_claims` challenge asking for that context, and any other client a 403
+//! that says why (a challenge it cannot handle would only loop).
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,42 +33,49 @@ pub struct ValidatorConfig {
     pub authority_host: Url,
     /// The tenant GUID whose tokens are accepted.
     pub tenant_id: String,
-    /// This API's client id and App ID URIs (`api://...`).
+    /// This API's client id (first: the `client_id` of its claims challenges) and App ID
+    /// URIs (`api://...`).
     pub audiences: Vec<String>,
     /// The delegated scope every call needs, e.g. `Weather.Read`.
     pub required_scope: String,
     /// Tolerated clock difference (Microsoft.Identity.Web: 5 minutes).
     pub clock_skew: Duration,
-    /// Require multi-factor authentication; a token without it is answered with an
-    /// `insufficient_claims` challenge the client can take back to sign-in. A v2 token shows
-    /// it by the authentication context [`MFA_AUTH_CONTEXT`] in `acrs`, a v1 token by `mfa`
-    /// in `amr` (Microsoft Learn, "Access token claims reference": `amr` is a v1 claim).
-    pub require_mfa: bool,
+    /// The authentication context (`c1` ... `c99`) every call needs in the token's `acrs`, or
+    /// `None`. Read it from configuration: "Don't hard-code Auth Context values in your app"
+    /// (Microsoft Learn, "Developer guide to Conditional Access authentication context").
+    pub required_auth_context: Option<String>,
 }
 
-/// The Conditional Access authentication context that stands for MFA in this API's
-/// challenge (`c1`, as in Microsoft's auth-context samples).
-pub const MFA_AUTH_CONTEXT: &str = "c1";
+/// The claims request asking for authentication context `context`, as the API's challenge
+/// carries it (base64 in `WWW-Authenticate`).
+pub fn auth_context_claims(context: &str) -> String {
+    serde_json::json!({"access_token": {"acrs": {"essential": true, "value": context}}}).to_string()
+}
 
-/// The claims challenge for MFA: an authentication context the sign-in must satisfy
-/// (Microsoft Learn, "Claims challenges, claims requests and client capabilities"; sent
-/// base64-encoded in `WWW-Authenticate`).
-pub const MFA_CLAIMS_CHALLENGE: &str =
-    r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+/// Whether the token lists authentication context `context` in `acrs` (ids compare without
+/// case: `c1` and `C1` name the same context).
+pub fn has_auth_context(claims: &serde_json::Value, context: &str) -> bool {
+    claims
+        .get("acrs")
+        .and_then(|a| a.as_array())
+        .is_some_and(|a| {
+            a.iter()
+                .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(context)))
+        })
+}
 
-/// Whether the token's claims show multi-factor authentication: `acrs` holding
-/// [`MFA_AUTH_CONTEXT`] in a v2 token, `mfa` in `amr` in a v1 token.
-pub fn shows_mfa(claims: &serde_json::Value) -> bool {
-    let holds = |name: &str, wanted: &str| {
-        claims
-            .get(name)
-            .and_then(|a| a.as_array())
-            .is_some_and(|a| a.iter().any(|v| v == wanted))
-    };
-    match claims.get("ver").and_then(|v| v.as_str()) {
-        Some("1.0") => holds("amr", "mfa"),
-        _ => holds("acrs", MFA_AUTH_CONTEXT),
-    }
+/// Whether the client declared that it handles claims challenges: `cp1` in `xms_cc`, "the
+/// authoritative way to identify a client application is capable of handling a claims
+/// challenge" (Microsoft Learn, "Claims challenges, claims requests and client capabilities";
+/// values are not case-sensitive).
+pub fn handles_claims_challenges(claims: &serde_json::Value) -> bool {
+    claims
+        .get("xms_cc")
+        .and_then(|a| a.as_array())
+        .is_some_and(|a| {
+            a.iter()
+                .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1")))
+        })
 }
 
 /// The caller, after its token passed every check.
@@ -96,9 +110,29 @@ pub enum BearerError {
         /// The scopes the token carries.
         granted: String,
     },
-    /// The token is valid but lacks claims the API requires (MFA).
-    #[error("the token does not show multi-factor authentication")]
-    InsufficientClaims,
+    /// The token lacks the authentication context the API requires, and the client handles
+    /// claims challenges: it is told which.
+    #[error("the token does not carry the authentication context {context} (acrs)")]
+    InsufficientClaims {
+        /// The context required.
+        context: String,
+        /// This API's client id, for the challenge's `client_id`.
+        client_id: String,
+        /// Where the client signs in again (the challenge's `authorization_uri`).
+        authorization_uri: String,
+    },
+    /// The token lacks the authentication context the API requires, and the client did not
+    /// declare that it handles claims challenges: refused, with why.
+    #[error(
+        "this operation requires the authentication context {context}, which the token does not \
+         carry (acrs), and the client did not declare that it can handle claims challenges (no \
+         cp1 in xms_cc): sign in through a client that declares cp1, or ask for the context \
+         when signing in"
+    )]
+    ClientNotCapable {
+        /// The context required.
+        context: String,
+    },
     /// The signing keys could not be fetched.
     #[error("the identity provider's signing keys are unavailable: {0}")]
     KeysUnavailable(String),
@@ -126,15 +160,31 @@ impl IntoResponse for BearerError {
                     quote(required)
                 ),
             ),
-            Self::InsufficientClaims => {
+            Self::InsufficientClaims {
+                context,
+                client_id,
+                authorization_uri,
+            } => {
                 use base64::Engine as _;
+                // The developer guide's shape (and its `cc_type`), 401 as the claims-challenge
+                // page requires.
                 (
                     StatusCode::UNAUTHORIZED,
                     format!(
-                        r#"Bearer realm="weather-api", error="insufficient_claims", claims="{}""#,
-                        base64::engine::general_purpose::STANDARD.encode(MFA_CLAIMS_CHALLENGE)
+                        r#"Bearer realm="", authorization_uri="{}", client_id="{}", error="insufficient_claims", claims="{}", cc_type="authcontext""#,
+                        quote(authorization_uri),
+                        quote(client_id),
+                        base64::engine::general_purpose::STANDARD
+                            .encode(auth_context_claims(context))
                     ),
                 )
+            }
+            Self::ClientNotCapable { .. } => {
+                let body = serde_json::json!({
+                    "error": "client_not_capable",
+                    "error_description": self.to_string(),
+                });
+                return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
             }
             Self::KeysUnavailable(_) => {
                 return (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response();
@@ -266,8 +316,23 @@ impl BearerValidator {
                 },
             });
         }
-        if self.config.require_mfa && !shows_mfa(&claims) {
-            return Err(BearerError::InsufficientClaims);
+        if let Some(context) = &self.config.required_auth_context
+            && !has_auth_context(&claims, context)
+        {
+            return Err(if handles_claims_challenges(&claims) {
+                BearerError::InsufficientClaims {
+                    context: context.clone(),
+                    client_id: self.config.audiences.first().cloned().unwrap_or_default(),
+                    authorization_uri: format!(
+                        "{}/common/oauth2/v2.0/authorize",
+                        self.config.authority_host.as_str().trim_end_matches('/')
+                    ),
+                }
+            } else {
+                BearerError::ClientNotCapable {
+                    context: context.clone(),
+                }
+            });
         }
         let client_id = match text("azp") {
             azp if !azp.is_empty() => azp,
@@ -316,17 +381,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_v2_token_shows_mfa_by_its_authentication_context() {
-        assert!(shows_mfa(&json!({"ver": "2.0", "acrs": ["c1"]})));
-        assert!(!shows_mfa(&json!({"ver": "2.0", "acrs": ["c2"]})));
-        // v2 access tokens carry no `amr`; one that does is not trusted for MFA.
-        assert!(!shows_mfa(&json!({"ver": "2.0", "amr": ["pwd", "mfa"]})));
+    fn an_authentication_context_is_read_from_acrs_without_case() {
+        assert!(has_auth_context(&json!({"acrs": ["c1"]}), "c1"));
+        assert!(has_auth_context(&json!({"acrs": ["C2", "c1"]}), "C1"));
+        assert!(!has_auth_context(&json!({"acrs": ["c2"]}), "c1"));
+        // `amr` says nothing about a context, in v1 or v2.
+        assert!(!has_auth_context(
+            &json!({"ver": "1.0", "amr": ["mfa"]}),
+            "c1"
+        ));
     }
 
     #[test]
-    fn a_v1_token_shows_mfa_in_amr() {
-        assert!(shows_mfa(&json!({"ver": "1.0", "amr": ["pwd", "mfa"]})));
-        assert!(!shows_mfa(&json!({"ver": "1.0", "amr": ["pwd"]})));
-        assert!(!shows_mfa(&json!({"ver": "1.0", "acrs": ["c1"]})));
+    fn cp1_in_xms_cc_says_the_client_handles_claims_challenges() {
+        assert!(handles_claims_challenges(&json!({"xms_cc": ["CP1"]})));
+        assert!(!handles_claims_challenges(&json!({"xms_cc": ["cp2"]})));
+        assert!(!handles_claims_challenges(&json!({})));
     }
 }

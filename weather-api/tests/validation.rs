@@ -13,10 +13,10 @@ struct Setup {
 }
 
 async fn setup(clock_skew: Duration) -> Setup {
-    setup_with(clock_skew, false).await
+    setup_with(clock_skew, None).await
 }
 
-async fn setup_with(clock_skew: Duration, require_mfa: bool) -> Setup {
+async fn setup_with(clock_skew: Duration, required_auth_context: Option<&str>) -> Setup {
     let emulator = Emulator::builder()
         .world(World::well_known())
         .start("127.0.0.1:0".parse().unwrap())
@@ -31,7 +31,7 @@ async fn setup_with(clock_skew: Duration, require_mfa: bool) -> Setup {
         ],
         required_scope: "Weather.Read".into(),
         clock_skew,
-        require_mfa,
+        required_auth_context: required_auth_context.map(str::to_owned),
     };
     let validator = BearerValidator::discover(reqwest::Client::new(), config)
         .await
@@ -62,12 +62,23 @@ async fn web_app_token(emu: &RunningEmulator, grant: &[(&str, &str)]) -> String 
 
 /// A user's token by the password grant (the emulator's test-only ROPC) for `scope`.
 async fn token(emu: &RunningEmulator, user: &str, scope: &str) -> String {
-    let grant = [
+    token_with_claims(emu, user, scope, None).await
+}
+
+/// [`token`] with a `claims` request.
+async fn token_with_claims(
+    emu: &RunningEmulator,
+    user: &str,
+    scope: &str,
+    claims: Option<&str>,
+) -> String {
+    let mut grant = vec![
         ("grant_type", "password"),
         ("username", user),
         ("password", wk::USER_PASSWORD),
         ("scope", scope),
     ];
+    grant.extend(claims.map(|c| ("claims", c)));
     web_app_token(emu, &grant).await
 }
 
@@ -401,27 +412,61 @@ async fn after_a_key_rollover_new_tokens_are_accepted_by_refetching_the_keys() {
     assert_eq!(call(&s.api, Some(&before)).await.status(), StatusCode::OK);
 }
 
+/// The claims MSAL sends for a client that declares it handles claims challenges.
+const CP1: &str = r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#;
+
 #[tokio::test]
-async fn an_api_that_requires_mfa_answers_an_insufficient_claims_challenge() {
+async fn a_cp1_client_without_the_context_gets_the_insufficient_claims_challenge() {
     use base64::Engine as _;
-    let s = setup_with(Duration::from_secs(300), true).await;
-    let token = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    let s = setup_with(Duration::from_secs(300), Some("c1")).await;
+    let token = token_with_claims(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE, Some(CP1)).await;
     let r = call(&s.api, Some(&token)).await;
     let header = assert_refused(
         &r,
         StatusCode::UNAUTHORIZED,
         r#"error="insufficient_claims""#,
     );
+    assert!(header.contains(r#"cc_type="authcontext""#), "{header}");
+    assert!(
+        header.contains(&format!(r#"client_id="{}""#, wk::WEATHER_API_CLIENT_ID)),
+        "{header}"
+    );
     let encoded = header
         .split("claims=\"")
         .nth(1)
         .unwrap()
-        .trim_end_matches('"');
+        .split('"')
+        .next()
+        .unwrap();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .unwrap();
     assert_eq!(
-        decoded,
-        weather_api::bearer::MFA_CLAIMS_CHALLENGE.as_bytes()
+        String::from_utf8(decoded).unwrap(),
+        weather_api::bearer::auth_context_claims("c1")
     );
+}
+
+/// A challenge a client cannot handle would only loop: a 403 that says why instead.
+#[tokio::test]
+async fn a_client_without_cp1_is_refused_with_403_and_the_reason() {
+    let s = setup_with(Duration::from_secs(300), Some("c1")).await;
+    let token = token(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE).await;
+    let r = call(&s.api, Some(&token)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("www-authenticate").is_none());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "client_not_capable");
+    let why = body["error_description"].as_str().unwrap();
+    assert!(why.contains("c1") && why.contains("cp1"), "{why}");
+}
+
+/// The context is configuration: here one no policy protects, issued when asked for.
+#[tokio::test]
+async fn a_token_carrying_the_configured_context_is_served() {
+    let s = setup_with(Duration::from_secs(300), Some("c7")).await;
+    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c7"}}}"#;
+    let token =
+        token_with_claims(&s.emulator, wk::ADELE, wk::WEATHER_API_SCOPE, Some(claims)).await;
+    assert_eq!(call(&s.api, Some(&token)).await.status(), StatusCode::OK);
 }
