@@ -11,6 +11,11 @@ pub struct SessionInfo {
     pub warnings: Vec<String>,
     /// Why the session this browser had has just ended (shown once, on the next page).
     pub ended: Option<String>,
+    /// Whether this app serves several organizations: the signed-out page then offers to
+    /// sign in to a partner organization (a guest reaches the tenant that invited them only
+    /// through that tenant's own authority).
+    #[serde(default)]
+    pub partner_sign_in: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -48,8 +48,13 @@ pub struct Config {
     pub client_id: String,
     pub credential: ClientCredential,
     /// The scope of this app's own API, requested at sign-in; its token is the OBO assertion.
-    /// Always the GUID form (`<client-id>/access_as_user`) unless the operator insisted.
+    /// `<client-id>/access_as_user` by default (the GUID form); an App ID URI works as well,
+    /// since every refresh names the scope (AADSTS90009 answers only a refresh that does not).
     pub api_scope: ScopeSet,
+    /// The client capabilities declared in every request's `claims` (`cp1`: this app handles
+    /// claims challenges, so Entra and Continuous Access Evaluation may send them), as MSAL's
+    /// `clientCapabilities`; empty with `AZURE_AD_CLIENT_CAPABILITIES=none`.
+    pub client_capabilities: Vec<String>,
     /// The scope of the Microsoft Graph token obtained On-Behalf-Of the user.
     pub graph_scope: ScopeSet,
     /// Whether `GRAPH_SCOPE` was set; if not, the scope follows the cloud's Graph host
@@ -85,9 +90,6 @@ pub struct Config {
     pub emulator_world: Option<PathBuf>,
     /// Mistakes that are allowed to start, so the UI can explain them.
     pub warnings: Vec<String>,
-    /// Corrections made to the configuration, logged at start and shown on the
-    /// diagnostics page.
-    pub notes: Vec<String>,
 }
 
 /// Where the identity provider is.
@@ -136,7 +138,6 @@ impl Config {
         };
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
-        let mut notes = Vec::new();
 
         let tenant = get("AZURE_AD_TENANT_ID");
         let embedded = tenant.is_none();
@@ -195,8 +196,6 @@ impl Config {
 
         let credential = read_credential(&get, embedded, &mut problems);
 
-        // The GUID form: a token for this app itself, named by its App ID URI, is issued
-        // at sign-in but refused at the first refresh (AADSTS90009).
         let api_scope_raw = get("API_SCOPE").unwrap_or_else(|| {
             if client_id.is_empty() {
                 "unknown/access_as_user".to_owned()
@@ -204,7 +203,6 @@ impl Config {
                 format!("{client_id}/access_as_user")
             }
         });
-        let keep_uri = read_bool(&get, "API_SCOPE_KEEP_APP_ID_URI", false, &mut problems);
         let api_scope = match ScopeSet::parse(&api_scope_raw) {
             Ok(scope) => {
                 match scope.resource() {
@@ -219,32 +217,11 @@ impl Config {
                         "API_SCOPE={api_scope_raw} names the API {resource}, not this app \
                          ({client_id}). Unless {resource} is an App ID URI of this app, \
                          On-Behalf-Of will fail with AADSTS500131 (assertion audience does \
-                         not match), and if it is, the first refresh fails with AADSTS90009. \
-                         The usual value is {client_id}/access_as_user."
+                         not match). The usual value is {client_id}/access_as_user."
                     )),
                     _ => {}
                 }
-                match scope.with_guid_form(&client_id) {
-                    Some(_) if keep_uri => {
-                        warnings.push(format!(
-                            "API_SCOPE={api_scope_raw} names this app by its App ID URI and \
-                             API_SCOPE_KEEP_APP_ID_URI is set: sign-in works, but Entra \
-                             refuses to refresh that token (AADSTS90009), so every session \
-                             fails when its first token expires. Unset \
-                             API_SCOPE_KEEP_APP_ID_URI to use {client_id}/access_as_user."
-                        ));
-                        Some(scope)
-                    }
-                    Some(guid) => {
-                        notes.push(format!(
-                            "API_SCOPE={api_scope_raw} names this app by its App ID URI; using \
-                             {guid} instead: Entra refuses to refresh a token an app requested \
-                             for itself unless the resource is its GUID (AADSTS90009)."
-                        ));
-                        Some(guid)
-                    }
-                    None => Some(scope),
-                }
+                Some(scope)
             }
             Err(err) => {
                 problems.push(format!(
@@ -254,6 +231,7 @@ impl Config {
                 None
             }
         };
+        let client_capabilities = read_capabilities(&get, &mut problems);
 
         let graph_scope_configured = get("GRAPH_SCOPE").is_some();
         let graph_scope_raw = get("GRAPH_SCOPE").unwrap_or_else(|| DEFAULT_GRAPH_SCOPE.into());
@@ -323,6 +301,7 @@ impl Config {
             client_id,
             credential: credential.expect("no problems means a credential"),
             api_scope: api_scope.expect("no problems means a scope"),
+            client_capabilities,
             graph_scope: graph_scope.expect("no problems means a scope"),
             graph_scope_configured,
             graph_base_url,
@@ -338,7 +317,6 @@ impl Config {
             data_dir,
             emulator_world,
             warnings,
-            notes,
         })
     }
 
@@ -384,6 +362,33 @@ impl Config {
     }
 }
 
+/// `AZURE_AD_CLIENT_CAPABILITIES`: `cp1` by default (Microsoft.Identity.Web's
+/// `ClientCapabilities`), `none` for none. `cp1` is the only capability Entra knows.
+fn read_capabilities(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    let Some(raw) = get("AZURE_AD_CLIENT_CAPABILITIES") else {
+        return vec!["cp1".to_owned()];
+    };
+    if raw.eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    let capabilities: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(unknown) = capabilities.iter().find(|c| !c.eq_ignore_ascii_case("cp1")) {
+        problems.push(format!(
+            "AZURE_AD_CLIENT_CAPABILITIES: {unknown:?} is not a capability Entra knows: use cp1 \
+             (this app handles claims challenges, the default) or none."
+        ));
+    }
+    capabilities
+}
+
 fn parse_http_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<Url> {
     match Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
@@ -418,7 +423,6 @@ mod tests {
             format!("{}/access_as_user", embedded::CLIENT_ID)
         );
         assert!(config.warnings.is_empty());
-        assert!(config.notes.is_empty());
         assert_eq!(
             config.redirect_uri().as_str(),
             "http://localhost:3000/auth/callback"
@@ -457,38 +461,25 @@ mod tests {
     }
 
     #[test]
-    fn this_apps_app_id_uri_becomes_the_guid_form_with_a_note() {
+    fn this_apps_app_id_uri_is_used_as_given() {
+        // Refreshes name the scope, so Entra refreshes a token for itself by App ID URI too.
         let uri = format!("api://{}/access_as_user", embedded::CLIENT_ID);
         let config = Config::from_vars(&vars(&[("API_SCOPE", &uri)])).unwrap();
-        assert_eq!(
-            config.api_scope.to_wire(),
-            format!("{}/access_as_user", embedded::CLIENT_ID)
-        );
+        assert_eq!(config.api_scope.to_wire(), uri);
         assert!(config.warnings.is_empty());
-        assert_eq!(config.notes.len(), 1);
-        assert!(
-            config.notes[0].contains("AADSTS90009"),
-            "{}",
-            config.notes[0]
-        );
     }
 
     #[test]
-    fn keeping_the_app_id_uri_warns_of_aadsts90009() {
-        let uri = format!("api://{}/access_as_user", embedded::CLIENT_ID);
-        let config = Config::from_vars(&vars(&[
-            ("API_SCOPE", &uri),
-            ("API_SCOPE_KEEP_APP_ID_URI", "true"),
-        ]))
-        .unwrap();
-        assert_eq!(config.api_scope.to_wire(), uri);
-        assert!(config.notes.is_empty());
-        assert!(config.warnings[0].contains("AADSTS90009"));
-        let err = Config::from_vars(&vars(&[("API_SCOPE_KEEP_APP_ID_URI", "maybe")])).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("API_SCOPE_KEEP_APP_ID_URI=\"maybe\"")
+    fn cp1_is_declared_unless_turned_off() {
+        assert_eq!(
+            Config::from_vars(&vars(&[])).unwrap().client_capabilities,
+            ["cp1"]
         );
+        let off = Config::from_vars(&vars(&[("AZURE_AD_CLIENT_CAPABILITIES", "none")])).unwrap();
+        assert!(off.client_capabilities.is_empty());
+        let err =
+            Config::from_vars(&vars(&[("AZURE_AD_CLIENT_CAPABILITIES", "cp1,cp9")])).unwrap_err();
+        assert!(err.to_string().contains("\"cp9\""), "{err}");
     }
 
     #[test]

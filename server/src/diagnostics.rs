@@ -174,39 +174,30 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
         ),
     });
 
-    // 3b. This app named by its GUID: an App ID URI works at sign-in and fails at the first
-    // refresh (AADSTS90009).
-    if let Ok(resource) = config.api_scope.resource()
-        && resource.is_app(&config.client_id)
-    {
-        checks.push(if resource.is_app_id_uri_of(&config.client_id) {
-            check(
-                "Sign-in scope names this app by GUID",
-                Outcome::Fail,
-                format!(
-                    "API_SCOPE={} names this app by its App ID URI (kept by \
-                     API_SCOPE_KEEP_APP_ID_URI): Entra ID refuses to refresh that token \
-                     (AADSTS90009), so sessions fail when their first token expires.",
-                    config.api_scope
-                ),
-                Some(format!(
-                    "Unset API_SCOPE_KEEP_APP_ID_URI, or set API_SCOPE={}/access_as_user.",
-                    config.client_id
-                )),
-            )
-        } else {
-            let detail = match config.notes.iter().find(|n| n.starts_with("API_SCOPE=")) {
-                Some(note) => note.clone(),
-                None => format!("API_SCOPE={}: refreshable (GUID form)", config.api_scope),
-            };
-            check(
-                "Sign-in scope names this app by GUID",
-                Outcome::Pass,
-                detail,
-                None,
-            )
-        });
-    }
+    // 3b. Claims challenges: declared or not (Conditional Access step-up, Continuous Access
+    // Evaluation).
+    checks.push(if config.client_capabilities.is_empty() {
+        check(
+            "Client capabilities",
+            Outcome::Warn,
+            "none declared (AZURE_AD_CLIENT_CAPABILITIES=none): Entra and the APIs send this \
+             app no claims challenge, so Continuous Access Evaluation is off and an API \
+             that needs an authentication context refuses it (403)"
+                .into(),
+            Some("Unset AZURE_AD_CLIENT_CAPABILITIES to declare cp1.".into()),
+        )
+    } else {
+        check(
+            "Client capabilities",
+            Outcome::Pass,
+            format!(
+                "{} declared: claims challenges (step-up, Continuous Access Evaluation) are \
+                 answered by On-Behalf-Of with the claims, then by a sign-in",
+                config.client_capabilities.join(", ")
+            ),
+            None,
+        )
+    });
 
     // 4. One resource per downstream scope setting (checked at start; shown here).
     checks.push(check(

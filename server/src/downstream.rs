@@ -4,20 +4,21 @@
 //!
 //! The proxy is for signed-in users only, checked against CSRF as server functions are (the
 //! `x-csrf: 1` header and a same-origin request, for every method), and forwards only the
-//! API's allowed paths and methods. It forwards the method, query and body (streamed, at most
-//! [`listener::MAX_BODY_BYTES`]) and a short list of headers (`FORWARDED`) with a bearer
-//! token obtained On-Behalf-Of the user (cached per API), never the browser's cookies or
-//! `Authorization`, and streams the answer back (at most [`MAX_ANSWER_BYTES`], within
-//! [`CALL_TIMEOUT`]) without the API's cookies or headers that would change how the browser
-//! treats this app (`NOT_RETURNED`). The API's `401` with a claims challenge becomes the same step-up sign-in as a
-//! Conditional Access answer to On-Behalf-Of; failures of On-Behalf-Of itself (AADSTS65001,
+//! API's allowed paths and methods. It forwards the method, query and body (read whole, at
+//! most [`listener::MAX_BODY_BYTES`], so that it can be sent again with a new token when the
+//! API's claims challenge is answered) and a short list of headers (`FORWARDED`) with a
+//! bearer token obtained On-Behalf-Of the user (cached per API), never the browser's cookies
+//! or `Authorization`, and streams the answer back (at most [`MAX_ANSWER_BYTES`], within
+//! [`crate::bff::CALL_TIMEOUT`]) without the API's cookies or headers that would change how
+//! the browser treats this app (`NOT_RETURNED`). The API's `401` with a claims challenge goes
+//! through the step-up path ([`crate::bff`]); failures of On-Behalf-Of itself (AADSTS65001,
 //! 50076, ...) are the same problems the Call API page shows.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use app::{
     error::AppError,
-    model::{DownstreamApiInfo, NamedApiCall, Problem, ProblemAction, TokenKind},
+    model::{Problem, ProblemAction},
 };
 use axum::{
     Json, Router,
@@ -29,69 +30,17 @@ use axum::{
 };
 use http::request::Parts;
 use http_body_util::{BodyExt as _, Limited};
-use url::Url;
 
 use crate::{
-    bff::BffService,
-    config::{DownstreamApi, is_clean_path},
+    bff::{ApiRequest, BffService},
+    config::is_clean_path,
     csrf::check_api_proof,
-    entra::decode_unverified,
-    inspect,
-    session::{SignedInUser, UserSession},
-    tokens::Obtained,
 };
 
 /// Where the proxy is served.
 pub const PROXY_PREFIX: &str = "/api/downstream/";
 /// The most of an API's answer the proxy passes on.
 pub const MAX_ANSWER_BYTES: usize = 10 * 1024 * 1024;
-/// The longest a call to an API (answer included) may take.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most of an answer the Call API page shows.
-const PAGE_BODY_CHARS: usize = 4 * 1024;
-
-/// One configured API and where it is.
-pub struct Api {
-    pub config: DownstreamApi,
-    pub base_url: Url,
-}
-
-impl Api {
-    fn url(&self, path: &str, query: Option<&str>) -> String {
-        let base = self.base_url.as_str().trim_end_matches('/');
-        match query {
-            Some(q) => format!("{base}{path}?{q}"),
-            None => format!("{base}{path}"),
-        }
-    }
-}
-
-/// The configured APIs, by name.
-#[derive(Default)]
-pub struct DownstreamApis(Vec<Api>);
-
-impl DownstreamApis {
-    pub fn new(apis: Vec<Api>) -> Self {
-        Self(apis)
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Api> {
-        self.0.iter().find(|api| api.config.name == name)
-    }
-
-    /// What the Call API page lists.
-    pub fn info(&self) -> Vec<DownstreamApiInfo> {
-        self.0
-            .iter()
-            .map(|api| DownstreamApiInfo {
-                name: api.config.name.clone(),
-                base_url: api.base_url.to_string(),
-                scopes: api.config.scopes.to_wire(),
-                sample_path: api.config.sample_path.clone(),
-            })
-            .collect()
-    }
-}
 
 /// The request headers forwarded to an API: content negotiation, conditional requests and
 /// tracing. Nothing else: not the browser's credentials for this app (`Cookie`,
@@ -230,20 +179,23 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
             headers.append(header_name.clone(), value.clone());
         }
     }
-    let body = (!matches!(parts.method, Method::GET | Method::HEAD)).then(|| {
-        reqwest::Body::wrap_stream(Limited::new(body, listener::MAX_BODY_BYTES).into_data_stream())
-    });
+    let body = if matches!(parts.method, Method::GET | Method::HEAD) {
+        None
+    } else {
+        match Limited::new(body, listener::MAX_BODY_BYTES).collect().await {
+            Ok(collected) => Some(collected.to_bytes()),
+            Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+        }
+    };
+    let request = ApiRequest {
+        method: parts.method.clone(),
+        path: &path,
+        query: parts.uri.query(),
+        headers,
+        body,
+    };
     let (response, _) = bff
-        .call(
-            parts,
-            &signed_in,
-            api,
-            parts.method.clone(),
-            &path,
-            parts.uri.query(),
-            headers,
-            body,
-        )
+        .call(parts, &signed_in, api, request)
         .await
         .map_err(answer)?;
 
@@ -276,217 +228,4 @@ fn refused(status: StatusCode, title: String, fix: String) -> Response {
         ..Problem::default()
     };
     (status, Json(AppError::Problem(Box::new(problem)))).into_response()
-}
-
-impl BffService {
-    /// Sends one request to `api` with a token obtained On-Behalf-Of the user; the answer,
-    /// the token and whether it came from the cache. An API's claims challenge (401
-    /// `insufficient_claims`) is kept for the next sign-in and answered with the step-up
-    /// problem.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn call(
-        &self,
-        parts: &Parts,
-        (session, user): &(UserSession, SignedInUser),
-        api: &Api,
-        method: Method,
-        path: &str,
-        query: Option<&str>,
-        headers: HeaderMap,
-        body: Option<reqwest::Body>,
-    ) -> Result<(reqwest::Response, Obtained), AppError> {
-        let obtained = self
-            .obo_for(parts, session, user, &api.config.scopes)
-            .await?;
-        let token = &obtained.token;
-        let mut request = self
-            .tokens
-            .entra()
-            .http()
-            .request(method, api.url(path, query))
-            .headers(headers)
-            .bearer_auth(token.expose())
-            .timeout(CALL_TIMEOUT);
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request.send().await.map_err(|err| {
-            crate::bff::api_problem(
-                "The downstream API is unreachable",
-                None,
-                err.without_url().to_string(),
-                format!(
-                    "Check the base URL of the API {:?} and that it is running.",
-                    api.config.name
-                ),
-                crate::bff::Transient::Yes,
-            )
-        })?;
-        if response.status() == StatusCode::UNAUTHORIZED
-            && let Some(claims) = claims_challenge(response.headers())
-        {
-            session
-                .set_claims_challenge(&claims)
-                .await
-                .map_err(crate::bff::internal)?;
-            return Err(AppError::Problem(Box::new(step_up_problem(
-                &api.config.name,
-                Self::sign_in_url(parts),
-            ))));
-        }
-        Ok((response, obtained))
-    }
-
-    /// The Call API page's GET of an API's sample path: the start of the answer as text.
-    pub(crate) async fn call_named(
-        &self,
-        parts: &Parts,
-        name: &str,
-    ) -> Result<NamedApiCall, AppError> {
-        let api = self.apis.get(name).ok_or_else(|| {
-            crate::bff::api_problem(
-                "No such downstream API",
-                None,
-                format!("No downstream API is named {name:?}."),
-                "Pick one of the APIs listed on this page.".into(),
-                crate::bff::Transient::No,
-            )
-        })?;
-        let path = api.config.sample_path.clone();
-        let (response, obtained) = self
-            .call(
-                parts,
-                &self.signed_in(parts).await?,
-                api,
-                Method::GET,
-                &path,
-                None,
-                HeaderMap::new(),
-                None,
-            )
-            .await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("no Content-Type")
-            .to_owned();
-        let url = api.url(&path, None);
-        let (body, truncated) = start_of(response, PAGE_BODY_CHARS).await;
-        let (header, claims) = decode_unverified(obtained.token.expose())
-            .ok_or_else(|| crate::bff::incident("the OBO token is not a JWT"))?;
-        let token_from_cache = obtained.source.is_cache();
-        Ok(NamedApiCall {
-            name: name.to_owned(),
-            url,
-            status,
-            content_type,
-            body,
-            truncated,
-            token: inspect::decoded(TokenKind::Downstream, &header, &claims),
-            token_from_cache,
-        })
-    }
-}
-
-/// The first `chars` characters of an answer's body, and whether there was more (or the
-/// rest could not be read). Reads no more than it shows.
-async fn start_of(response: reqwest::Response, chars: usize) -> (String, bool) {
-    let answer: http::Response<reqwest::Body> = response.into();
-    let mut body = answer.into_body();
-    let mut bytes = Vec::new();
-    let mut more = false;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map(|f| f.into_data()) else {
-            more = true; // cut off: what was read is shown, and said to be incomplete
-            break;
-        };
-        if let Ok(data) = data {
-            bytes.extend_from_slice(&data);
-        }
-        // UTF-8 takes at most 4 bytes a character.
-        if bytes.len() > chars * 4 {
-            more = true;
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let shown: String = text.chars().take(chars).collect();
-    let truncated = more || shown.len() < text.len();
-    (shown, truncated)
-}
-
-/// The claims of an RFC 6750 challenge with `error="insufficient_claims"` (Microsoft's
-/// claims challenge: base64 JSON in `claims`), as JSON text.
-fn claims_challenge(headers: &HeaderMap) -> Option<String> {
-    use base64::Engine as _;
-    let challenge = headers
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.contains("insufficient_claims"))?;
-    let start = challenge.find("claims=\"")? + "claims=\"".len();
-    let encoded = &challenge[start..start + challenge[start..].find('"')?];
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&decoded).ok()?;
-    claims.is_object().then(|| claims.to_string())
-}
-
-fn step_up_problem(api: &str, sign_in: String) -> Problem {
-    Problem {
-        title: format!("The API {api:?} asks for a stronger sign-in"),
-        error: Some("insufficient_claims".into()),
-        meaning: "The API requires more than your current sign-in proves, e.g. multi-factor \
-                  authentication (Conditional Access)."
-            .into(),
-        cause: "It answered 401 with a claims challenge: the token it got does not carry the \
-                claims it needs."
-            .into(),
-        fix: "Sign in again: the identity provider asks for the extra step, and the call then \
-              works."
-            .into(),
-        action: ProblemAction::SignIn {
-            url: sign_in,
-            label: "Sign in again".into(),
-        },
-        ..Problem::default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name(s: &'static str) -> axum::http::HeaderName {
-        axum::http::HeaderName::from_static(s)
-    }
-
-    #[test]
-    fn a_claims_challenge_is_read_from_the_apis_401() {
-        use base64::Engine as _;
-        let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            name("www-authenticate"),
-            HeaderValue::from_str(&format!(
-                r#"Bearer realm="api", error="insufficient_claims", claims="{}""#,
-                base64::engine::general_purpose::STANDARD.encode(claims)
-            ))
-            .unwrap(),
-        );
-        let read: serde_json::Value =
-            serde_json::from_str(&claims_challenge(&headers).unwrap()).unwrap();
-        assert_eq!(read["access_token"]["acrs"]["value"], "c1");
-
-        let mut plain = HeaderMap::new();
-        plain.insert(
-            name("www-authenticate"),
-            HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-        );
-        assert_eq!(claims_challenge(&plain), None);
-    }
 }

@@ -10,7 +10,10 @@ use std::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::{domain::AccessToken, entra::retry_after};
+use crate::{
+    domain::{AccessToken, ClaimsRequest},
+    entra::retry_after,
+};
 
 /// How long to hold off when Graph throttles without saying for how long (Microsoft
 /// Graph throttling guidance: back off, then retry).
@@ -49,6 +52,9 @@ pub enum GraphCallError {
         message: String,
         /// Graph's `Retry-After`, on 429 and 503.
         retry_after: Option<Duration>,
+        /// A 401's claims challenge: Continuous Access Evaluation's after a revocation, for a
+        /// client that declared `cp1`.
+        challenge: Option<ClaimsRequest>,
     },
     #[error("Microsoft Graph could not be reached: {0}")]
     Unreachable(String),
@@ -68,6 +74,9 @@ pub async fn me(
         .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
     let status = response.status().as_u16();
     let wait = retry_after(response.headers());
+    let challenge = (status == 401)
+        .then(|| crate::claims_challenge::from_headers(response.headers()))
+        .flatten();
     if status == 200 {
         return response
             .json::<Me>()
@@ -88,6 +97,7 @@ pub async fn me(
         code,
         message,
         retry_after: wait,
+        challenge,
     })
 }
 
@@ -96,6 +106,19 @@ impl GraphCallError {
     /// early or signed with a withdrawn key. Another token may well work.
     pub fn is_token_refused(&self) -> bool {
         matches!(self, Self::Api { status: 401, .. })
+    }
+
+    /// The claims Graph's 401 asks for (Continuous Access Evaluation), if it is a claims
+    /// challenge.
+    pub fn claims_challenge(&self) -> Option<&ClaimsRequest> {
+        match self {
+            Self::Api {
+                status: 401,
+                challenge,
+                ..
+            } => challenge.as_ref(),
+            _ => None,
+        }
     }
 
     /// How long Graph asked to be left alone: 429 always (its `Retry-After`, else a
@@ -166,6 +189,7 @@ mod tests {
             code: "TooManyRequests".into(),
             message: "slow down".into(),
             retry_after: None,
+            challenge: None,
         };
         assert_eq!(err.throttled_for(), Some(DEFAULT_THROTTLE_WAIT));
         let err = GraphCallError::Api {
@@ -173,6 +197,7 @@ mod tests {
             code: "ServiceUnavailable".into(),
             message: "down".into(),
             retry_after: None,
+            challenge: None,
         };
         assert_eq!(err.throttled_for(), None);
     }

@@ -1,13 +1,15 @@
 //! The BFF server as a library, so tests can start it on a free port.
 //!
 //! `config` reads the environment; `entra` talks to the identity provider; `session`,
-//! `store` and `tokens` keep the user's tokens server-side (sealed, in SQLite or Redis); `bff` answers the app's server functions;
-//! `downstream` calls the named downstream APIs and proxies to them;
-//! `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
+//! `store` and `tokens` keep the user's tokens server-side (sealed, in SQLite or Redis); `bff`
+//! answers the app's server functions and calls Graph and the named downstream APIs (their
+//! claims challenges read by `claims_challenge`); `downstream` is the proxy route to those
+//! APIs; `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
 pub mod aadsts;
 pub mod assets;
 pub mod bff;
+pub mod claims_challenge;
 pub mod config;
 pub mod csrf;
 pub mod diagnostics;

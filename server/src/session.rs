@@ -6,12 +6,15 @@
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::domain::{AccessToken, Nonce, RefreshToken, ReturnTo, ScopeSet};
+use std::collections::BTreeMap;
+
+use crate::domain::{AccessToken, ClaimsRequest, Nonce, RefreshToken, ReturnTo, ScopeSet};
 
 const TRANSACTIONS_KEY: &str = "auth.transactions";
 const USER_KEY: &str = "auth.user";
 const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
 const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
+const API_CLAIMS_KEY: &str = "auth.api_claims";
 const LAST_USE_KEY: &str = "auth.last_use";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
@@ -27,6 +30,16 @@ pub struct AuthTransaction {
     pub nonce: Nonce,
     pub return_to: ReturnTo,
     pub started_at: i64,
+    /// The `claims` sent to `/authorize` (a step-up challenge, the client capabilities).
+    #[serde(default)]
+    pub claims: Option<ClaimsRequest>,
+    /// The tenant the sign-in was sent to (`/auth/login?tenant=`), when one was named.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Whether `/authorize` named downstream scopes for consent only: a sign-in refused for
+    /// them is tried again without them.
+    #[serde(default)]
+    pub named_consent_scopes: bool,
 }
 
 /// The signed-in user and their tokens.
@@ -48,6 +61,10 @@ pub struct SignedInUser {
     /// Seconds the sign-in token was issued for, to renew it at a tenth of its life.
     pub api_token_lifetime: i64,
     pub signed_in_at: i64,
+    /// The `claims` this sign-in's `/authorize` carried: an API asking again for claims the
+    /// sign-in already asked for is a loop, not a reason for another sign-in.
+    #[serde(default)]
+    pub sign_in_claims: Option<ClaimsRequest>,
 }
 
 /// A problem reading or writing the session store.
@@ -162,14 +179,46 @@ impl UserSession {
     ///
     /// Saved at once: it is set while answering with an error status, and tower-sessions
     /// does not save sessions on 5xx responses.
-    pub async fn set_claims_challenge(&self, claims: &str) -> Result<(), SessionError> {
+    pub async fn set_claims_challenge(&self, claims: &ClaimsRequest) -> Result<(), SessionError> {
         self.0.insert(CLAIMS_CHALLENGE_KEY, claims).await?;
         self.0.save().await?;
         Ok(())
     }
 
-    pub async fn claims_challenge(&self) -> Result<Option<String>, SessionError> {
-        Ok(self.0.get(CLAIMS_CHALLENGE_KEY).await?)
+    pub async fn claims_challenge(&self) -> Result<Option<ClaimsRequest>, SessionError> {
+        // A value this version cannot read (not a JSON object) is no challenge.
+        Ok(self
+            .0
+            .get::<serde_json::Value>(CLAIMS_CHALLENGE_KEY)
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok()))
+    }
+
+    /// What the API whose token has `scopes` asked its tokens to carry (its claims
+    /// challenges, merged): every On-Behalf-Of request for those scopes carries it, so that
+    /// the token the API gets answers its challenge, until the session ends.
+    pub async fn api_claims(
+        &self,
+        scopes: &ScopeSet,
+    ) -> Result<Option<ClaimsRequest>, SessionError> {
+        let all: BTreeMap<String, ClaimsRequest> =
+            self.0.get(API_CLAIMS_KEY).await?.unwrap_or_default();
+        Ok(all.get(&scopes.to_wire()).cloned())
+    }
+
+    /// Records what the API whose token has `scopes` asks of its tokens. Saved at once, like
+    /// the claims challenge. The map holds one entry per configured API at most.
+    pub async fn set_api_claims(
+        &self,
+        scopes: &ScopeSet,
+        claims: &ClaimsRequest,
+    ) -> Result<(), SessionError> {
+        let mut all: BTreeMap<String, ClaimsRequest> =
+            self.0.get(API_CLAIMS_KEY).await?.unwrap_or_default();
+        all.insert(scopes.to_wire(), claims.clone());
+        self.0.insert(API_CLAIMS_KEY, all).await?;
+        self.0.save().await?;
+        Ok(())
     }
 
     /// Downstream scopes that lack consent (AADSTS65001): the next sign-in names them so

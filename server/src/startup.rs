@@ -100,9 +100,6 @@ impl Application {
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
-        for note in &config.notes {
-            tracing::info!("{note}");
-        }
 
         #[cfg(feature = "embedded-emulator")]
         let mut running_emulator = None;
@@ -162,12 +159,12 @@ impl Application {
         );
         let mut apis = Vec::new();
         for api in &config.downstream_apis {
-            apis.push(crate::downstream::Api {
+            apis.push(crate::bff::Api {
                 base_url: downstream_url(&api.location, &authority_host, &config).await?,
                 config: api.clone(),
             });
         }
-        let apis = Arc::new(crate::downstream::DownstreamApis::new(apis));
+        let apis = Arc::new(crate::bff::DownstreamApis::new(apis));
         let metrics = Arc::new(Metrics::default());
         let stores = Arc::new(
             Stores::open(&config, metrics.clone())
@@ -340,8 +337,15 @@ async fn downstream_url(
     match location {
         DownstreamLocation::Remote { url } => Ok(url.clone()),
         #[cfg(feature = "embedded-emulator")]
-        DownstreamLocation::Embedded { addr } => {
-            start_weather_api(*addr, authority_host, &config.tenant, config.limits).await
+        DownstreamLocation::Embedded { addr, auth_context } => {
+            start_weather_api(
+                *addr,
+                authority_host,
+                &config.tenant,
+                auth_context.clone(),
+                config.limits,
+            )
+            .await
         }
         #[cfg(not(feature = "embedded-emulator"))]
         DownstreamLocation::Embedded { .. } => {
@@ -354,12 +358,14 @@ async fn downstream_url(
 }
 
 /// Starts the Weather API on `addr` (loopback), validating the emulator's tokens for
-/// `tenant`: the embedded downstream API, served by this process with its limits.
+/// `tenant` (and requiring `auth_context`, when set): the embedded downstream API, served by
+/// this process with its limits.
 #[cfg(feature = "embedded-emulator")]
 pub async fn start_weather_api(
     addr: SocketAddr,
     authority_host: &Url,
     tenant: &str,
+    auth_context: Option<String>,
     limits: listener::Limits,
 ) -> Result<Url, StartError> {
     use emulator::well_known as wk;
@@ -374,8 +380,7 @@ pub async fn start_weather_api(
             ],
             required_scope: "Weather.Read".into(),
             clock_skew: std::time::Duration::from_secs(300),
-            // The emulator's Conditional Access policy asks for MFA at OBO time.
-            require_mfa: false,
+            required_auth_context: auth_context,
         },
     )
     .await

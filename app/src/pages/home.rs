@@ -22,7 +22,7 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading your session…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(SessionInfo { user, warnings, .. }) => {
+                    Ok(SessionInfo { user, warnings, partner_sign_in, .. }) => {
                         view! {
                             <ConfigWarnings warnings/>
                             {match user {
@@ -36,7 +36,7 @@ pub fn HomePage() -> impl IntoView {
                                     }
                                         .into_any()
                                 }
-                                None => view! { <SignedOut/> }.into_any(),
+                                None => view! { <SignedOut partner_sign_in/> }.into_any(),
                             }}
                         }
                             .into_any()
@@ -66,7 +66,7 @@ fn ConfigWarnings(warnings: Vec<String>) -> impl IntoView {
 }
 
 #[component]
-fn SignedOut() -> impl IntoView {
+fn SignedOut(partner_sign_in: bool) -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Sign in with Microsoft Entra ID"</h1>
@@ -77,6 +77,37 @@ fn SignedOut() -> impl IntoView {
             <a class="button" href=crate::api::sign_in_url("/") rel="external" data-testid="sign-in">
                 "Sign in"
             </a>
+        </section>
+        {partner_sign_in.then(|| view! { <PartnerSignIn/> })}
+    }
+}
+
+/// Sign-in to another organization that invited you (as a guest): its domain or tenant id
+/// goes to `/auth/login?tenant=`. A plain form: it works without scripts.
+#[component]
+fn PartnerSignIn() -> impl IntoView {
+    view! {
+        <section class="card" data-testid="partner-sign-in">
+            <h2>"Sign in to a partner organization"</h2>
+            <p>
+                "Invited as a guest by another organization this app serves? Name it, and you "
+                "sign in to it rather than to your own."
+            </p>
+            <form method="get" action="/auth/login" class="field">
+                <input type="hidden" name="return_to" value="/"/>
+                <label for="tenant">"Organization (domain or tenant ID)"</label>
+                <input
+                    id="tenant"
+                    name="tenant"
+                    type="text"
+                    required
+                    autocomplete="off"
+                    placeholder="fabrikam.onmicrosoft.com"
+                />
+                <button type="submit" class="secondary" data-testid="partner-sign-in-button">
+                    "Sign in to that organization"
+                </button>
+            </form>
         </section>
     }
 }

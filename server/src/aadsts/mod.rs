@@ -134,13 +134,6 @@ fn explain_rejection(
             _ => {}
         }
     }
-    if code == Some(90009) {
-        cause = format!(
-            "API_SCOPE is {}: it names this app by an App ID URI, so Entra ID refuses to renew \
-             the sign-in token (sign-in worked; the first refresh fails).",
-            config.api_scope
-        );
-    }
     if matches!(op, Operation::Refresh) && remedy == Remedy::SignIn {
         cause = format!("Your session has expired: {cause}");
     }
@@ -284,33 +277,23 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_self_token_refresh_names_the_guid_form() {
-        let uri = format!(
+    fn aadsts90009_names_the_refresh_without_scope() {
+        let config = config(&format!(
             "api://{}/access_as_user",
             crate::config::embedded::CLIENT_ID
-        );
-        let vars: HashMap<String, String> = [
-            ("API_SCOPE".to_owned(), uri.clone()),
-            ("API_SCOPE_KEEP_APP_ID_URI".to_owned(), "true".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        let config = Config::from_vars(&vars).unwrap();
+        ));
         let problem = explain(
             &rejected(90009, "invalid_request"),
             &Operation::Refresh,
             &config,
             "/auth/login",
         );
-        assert_eq!(problem.code, Some(90009));
-        assert!(problem.cause.contains(&uri), "{}", problem.cause);
         assert!(
-            problem
-                .fix
-                .contains(&format!("API_SCOPE={}/access_as_user", config.client_id)),
+            problem.cause.contains("without `scope`"),
             "{}",
-            problem.fix
+            problem.cause
         );
+        assert!(problem.fix.contains("Send the scope"), "{}", problem.fix);
         assert_eq!(problem.action, ProblemAction::None);
         assert!(problem.lookup_url.is_none());
     }
@@ -325,6 +308,9 @@ mod tests {
             (70043, "invalid_grant", "Conditional Access", true),
             (70044, "invalid_grant", "Conditional Access", true),
             (90094, "consent_required", "access_as_user", false),
+            (650052, "invalid_client", "service principal", false),
+            (65005, "invalid_client", "not available", false),
+            (90093, "consent_required", "consent", false),
         ] {
             let problem = explain(
                 &rejected(code, error),

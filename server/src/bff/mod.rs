@@ -1,8 +1,11 @@
 //! The server side of the app's port: what server functions call. Reads the session,
-//! obtains tokens, calls Graph, and turns every failure into a `Problem` the page explains.
+//! obtains tokens, calls Graph and the downstream APIs (`apis.rs`), answers their claims
+//! challenges (`step_up.rs`), and turns every failure into a `Problem` the page explains.
 
+mod apis;
 mod problems;
 mod profile;
+mod step_up;
 mod weather;
 
 use std::sync::Arc;
@@ -18,13 +21,14 @@ use app::{
 use http::request::Parts;
 use url::Url;
 
+pub(crate) use apis::ApiRequest;
+pub use apis::{Api, CALL_TIMEOUT, DownstreamApis};
 pub(crate) use problems::{Transient, api_problem, incident, internal};
 
 use crate::{
     aadsts::{self, Operation},
     config::Config,
-    domain::{ReturnTo, ScopeSet},
-    downstream::DownstreamApis,
+    domain::{ClaimsRequest, ReturnTo, ScopeSet},
     entra::decode_unverified,
     graph::Throttle,
     inspect,
@@ -131,8 +135,11 @@ impl BffService {
                 &sign_in,
             ))),
             TokenError::OnBehalfOf(e) => {
-                if let Some(claims) = e.entra_body().and_then(|b| b.claims.as_deref())
-                    && let Err(err) = session.set_claims_challenge(claims).await
+                if let Some(claims) = e
+                    .entra_body()
+                    .and_then(|b| b.claims.as_deref())
+                    .and_then(|c| ClaimsRequest::parse(c).ok())
+                    && let Err(err) = session.set_claims_challenge(&claims).await
                 {
                     return internal(err);
                 }
@@ -225,6 +232,7 @@ impl Bff for BffService {
             user,
             warnings: self.config.warnings.clone(),
             ended,
+            partner_sign_in: self.config.allowed_tenants.len() > 1,
         })
     }
 

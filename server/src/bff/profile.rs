@@ -8,13 +8,25 @@ use app::{
 };
 use http::request::Parts;
 
-use super::{BffService, Transient, api_problem, internal};
+use super::{
+    BffService, Transient, api_problem, internal,
+    step_up::{Answer, Callee},
+};
 use crate::{
+    domain::ClaimsRequest,
     graph::{self, GraphCallError},
     profiles::Cached,
     session::{SignedInUser, UserSession},
     tokens::{Obtained, TokenSource},
 };
+
+/// Graph's claims challenge (Continuous Access Evaluation) takes the step-up path like an
+/// API's.
+impl Answer for Result<graph::Me, GraphCallError> {
+    fn claims_challenge(&self) -> Option<ClaimsRequest> {
+        self.as_ref().err()?.claims_challenge().cloned()
+    }
+}
 
 impl BffService {
     /// The signed-in user's profile: from the cache when it can.
@@ -48,11 +60,19 @@ impl BffService {
             return Err(graph_throttled(wait));
         }
         let http = self.tokens.entra().http();
-        let (obtained, _) = self.graph_token(request).await?;
+        let read = |token: crate::domain::AccessToken| async move {
+            Ok(graph::me(http, &self.graph_base_url, &token).await)
+        };
+        let graph = Callee {
+            name: "Microsoft Graph",
+            scopes: &self.config.graph_scope,
+        };
+        let signed_in = (session.clone(), user.clone());
+        let (mut result, obtained) = self.with_step_up(request, &signed_in, graph, read).await?;
         let mut source = obtained.source;
-        let mut result = graph::me(http, &self.graph_base_url, &obtained.token).await;
         if let Err(err) = &result
             && err.is_token_refused()
+            && err.claims_challenge().is_none()
             && source.is_cache()
         {
             // A cached token Graph no longer takes would fail every page until it expires:
@@ -104,6 +124,11 @@ impl BffService {
                         // expires.
                         if err.is_token_refused() && obtained.source.is_cache() {
                             let _ = tokens.forget(&session, &scope).await;
+                        }
+                        // A claims challenge needs the user (a step-up, a sign-in): the next
+                        // page view reads the profile in the foreground, where it is answered.
+                        if err.claims_challenge().is_some() {
+                            profiles.forget(&key).await;
                         }
                         Err(err.to_string())
                     }

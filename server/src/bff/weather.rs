@@ -7,7 +7,7 @@ use app::{
 };
 use http::request::Parts;
 
-use super::{BffService, Transient, api_problem, incident};
+use super::{ApiRequest, BffService, Transient, api_problem, incident};
 use crate::{config::WEATHER, entra::decode_unverified, inspect};
 
 /// One day of the Weather API's answer (the .NET template's `WeatherForecast`).
@@ -40,11 +40,13 @@ impl BffService {
                 request,
                 &self.signed_in(request).await?,
                 weather,
-                http::Method::GET,
-                path,
-                None,
-                http::HeaderMap::new(),
-                None,
+                ApiRequest {
+                    method: http::Method::GET,
+                    path,
+                    query: None,
+                    headers: http::HeaderMap::new(),
+                    body: None,
+                },
             )
             .await?;
         let status = response.status().as_u16();

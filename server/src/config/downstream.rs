@@ -66,8 +66,13 @@ impl DownstreamApi {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownstreamLocation {
-    /// Started by this server on a loopback port, next to the embedded emulator.
-    Embedded { addr: SocketAddr },
+    /// Started by this server on a loopback port, next to the embedded emulator; requiring
+    /// the Conditional Access authentication context `auth_context` (`WEATHER_API_AUTH_CONTEXT`)
+    /// when set.
+    Embedded {
+        addr: SocketAddr,
+        auth_context: Option<String>,
+    },
     /// Its base URL.
     Remote { url: Url },
 }
@@ -283,8 +288,20 @@ fn embedded_weather(
     problems: &mut Vec<String>,
 ) -> Option<DownstreamLocation> {
     let raw = get("WEATHER_API_ADDR").unwrap_or_else(|| embedded::WEATHER_API_ADDR.into());
+    let auth_context = get("WEATHER_API_AUTH_CONTEXT");
+    if let Some(context) = &auth_context
+        && !is_auth_context_id(context)
+    {
+        problems.push(format!(
+            "WEATHER_API_AUTH_CONTEXT={context:?} is not an authentication context id: c1 to \
+             c99, as the tenant's Conditional Access defines them."
+        ));
+        return None;
+    }
     match raw.parse::<SocketAddr>() {
-        Ok(addr) if addr.ip().is_loopback() => Some(DownstreamLocation::Embedded { addr }),
+        Ok(addr) if addr.ip().is_loopback() => {
+            Some(DownstreamLocation::Embedded { addr, auth_context })
+        }
         _ => {
             problems.push(format!(
                 "WEATHER_API_ADDR={raw:?} is not a loopback address such as 127.0.0.1:3200."
@@ -292,6 +309,15 @@ fn embedded_weather(
             None
         }
     }
+}
+
+/// `c1` ... `c99` (Graph's `authenticationContextClassReference`: "Supported values are c1
+/// through c99").
+fn is_auth_context_id(raw: &str) -> bool {
+    raw.strip_prefix(['c', 'C'])
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (1..=99).contains(&n))
+        && !raw[1..].starts_with('0')
 }
 
 fn parse_scopes(var: &str, raw: &str, problems: &mut Vec<String>) -> Option<ScopeSet> {

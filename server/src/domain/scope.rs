@@ -60,19 +60,11 @@ impl Resource {
         match self {
             Resource::Graph => false,
             Resource::Api(id) => {
-                id.eq_ignore_ascii_case(client_id) || self.is_app_id_uri_of(client_id)
+                id.eq_ignore_ascii_case(client_id)
+                    || id
+                        .strip_prefix("api://")
+                        .is_some_and(|rest| rest.eq_ignore_ascii_case(client_id))
             }
-        }
-    }
-
-    /// Whether this resource names the app `client_id` by its default App ID URI
-    /// (`api://<client-id>`) rather than by its GUID.
-    pub fn is_app_id_uri_of(&self, client_id: &str) -> bool {
-        match self {
-            Resource::Graph => false,
-            Resource::Api(id) => id
-                .strip_prefix("api://")
-                .is_some_and(|rest| rest.eq_ignore_ascii_case(client_id)),
         }
     }
 }
@@ -189,32 +181,6 @@ impl ScopeSet {
         self.0.iter()
     }
 
-    /// The same scopes with this app's own API named by its GUID instead of its App ID URI
-    /// (`api://<id>/x` becomes `<id>/x`), or `None` when no scope names it so.
-    ///
-    /// Entra issues a token for the requesting app itself only at sign-in when the resource
-    /// is named by an App ID URI; the refresh of that token fails with AADSTS90009 ("This
-    /// scenario is supported only if resource is specified using the GUID based App
-    /// Identifier").
-    pub fn with_guid_form(&self, client_id: &str) -> Option<Self> {
-        let prefix = format!("api://{client_id}/");
-        let mut changed = false;
-        let mut scopes: Vec<Scope> = self
-            .0
-            .iter()
-            .map(|s| match s.0.get(..prefix.len()) {
-                Some(head) if head.eq_ignore_ascii_case(&prefix) => {
-                    changed = true;
-                    Scope(format!("{client_id}/{}", &s.0[prefix.len()..]))
-                }
-                _ => s.clone(),
-            })
-            .collect();
-        scopes.sort();
-        scopes.dedup();
-        changed.then_some(Self(scopes))
-    }
-
     /// Space-separated, sorted: the wire form and the cache-key form.
     pub fn to_wire(&self) -> String {
         self.0
@@ -280,21 +246,6 @@ mod tests {
         assert!(is_graph("00000003-0000-0000-c000-000000000000"));
         assert!(!is_graph("https://graph.microsoft.com.evil.example"));
         assert!(!is_graph("api://graph.microsoft.com"));
-    }
-
-    #[test]
-    fn the_app_id_uri_of_this_app_is_rewritten_to_the_guid_form() {
-        let id = "dd1d6603-7fe3-411d-b985-091f1cf1c698";
-        let set = ScopeSet::parse(&format!("api://{id}/access_as_user")).unwrap();
-        let guid = set.with_guid_form(id).unwrap();
-        assert_eq!(guid.to_wire(), format!("{id}/access_as_user"));
-        assert!(guid.resource().unwrap().is_app(id));
-        // Already the GUID form, or another app's URI: nothing to rewrite.
-        assert!(guid.with_guid_form(id).is_none());
-        let other = ScopeSet::parse("api://other/read").unwrap();
-        assert!(other.with_guid_form(id).is_none());
-        assert!(set.resource().unwrap().is_app_id_uri_of(id));
-        assert!(!guid.resource().unwrap().is_app_id_uri_of(id));
     }
 
     #[test]

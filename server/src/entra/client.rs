@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     config::{ClientCredential, Config},
-    domain::{AccessToken, RefreshToken, ScopeSet, Secret},
+    domain::{AccessToken, ClaimsRequest, RefreshToken, ScopeSet, Secret},
 };
 
 /// Entra's token response: the standard fields plus the ID token.
@@ -55,6 +55,22 @@ pub struct TokenGrant {
     pub id_token: Option<String>,
 }
 
+/// What a sign-in asks of the identity provider besides its basics (PKCE, `state`, `nonce`,
+/// the sign-in scopes).
+#[derive(Default)]
+pub struct SignInRequest<'a> {
+    /// A claims challenge the sign-in must satisfy (Conditional Access step-up).
+    pub claims: Option<&'a ClaimsRequest>,
+    /// Scopes that lacked consent (AADSTS65001), named so that the consent page lists them.
+    pub consent_scopes: Option<&'a ScopeSet>,
+    /// Name the downstream APIs' scopes too (consent at sign-in): off for the retry of a
+    /// sign-in those scopes got refused.
+    pub downstream_consent: bool,
+    /// The tenant to sign in to (a multi-tenant app's user signing in to a tenant that
+    /// invited them); `None`: the configured authority.
+    pub tenant: Option<&'a str>,
+}
+
 /// What the login route needs: where to send the browser, and what to remember until the
 /// callback (the verifier is single use and not `Clone`, as in `oauth2`).
 pub struct AuthorizationStart {
@@ -62,6 +78,10 @@ pub struct AuthorizationStart {
     pub state: CsrfToken,
     pub pkce_verifier: PkceCodeVerifier,
     pub nonce: String,
+    /// The `claims` sent (the challenge merged with the client capabilities).
+    pub claims: Option<ClaimsRequest>,
+    /// Whether scopes were named for consent only.
+    pub named_consent_scopes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +94,8 @@ pub enum CodeRedemptionError {
     IdToken(#[from] IdTokenError),
     #[error("the user belongs to tenant {tid}, which is not in AZURE_AD_ALLOWED_TENANTS")]
     TenantNotAllowed { tid: String },
+    #[error("the sign-in was sent to tenant {asked} but its ID token is tenant {got}'s")]
+    TenantMismatch { asked: String, got: String },
 }
 
 pub struct EntraClient {
@@ -85,6 +107,9 @@ pub struct EntraClient {
     /// Multi-tenant authorities: each user tenant's own signing keys, bounded by the
     /// allow-list (keys are only fetched for allowed tenants).
     tenant_jwks: moka::sync::Cache<String, Arc<JwksCache>>,
+    /// Tenant ids by verified domain (`fabrikam.onmicrosoft.com`), from each domain's
+    /// discovery document: a sign-in may name its tenant by domain.
+    tenant_ids: moka::future::Cache<String, String>,
 }
 
 impl EntraClient {
@@ -117,6 +142,10 @@ impl EntraClient {
             metadata,
             jwks,
             tenant_jwks: moka::sync::Cache::new(1_000),
+            tenant_ids: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -162,33 +191,75 @@ impl EntraClient {
         &self.config
     }
 
-    /// Starts a sign-in: PKCE S256, `state`, `nonce`, the sign-in scopes, and a claims
-    /// challenge when Conditional Access asked for one.
-    pub fn start_authorization(
-        &self,
-        claims: Option<&str>,
-        extra_scopes: Option<&ScopeSet>,
-    ) -> AuthorizationStart {
+    /// The directory (tenant) id a verified domain or tenant id names, from its discovery
+    /// document's issuer (cached for an hour).
+    pub async fn tenant_id_of(&self, name: &str) -> Result<String, IdpError> {
+        let key = name.to_ascii_lowercase();
+        if let Some(tid) = self.tenant_ids.get(&key).await {
+            return Ok(tid);
+        }
+        let endpoint = &self.metadata.authorization_endpoint;
+        let host = Url::parse(&endpoint.origin().ascii_serialization()).map_err(|err| {
+            IdpError::InvalidResponse {
+                endpoint: "discovery",
+                detail: err.to_string(),
+            }
+        })?;
+        let metadata = ProviderMetadata::discover(&self.http, &host, &key).await?;
+        let tid = metadata
+            .issuer
+            .split('/')
+            .find(|seg| uuid::Uuid::parse_str(seg).is_ok())
+            .map(str::to_ascii_lowercase)
+            .ok_or_else(|| IdpError::InvalidResponse {
+                endpoint: "discovery",
+                detail: format!("the issuer {} names no tenant id", metadata.issuer),
+            })?;
+        self.tenant_ids.insert(key, tid.clone()).await;
+        Ok(tid)
+    }
+
+    /// `claims` with this app's client capabilities (`xms_cc`), as MSAL sends them on every
+    /// request: the capabilities replace any `xms_cc` the claims had.
+    pub fn with_capabilities(&self, claims: Option<&ClaimsRequest>) -> Option<ClaimsRequest> {
+        let capabilities = ClaimsRequest::capabilities(&self.config.client_capabilities);
+        ClaimsRequest::merge_all(claims.into_iter().chain(capabilities.as_ref()))
+    }
+
+    /// Starts a sign-in: PKCE S256, `state`, `nonce`, the sign-in scopes, the client
+    /// capabilities and a claims challenge in `claims`, the scopes named for consent, at the
+    /// configured authority or the tenant `request` names.
+    pub fn start_authorization(&self, request: &SignInRequest<'_>) -> AuthorizationStart {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = CsrfToken::new_random().into_secret();
-        let mut request = self
-            .oauth
+        let oauth = match request.tenant {
+            Some(tid) => self
+                .oauth
+                .clone()
+                .set_auth_uri(AuthUrl::from_url(for_tenant(
+                    &self.metadata.authorization_endpoint,
+                    tid,
+                ))),
+            None => self.oauth.clone(),
+        };
+        let mut builder = oauth
             .authorize_url(CsrfToken::new_random)
             .set_pkce_challenge(challenge)
             .add_extra_param("nonce", nonce.clone())
             .add_extra_param("response_mode", "query");
         for scope in sign_in_scopes(&self.config.api_scope) {
-            request = request.add_scope(oauth2::Scope::new(scope));
+            builder = builder.add_scope(oauth2::Scope::new(scope));
         }
-        if let Some(claims) = claims {
-            request = request.add_extra_param("claims", claims.to_owned());
+        let claims = self.with_capabilities(request.claims);
+        if let Some(claims) = &claims {
+            builder = builder.add_extra_param("claims", claims.as_str().to_owned());
         }
         // Consent up front (MSAL's extraScopesToConsent): name the downstream APIs' scopes
         // so the consent page lists them with this app's own; the token still comes for
         // the sign-in scope, which alone is named at redemption. Without this, a tenant
         // without admin consent meets AADSTS65001 at the first On-Behalf-Of call.
-        let mut consent: Vec<&ScopeSet> = extra_scopes.into_iter().collect();
-        if self.config.consent_at_sign_in {
+        let mut consent: Vec<&ScopeSet> = request.consent_scopes.into_iter().collect();
+        if request.downstream_consent && self.config.consent_at_sign_in {
             consent.push(&self.config.graph_scope);
             consent.extend(self.config.downstream_apis.iter().map(|api| &api.scopes));
         }
@@ -198,32 +269,48 @@ impl EntraClient {
             // `.default` cannot stand next to other resources' scopes at sign-in
             // (AADSTS70011); such an API's consent comes from an administrator.
             if !named.contains(&scope) && !scope.ends_with("/.default") {
-                request = request.add_scope(oauth2::Scope::new(scope.clone()));
+                builder = builder.add_scope(oauth2::Scope::new(scope.clone()));
                 named.push(scope);
             }
         }
-        let (url, state) = request.url();
+        let (url, state) = builder.url();
         AuthorizationStart {
             url,
             state,
             pkce_verifier: verifier,
             nonce,
+            claims,
+            named_consent_scopes: !named.is_empty(),
         }
     }
 
-    /// Redeems the authorization code and verifies the ID token against this sign-in.
+    /// Redeems the authorization code of a sign-in (sent to `tenant`, when it named one) and
+    /// verifies the ID token against it.
     pub async fn redeem_code(
         &self,
         code: String,
         verifier: PkceCodeVerifier,
         nonce: &str,
+        tenant: Option<&str>,
+        claims: Option<&ClaimsRequest>,
     ) -> Result<(VerifiedIdToken, TokenGrant), CodeRedemptionError> {
-        let mut request = self
+        let endpoint = match tenant {
+            Some(tid) => for_tenant(&self.metadata.token_endpoint, tid),
+            None => self.metadata.token_endpoint.clone(),
+        };
+        let oauth = self
             .oauth
+            .clone()
+            .set_token_uri(TokenUrl::from_url(endpoint.clone()));
+        let mut request = oauth
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier);
-        for (name, value) in self.client_assertion_params(&self.metadata.token_endpoint)? {
+        for (name, value) in self.client_assertion_params(&endpoint)? {
             request = request.add_extra_param(name, value);
+        }
+        // MSAL sends the sign-in's claims again at redemption.
+        if let Some(claims) = claims {
+            request = request.add_extra_param("claims", claims.as_str().to_owned());
         }
         // Microsoft's extension: name the resource again at redemption, as MSAL does.
         let scope = sign_in_scopes(&self.config.api_scope)
@@ -252,6 +339,14 @@ impl EntraClient {
                 .ok_or(CodeRedemptionError::IdToken(IdTokenError::Malformed))?;
             if !self.config.allows_tenant(&tid) {
                 return Err(CodeRedemptionError::TenantNotAllowed { tid });
+            }
+            if let Some(asked) = tenant
+                && !asked.eq_ignore_ascii_case(&tid)
+            {
+                return Err(CodeRedemptionError::TenantMismatch {
+                    asked: asked.to_owned(),
+                    got: tid,
+                });
             }
             self.jwks_for(&tid)
         } else {
@@ -290,6 +385,9 @@ impl EntraClient {
         }
         for scope in sign_in_scopes(&self.config.api_scope) {
             request = request.add_scope(oauth2::Scope::new(scope));
+        }
+        if let Some(claims) = self.with_capabilities(None) {
+            request = request.add_extra_param("claims", claims.as_str().to_owned());
         }
         let response = request
             .request_async(&self.http_fn())

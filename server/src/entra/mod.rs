@@ -8,7 +8,7 @@ mod id_token;
 mod metadata;
 mod obo;
 
-pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, TokenGrant};
+pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, SignInRequest, TokenGrant};
 pub use client_assertion::CertificateCredential;
 pub(crate) use error::retry_after;
 pub use error::{EntraErrorBody, IdpError};

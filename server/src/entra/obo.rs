@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::{EntraClient, IdpError, error::retry_after};
-use crate::domain::{AccessToken, ScopeSet};
+use crate::domain::{AccessToken, ClaimsRequest, ScopeSet};
 
 /// A token for a downstream API, obtained On-Behalf-Of the signed-in user.
 #[derive(Debug, Clone)]
@@ -22,12 +22,14 @@ struct OboResponse {
 
 impl EntraClient {
     /// Exchanges `assertion` (the token of a user of tenant `tid` for this app's own API)
-    /// for a token for the resource of `scopes`, at that tenant's token endpoint.
+    /// for a token for the resource of `scopes`, at that tenant's token endpoint, asking for
+    /// `claims` (an API's claims challenge) with the client capabilities, as MSAL does.
     pub async fn on_behalf_of(
         &self,
         assertion: &AccessToken,
         scopes: &ScopeSet,
         tid: &str,
+        claims: Option<&ClaimsRequest>,
     ) -> Result<OboToken, IdpError> {
         const ENDPOINT: &str = "token (on_behalf_of)";
         let scope = scopes.to_wire();
@@ -41,6 +43,9 @@ impl EntraClient {
             ("requested_token_use", "on_behalf_of".to_owned()),
             ("scope", scope),
         ];
+        if let Some(claims) = self.with_capabilities(claims) {
+            form.push(("claims", claims.as_str().to_owned()));
+        }
         if let Some(secret) = self.client_secret() {
             form.push(("client_secret", secret.expose().to_owned()));
         }

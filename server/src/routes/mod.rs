@@ -3,8 +3,6 @@
 //! the metrics (on their own listener).
 
 pub mod auth;
-pub mod callback;
-pub mod front_channel;
 pub mod health;
 pub mod metrics;
 pub(crate) mod page;

@@ -2,10 +2,16 @@
 //! even under concurrent requests), and On-Behalf-Of tokens cached per user and scopes.
 //!
 //! The OBO cache key holds tenant, user object id, client id and the sorted scopes (never
-//! less: a shorter key hands one user's token to another, CVE-2024-51987), and a hash of the
-//! assertion, as MSAL does: a token obtained with an MFA-satisfying sign-in must not serve
-//! another session of the same user that has not done MFA (a Conditional Access bypass).
-//! Each entry lives until `expires_in` minus a margin; the cache is bounded in bytes.
+//! less: a shorter key hands one user's token to another, CVE-2024-51987), the claims the
+//! exchange asked for, and a hash of the assertion, as MSAL does: a token obtained with an
+//! MFA-satisfying sign-in must not serve another session of the same user that has not done
+//! MFA (a Conditional Access bypass), nor a token without an authentication context a call
+//! that needs one. Each entry lives until `expires_in` minus a margin; the cache is bounded
+//! in bytes.
+//!
+//! Every exchange for an API carries what that API asked of its tokens in this session (its
+//! claims challenges, [`UserSession::api_claims`]), with the client capabilities: MSAL passes
+//! the challenge on the On-Behalf-Of request, and the token then answers it.
 //!
 //! With Redis ([`crate::store::redis`]) both hold across instances: a lease makes one
 //! request in the whole deployment refresh a session (the others wait and read the session
@@ -28,7 +34,7 @@ mod obo_cache;
 use obo_cache::{CachedToken, OboKey, assertion_hash, obo_cache, redis_user_index};
 
 use crate::{
-    domain::{AccessToken, ScopeSet},
+    domain::{AccessToken, ClaimsRequest, ScopeSet},
     entra::{EntraClient, IdpError},
     metrics::{LockLabels, Metrics, TierLabels},
     session::{SignedInUser, UserSession, now},
@@ -86,10 +92,27 @@ pub enum TokenError {
     Store(String),
 }
 
+impl TokenError {
+    /// The identity provider's error body, when it refused the refresh or the exchange.
+    pub fn entra_body(&self) -> Option<&crate::entra::EntraErrorBody> {
+        match self {
+            Self::Refresh(e) | Self::OnBehalfOf(e) => e.entra_body(),
+            _ => None,
+        }
+    }
+}
+
 impl From<RedisError> for TokenError {
     fn from(err: RedisError) -> Self {
         Self::Store(err.to_string())
     }
+}
+
+/// One On-Behalf-Of exchange: whose assertion, for which scopes, asking for which claims.
+struct Exchange<'a> {
+    user: &'a SignedInUser,
+    scopes: &'a ScopeSet,
+    claims: Option<&'a ClaimsRequest>,
 }
 
 /// What waiting for a deployment-wide lease ended with.
@@ -253,7 +276,8 @@ impl TokenService {
     ) -> Result<Obtained, TokenError> {
         // The assertion must be valid for the exchange, and it is part of the key.
         let user = self.fresh_user(session).await?;
-        let key = self.obo_key(&user, scopes);
+        let claims = session.api_claims(scopes).await?;
+        let key = self.obo_key(&user, scopes, claims.as_ref());
         if let Some(hit) = self.obo_cache.get(&key).await {
             self.hit("process");
             return Ok(Obtained {
@@ -265,10 +289,15 @@ impl TokenService {
         let result = self
             .obo_cache
             .try_get_with(key.clone(), async {
+                let request = Exchange {
+                    user: &user,
+                    scopes,
+                    claims: claims.as_ref(),
+                };
                 match &self.shared {
-                    None => self.exchange(&user, scopes, &exchanged).await,
+                    None => self.exchange(&request, &exchanged).await,
                     Some(shared) => {
-                        self.shared_exchange(shared, &key, &user, scopes, &exchanged)
+                        self.shared_exchange(shared, &key, &request, &exchanged)
                             .await
                     }
                 }
@@ -300,15 +329,20 @@ impl TokenService {
     /// The On-Behalf-Of exchange at the identity provider.
     async fn exchange(
         &self,
-        user: &SignedInUser,
-        scopes: &ScopeSet,
+        request: &Exchange<'_>,
         exchanged: &AtomicBool,
     ) -> Result<CachedToken, TokenError> {
         exchanged.store(true, Ordering::Relaxed);
         self.metrics.obo_exchanges.inc();
+        let user = request.user;
         let token = self
             .entra
-            .on_behalf_of(&user.api_token, scopes, &user.tenant_id)
+            .on_behalf_of(
+                &user.api_token,
+                request.scopes,
+                &user.tenant_id,
+                request.claims,
+            )
             .await
             .map_err(TokenError::OnBehalfOf)?;
         let lifetime = token.expires_at - now();
@@ -325,8 +359,7 @@ impl TokenService {
         &self,
         shared: &Shared,
         key: &OboKey,
-        user: &SignedInUser,
-        scopes: &ScopeSet,
+        request: &Exchange<'_>,
         exchanged: &AtomicBool,
     ) -> Result<CachedToken, TokenError> {
         let redis_key = key.redis_key();
@@ -358,7 +391,7 @@ impl TokenService {
                 self.hit("redis");
                 Ok(found)
             }
-            Ok(None) => match self.exchange(user, scopes, exchanged).await {
+            Ok(None) => match self.exchange(request, exchanged).await {
                 Ok(fresh) => {
                     let ttl = fresh.evict_at.saturating_duration_since(Instant::now());
                     shared
@@ -385,7 +418,8 @@ impl TokenService {
     /// next call exchanges anew instead of repeating the failure until the entry expires.
     pub async fn forget(&self, session: &UserSession, scopes: &ScopeSet) -> Result<(), TokenError> {
         if let Some(user) = session.user().await? {
-            let key = self.obo_key(&user, scopes);
+            let claims = session.api_claims(scopes).await?;
+            let key = self.obo_key(&user, scopes, claims.as_ref());
             self.obo_cache.invalidate(&key).await;
             if let Some(shared) = &self.shared {
                 shared.obo_forget(&key.redis_key()).await?;
@@ -394,12 +428,18 @@ impl TokenService {
         Ok(())
     }
 
-    fn obo_key(&self, user: &SignedInUser, scopes: &ScopeSet) -> OboKey {
+    fn obo_key(
+        &self,
+        user: &SignedInUser,
+        scopes: &ScopeSet,
+        claims: Option<&ClaimsRequest>,
+    ) -> OboKey {
         OboKey {
             tenant_id: user.tenant_id.clone(),
             object_id: user.object_id.clone(),
             client_id: self.entra.config().client_id.clone(),
             scopes: scopes.to_wire(),
+            claims: claims.map(|c| c.as_str().to_owned()).unwrap_or_default(),
             assertion_hash: assertion_hash(&user.api_token),
         }
     }

@@ -1,6 +1,7 @@
-//! The On-Behalf-Of token cache in this process: its key (tenant, user, client, scopes and a
-//! hash of the assertion, see the parent module), bounded in bytes, each entry leaving when its
-//! token nears expiry; and the key's form in the shared (Redis) tier.
+//! The On-Behalf-Of token cache in this process: its key (tenant, user, client, scopes, the
+//! claims the exchange asked for and a hash of the assertion, see the parent module), bounded
+//! in bytes, each entry leaving when its token nears expiry; and the key's form in the shared
+//! (Redis) tier.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,9 @@ pub struct OboKey {
     pub object_id: String,
     pub client_id: String,
     pub scopes: String,
+    /// The claims the exchange asked for (an API's challenge, the client capabilities): a
+    /// token obtained without an authentication context must not serve a call that needs it.
+    pub claims: String,
     /// base64url(SHA-256(assertion)): never the token itself.
     pub assertion_hash: String,
 }
@@ -25,8 +29,8 @@ impl OboKey {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(
             format!(
-                "{}\n{}\n{}",
-                self.client_id, self.scopes, self.assertion_hash
+                "{}\n{}\n{}\n{}",
+                self.client_id, self.scopes, self.claims, self.assertion_hash
             )
             .as_bytes(),
         );
@@ -78,6 +82,7 @@ pub(super) fn obo_cache(max_bytes: u64) -> Cache<OboKey, CachedToken> {
                 + key.object_id.len()
                 + key.client_id.len()
                 + key.scopes.len()
+                + key.claims.len()
                 + key.assertion_hash.len()
                 + value.token.expose().len()
                 + 64;
@@ -109,6 +114,7 @@ mod tests {
                 object_id: format!("user-{user}"),
                 client_id: "c".into(),
                 scopes: "https://graph.microsoft.com/User.Read".into(),
+                claims: String::new(),
                 assertion_hash: "h".repeat(43),
             };
             let token = CachedToken {
@@ -135,6 +141,7 @@ mod tests {
             object_id: "o".into(),
             client_id: "c".into(),
             scopes: "s".into(),
+            claims: String::new(),
             assertion_hash: "h".into(),
         };
         let token = CachedToken {

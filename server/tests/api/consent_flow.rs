@@ -68,3 +68,56 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     assert_eq!(profile.display_name.as_deref(), Some("Adele Vance"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Alex (no consent to the Weather API) signing in where user consent is off: Entra refuses
+/// the sign-in for the Weather API's scope, named for consent only; the app signs him in
+/// again without it (one more trip to `/authorize`, silent), and the Weather API's first
+/// call explains the missing consent.
+async fn a_consent_wall_does_not_keep_the_user_out(unconfirmed: serde_json::Value) {
+    let world = crate::common::world_file(|w| w["tenants"][0]["usersMayConsent"] = false.into());
+    let app = crate::common::spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("EMULATOR_WORLD", world.path()),
+    ])
+    .await;
+    app.admin("unconfirmed", unconfirmed).await;
+    let login = app.get("/auth/login?return_to=/call-api").await;
+    let authorize = location(&login);
+    assert!(authorize.contains("Weather.Read"), "{authorize}");
+    let mut seen = crate::common::Seen::default();
+    let refused = app
+        .emulator_pages(&app.client, &authorize, crate::common::ALEX, &mut seen)
+        .await;
+    assert!(refused.contains("error="), "{refused}");
+
+    let retry = location(&app.client.get(&refused).send().await.unwrap());
+    assert!(retry.starts_with(&app.emulator), "{retry}");
+    assert!(!retry.contains("Weather.Read"), "{retry}");
+    let back = location(&app.client.get(&retry).send().await.unwrap());
+    let done = app.client.get(&back).send().await.unwrap();
+    assert_eq!(location(&done), "/call-api");
+    assert_eq!(app.session().await.user.unwrap().name, "Alex Wilber");
+    let refusals = app
+        .metric(
+            "bff_sign_in_failures_total",
+            "code=\"consent_scopes_refused\"",
+        )
+        .await;
+    assert_eq!(refusals, 1.0);
+
+    let problem = app.problem("call-api", StatusCode::BAD_GATEWAY).await;
+    assert_eq!(problem.code, Some(65001), "{problem:?}");
+}
+
+#[tokio::test]
+async fn a_tenant_where_users_may_not_consent_still_lets_them_sign_in() {
+    a_consent_wall_does_not_keep_the_user_out(serde_json::json!({})).await;
+}
+
+/// Entra's "Need admin approval" page answers with `access_denied` and no code
+/// (emulator/README.md, ledger): the sign-in goes on just the same.
+#[tokio::test]
+async fn coming_back_from_the_need_admin_approval_page_still_signs_in() {
+    a_consent_wall_does_not_keep_the_user_out(serde_json::json!({"consent_wall": "approval_page"}))
+        .await;
+}

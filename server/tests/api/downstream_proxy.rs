@@ -1,103 +1,16 @@
 //! Named downstream APIs behind the proxy `/api/downstream/{name}/{*path}`: each API gets its
-//! own On-Behalf-Of token, the proxy forwards only what it may and never the browser's
-//! credentials, and an API's claims challenge becomes the step-up sign-in.
+//! own On-Behalf-Of token, and the proxy forwards only what it may and never the browser's
+//! credentials. An API's claims challenge is `step_up.rs`'s.
 
-use std::{sync::Arc, time::Duration};
-
-use axum::{Json, Router, extract::Request, routing::any};
-use emulator::{Emulator, RunningEmulator, World, well_known as wk};
-use reqwest::{RequestBuilder, StatusCode};
-use serde_json::{Value, json};
+use emulator::{Emulator, RunningEmulator, well_known as wk};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::common::{
-    ADELE, ProblemAction, Seen, TestApp, contains_jwt, location, problem_of, spawn_app,
+    ADELE, Seen, TestApp,
+    apis::{EU_API_CLIENT_ID, EU_API_ID_URI, echo_api, eu_scope, weather_api, world_with_eu_api},
+    contains_jwt, problem_of, spawn_app,
 };
-
-/// A second Weather API, for another region: its own registration and App ID URI.
-const EU_API_CLIENT_ID: &str = "4c7d2e91-5a3b-4f60-8d12-7e9b0c3a6f58";
-const EU_API_ID_URI: &str = "api://4c7d2e91-5a3b-4f60-8d12-7e9b0c3a6f58";
-
-/// The well-known world plus the EU Weather API, which Adele consented to.
-fn world_with_eu_api() -> World {
-    let mut world = World::well_known();
-    let contoso = &mut world.tenants[0];
-    let mut eu = contoso.app(wk::WEATHER_API_CLIENT_ID).unwrap().clone();
-    eu.app_id = EU_API_CLIENT_ID.into();
-    eu.display_name = "Weather API (EU)".into();
-    eu.identifier_uris = vec![EU_API_ID_URI.into()];
-    contoso.applications.push(eu);
-    let mut consent = contoso
-        .consents
-        .iter()
-        .find(|c| c.resource_app_id == wk::WEATHER_API_CLIENT_ID)
-        .unwrap()
-        .clone();
-    consent.resource_app_id = EU_API_CLIENT_ID.into();
-    consent.principal = Some(ADELE.into());
-    contoso.consents.push(consent);
-    world
-}
-
-/// A Weather API on a free port accepting tokens for `client_id` / `id_uri`.
-async fn weather_api(
-    emulator: &RunningEmulator,
-    client_id: &str,
-    id_uri: &str,
-    mfa: bool,
-) -> String {
-    let validator = weather_api::BearerValidator::discover(
-        reqwest::Client::new(),
-        weather_api::ValidatorConfig {
-            authority_host: url::Url::parse(emulator.base_url()).unwrap(),
-            tenant_id: wk::TENANT_ID.into(),
-            audiences: vec![client_id.into(), id_uri.into()],
-            required_scope: "Weather.Read".into(),
-            clock_skew: Duration::from_secs(300),
-            require_mfa: mfa,
-        },
-    )
-    .await
-    .unwrap();
-    serve(weather_api::router(Arc::new(validator))).await
-}
-
-/// An API that answers with what it received (method, path, query, headers, body), and
-/// tries to set a cookie.
-async fn echo_api() -> String {
-    let echo = |request: Request| async move {
-        let (parts, body) = request.into_parts();
-        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-        let headers: serde_json::Map<String, Value> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
-            .collect();
-        (
-            [
-                ("set-cookie", "api-session=1; Path=/"),
-                ("content-security-policy", "frame-ancestors *"),
-                ("access-control-allow-origin", "*"),
-                ("www-authenticate", "Basic realm=\"api\""),
-                ("x-api-version", "7"),
-            ],
-            Json(json!({
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
-                "query": parts.uri.query(),
-                "headers": headers,
-                "body": String::from_utf8_lossy(&body),
-            })),
-        )
-    };
-    serve(Router::new().fallback(any(echo))).await
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
 
 /// The BFF, and the emulator it signs in with (kept running as long as this lives).
 struct Setup {
@@ -108,7 +21,7 @@ struct Setup {
 /// The BFF with three named APIs: `weather` (the default entry), `eu` (the second Weather
 /// API, `/weatherforecast` only) and `echo` (GET and POST, under `/things`, with the EU
 /// API's scope).
-async fn setup(eu_requires_mfa: bool) -> Setup {
+async fn setup() -> Setup {
     let emulator = Emulator::builder()
         .world(world_with_eu_api())
         .start("127.0.0.1:0".parse().unwrap())
@@ -118,12 +31,12 @@ async fn setup(eu_requires_mfa: bool) -> Setup {
         &emulator,
         wk::WEATHER_API_CLIENT_ID,
         wk::WEATHER_API_ID_URI,
-        false,
+        None,
     )
     .await;
-    let eu = weather_api(&emulator, EU_API_CLIENT_ID, EU_API_ID_URI, eu_requires_mfa).await;
+    let eu = weather_api(&emulator, EU_API_CLIENT_ID, EU_API_ID_URI, None).await;
     let echo = echo_api().await;
-    let eu_scope = format!("{EU_API_ID_URI}/Weather.Read");
+    let eu_scope = eu_scope();
     let app = spawn_app(&[
         ("AZURE_AD_TENANT_ID", wk::TENANT_ID),
         ("AZURE_AD_AUTHORITY_HOST", emulator.base_url()),
@@ -147,25 +60,10 @@ async fn setup(eu_requires_mfa: bool) -> Setup {
     }
 }
 
-/// A same-origin call of this app's page script: the anti-CSRF header and fetch metadata.
-fn from_page(app: &TestApp, request: RequestBuilder) -> RequestBuilder {
-    request
-        .header("x-csrf", "1")
-        .header("sec-fetch-site", "same-origin")
-        .header("origin", &app.base)
-        .header("referer", app.url("/call-api"))
-}
-
-async fn proxied(app: &TestApp, path: &str) -> reqwest::Response {
-    from_page(app, app.client.get(app.url(path)))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The `aud` of the OBO token the Call API page shows for API `name`.
 async fn audience_of(app: &TestApp, name: &str) -> String {
-    let response = from_page(app, app.client.post(app.url("/api/call-named-api")))
+    let response = app
+        .as_page(app.client.post(app.url("/api/call-named-api")))
         .form(&[("name", name)])
         .send()
         .await
@@ -186,13 +84,15 @@ async fn audience_of(app: &TestApp, name: &str) -> String {
 
 #[tokio::test]
 async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
-    let running = setup(false).await;
+    let running = setup().await;
     let app = &running.app;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
     app.reset_emulator_stats().await;
 
     for name in ["weather", "eu"] {
-        let response = proxied(app, &format!("/api/downstream/{name}/weatherforecast")).await;
+        let response = app
+            .proxied(&format!("/api/downstream/{name}/weatherforecast"))
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
         let forecasts: Vec<Value> = response.json().await.unwrap();
         assert_eq!(forecasts.len(), 5, "{name}");
@@ -200,7 +100,9 @@ async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
     assert_eq!(app.emulator_stats().await["obo"], 2, "one exchange per API");
     // Cached per API: the same calls again make no exchange.
     for name in ["weather", "eu"] {
-        let response = proxied(app, &format!("/api/downstream/{name}/weatherforecast")).await;
+        let response = app
+            .proxied(&format!("/api/downstream/{name}/weatherforecast"))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(app.emulator_stats().await["obo"], 2);
@@ -209,7 +111,8 @@ async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
     assert_eq!(audience_of(app, "eu").await, EU_API_CLIENT_ID);
 
     // The Call API page lists them all.
-    let listed = from_page(app, app.client.post(app.url("/api/downstream-apis")))
+    let listed = app
+        .as_page(app.client.post(app.url("/api/downstream-apis")))
         .send()
         .await
         .unwrap();
@@ -220,27 +123,27 @@ async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
 
 #[tokio::test]
 async fn the_proxy_forwards_method_query_and_body_but_never_the_browsers_credentials() {
-    let running = setup(false).await;
+    let running = setup().await;
     let app = &running.app;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
-    let response = from_page(
-        app,
-        app.client
-            .post(app.url("/api/downstream/echo/things/42?color=blue&size=L")),
-    )
-    .header("content-type", "application/json")
-    .header("authorization", "Bearer from-the-browser")
-    .header("x-forwarded-for", "203.0.113.9")
-    .header("connection", "x-secret-hop")
-    .header("x-secret-hop", "1")
-    .header("x-request-id", "abc-123")
-    .header("x-http-method-override", "DELETE")
-    .header("x-original-url", "/admin")
-    .header("x-real-ip", "203.0.113.9")
-    .body(r#"{"name":"a thing"}"#)
-    .send()
-    .await
-    .unwrap();
+    let response = app
+        .as_page(
+            app.client
+                .post(app.url("/api/downstream/echo/things/42?color=blue&size=L")),
+        )
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer from-the-browser")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("connection", "x-secret-hop")
+        .header("x-secret-hop", "1")
+        .header("x-request-id", "abc-123")
+        .header("x-http-method-override", "DELETE")
+        .header("x-original-url", "/admin")
+        .header("x-real-ip", "203.0.113.9")
+        .body(r#"{"name":"a thing"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // The API's own headers pass; none that would change how the browser treats this app.
     assert_eq!(response.headers()["x-api-version"], "7");
@@ -293,12 +196,12 @@ async fn the_proxy_forwards_method_query_and_body_but_never_the_browsers_credent
 
 #[tokio::test]
 async fn the_proxy_refuses_what_it_must_not_forward() {
-    let running = setup(false).await;
+    let running = setup().await;
     let app = &running.app;
     app.sign_in(ADELE, "/", &mut Seen::default()).await;
 
     // A path outside the API's allowed list, an unknown API, a path that climbs out.
-    let outside = proxied(app, "/api/downstream/eu/admin/users").await;
+    let outside = app.proxied("/api/downstream/eu/admin/users").await;
     assert_eq!(outside.status(), StatusCode::FORBIDDEN);
     let problem = problem_of(outside).await;
     assert!(
@@ -308,24 +211,22 @@ async fn the_proxy_refuses_what_it_must_not_forward() {
         "{problem:?}"
     );
     assert_eq!(
-        proxied(app, "/api/downstream/hr/people").await.status(),
+        app.proxied("/api/downstream/hr/people").await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         // (An encoded `..` is resolved by any URL parser before it is sent; a `%2f` is not.)
-        proxied(app, "/api/downstream/eu/weatherforecast%2f..%2fadmin")
+        app.proxied("/api/downstream/eu/weatherforecast%2f..%2fadmin")
             .await
             .status(),
         StatusCode::BAD_REQUEST
     );
     // A method the API does not allow.
-    let put = from_page(
-        app,
-        app.client.put(app.url("/api/downstream/echo/things/1")),
-    )
-    .send()
-    .await
-    .unwrap();
+    let put = app
+        .as_page(app.client.put(app.url("/api/downstream/echo/things/1")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(put.headers()["allow"], "GET, POST");
 
@@ -344,48 +245,15 @@ async fn the_proxy_refuses_what_it_must_not_forward() {
 
     // Signed out: 401, and nothing reaches the API.
     let stranger = app.other_browser();
-    let anonymous = proxied(&stranger, "/api/downstream/weather/weatherforecast").await;
+    let anonymous = stranger
+        .proxied("/api/downstream/weather/weatherforecast")
+        .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     // Nor does a stranger learn which APIs, paths or methods exist.
     for path in ["/api/downstream/hr/people", "/api/downstream/eu/admin"] {
         assert_eq!(
-            proxied(&stranger, path).await.status(),
+            stranger.proxied(path).await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
-}
-
-#[tokio::test]
-async fn an_apis_claims_challenge_becomes_the_step_up_sign_in() {
-    let running = setup(true).await;
-    let app = &running.app;
-    let mut seen = Seen::default();
-    app.sign_in(ADELE, "/", &mut seen).await;
-
-    let refused = proxied(app, "/api/downstream/eu/weatherforecast").await;
-    let problem = problem_of(refused).await;
-    assert_eq!(
-        problem.error.as_deref(),
-        Some("insufficient_claims"),
-        "{problem:?}"
-    );
-    let ProblemAction::SignIn { url: sign_in, .. } = &problem.action else {
-        panic!("no sign-in action: {problem:?}");
-    };
-    assert!(sign_in.contains("return_to=/call-api"), "{sign_in}");
-
-    // The sign-in carries the API's claims: the identity provider asks for MFA.
-    let login = app.get(sign_in).await;
-    let authorize = location(&login);
-    assert!(authorize.contains("claims="), "{authorize}");
-    app.through_emulator(&authorize, ADELE, &mut seen).await;
-    assert!(
-        seen.0
-            .iter()
-            .any(|html| html.contains("\"_step\" value=\"mfa\"")),
-        "the emulator never asked for MFA"
-    );
-
-    let after = proxied(app, "/api/downstream/eu/weatherforecast").await;
-    assert_eq!(after.status(), StatusCode::OK);
 }

@@ -4,6 +4,7 @@
 mod certificate_credential;
 mod common;
 mod consent_flow;
+mod continuous_access;
 mod downstream_api;
 mod downstream_proxy;
 mod edge;
@@ -17,3 +18,4 @@ mod profile_cache;
 mod real_tenant;
 mod scale_out;
 mod sign_in_flow;
+mod step_up;

@@ -3,27 +3,78 @@
 //! the code redeemed (PKCE, nonce, ID token checked), the session stored under a new id and
 //! indexed for front-channel sign-out. Every way it can fail is a [`CallbackError`], mapped
 //! once to the page the user sees.
+//!
+//! A sign-in that named downstream scopes for consent only, and that Entra refused because of
+//! them (an API without a service principal in the user's tenant, AADSTS650052; a tenant
+//! where users may not consent, AADSTS90094), starts again at once without them: one
+//! unavailable API must not keep a whole tenant out of the app. That API's first call then
+//! explains what its administrator must do.
 
 use app::model::Problem;
 use axum::{
+    extract::{Query, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
 };
+use serde::Deserialize;
 
 use super::{
-    auth::{
-        AuthState,
-        get::{CallbackQuery, count_failure, failed, store_failed},
-    },
-    page::error_page,
+    login::{ConsentAtSignIn, SignInPlan, begin},
+    state::{AuthState, count_failure, failed, store_failed},
 };
 use crate::{
     aadsts::{self, Operation},
     domain::ReturnTo,
     entra::{CodeRedemptionError, EntraErrorBody, IdpError, decode_unverified},
-    session::{SessionError, SignedInUser, UserSession, now},
+    routes::page::error_page,
+    session::{AuthTransaction, SessionError, SignedInUser, UserSession, now},
     store::sid_index::Opened,
 };
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    /// `cancel` when the user came back from Entra's "Need admin approval" page.
+    error_subcode: Option<String>,
+    /// Entra's sign-in session id (the ID token's `sid`), for ID tokens without `sid`.
+    session_state: Option<String>,
+}
+
+pub async fn callback(
+    State(state): State<AuthState>,
+    session: UserSession,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    match complete(&state, &session, query).await {
+        Ok(Completed::SignedIn(return_to)) => Redirect::to(return_to.as_str()).into_response(),
+        Ok(Completed::Retry(plan)) => begin(&state, &session, plan).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+/// How a callback ended well.
+pub(super) enum Completed {
+    /// Signed in: back to the page the sign-in started from.
+    SignedIn(ReturnTo),
+    /// Refused for scopes named for consent only: the sign-in starts again without them.
+    Retry(SignInPlan),
+}
+
+/// The AADSTS codes of a sign-in refused for a resource or a consent it named: a resource
+/// without a service principal in the tenant (650052, 65005, 650054, 650057), or a consent
+/// only an administrator may give (90094, 90093, 900941, 90095).
+const CONSENT_REFUSALS: [u32; 8] = [650052, 65005, 650054, 650057, 90094, 90093, 900941, 90095];
+
+/// Whether the identity provider refused the sign-in for a consent it asked for: one of
+/// [`CONSENT_REFUSALS`], or the bare `access_denied` with `error_subcode=cancel` that
+/// Entra's "Need admin approval" page answers with (unconfirmed; emulator/README.md, ledger).
+fn refused_for_consent(body: &EntraErrorBody, subcode: Option<&str>) -> bool {
+    body.code().is_some_and(|c| CONSENT_REFUSALS.contains(&c))
+        || (body.error == "access_denied" && subcode == Some("cancel"))
+}
 
 /// Why a callback did not sign anyone in.
 pub enum CallbackError {
@@ -39,6 +90,8 @@ pub enum CallbackError {
     NoCode { retry: String },
     /// The user's organization is not one this app serves.
     TenantNotAllowed { tid: String },
+    /// The sign-in named one tenant and came back from another.
+    TenantMismatch { retry: String },
     /// The ID token failed validation.
     IdTokenRejected { detail: String, retry: String },
     /// The session store failed.
@@ -94,6 +147,16 @@ impl IntoResponse for CallbackError {
                 ],
                 ("/", "Back to the home page"),
             ),
+            Self::TenantMismatch { retry } => error_page(
+                StatusCode::BAD_REQUEST,
+                "You signed in to another organization than the one you chose",
+                &[
+                    "The account you used belongs to another directory. Sign in again with \
+                   your account of the organization you chose, or without choosing one."
+                        .to_owned(),
+                ],
+                (&retry, "Sign in again"),
+            ),
             Self::IdTokenRejected { detail, retry } => error_page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in rejected: the ID token did not pass validation",
@@ -121,12 +184,12 @@ fn retry(return_to: &ReturnTo) -> String {
     app::api::sign_in_url(return_to.as_str())
 }
 
-/// Finishes a sign-in; where to send the browser.
-pub async fn complete(
+/// Finishes a sign-in: where to send the browser, or the sign-in to start again.
+pub(super) async fn complete(
     state: &AuthState,
     session: &UserSession,
     query: CallbackQuery,
-) -> Result<ReturnTo, CallbackError> {
+) -> Result<Completed, CallbackError> {
     let transaction = match query.state.as_deref() {
         Some(s) => session.take_transaction(s).await?,
         None => None,
@@ -142,6 +205,18 @@ pub async fn complete(
             error_description: query.error_description,
             ..Default::default()
         };
+        if transaction.named_consent_scopes
+            && refused_for_consent(&body, query.error_subcode.as_deref())
+        {
+            tracing::info!(
+                code = ?body.code(),
+                "the sign-in was refused for scopes named for consent only; starting again \
+                 without them: {}",
+                body.message()
+            );
+            count_failure(state, "consent_scopes_refused");
+            return Ok(Completed::Retry(retry_plan(transaction)));
+        }
         let problem = aadsts::explain(
             &IdpError::Rejected {
                 endpoint: "authorize",
@@ -165,7 +240,13 @@ pub async fn complete(
 
     let entra = state.tokens.entra();
     let (id_token, grant) = match entra
-        .redeem_code(code, transaction.pkce_verifier, transaction.nonce.expose())
+        .redeem_code(
+            code,
+            transaction.pkce_verifier,
+            transaction.nonce.expose(),
+            transaction.tenant.as_deref(),
+            transaction.claims.as_ref(),
+        )
         .await
     {
         Ok(ok) => ok,
@@ -197,6 +278,11 @@ pub async fn complete(
             count_failure(state, "tenant_not_allowed");
             return Err(CallbackError::TenantNotAllowed { tid });
         }
+        Err(err @ CodeRedemptionError::TenantMismatch { .. }) => {
+            tracing::warn!("sign-in refused: {err}");
+            count_failure(state, "tenant_mismatch");
+            return Err(CallbackError::TenantMismatch { retry });
+        }
         Err(err) => {
             tracing::warn!("sign-in rejected: {err}");
             count_failure(state, "id_token_rejected");
@@ -222,6 +308,7 @@ pub async fn complete(
         api_token_expires_at: grant.expires_at,
         api_token_lifetime: lifetime,
         signed_in_at: now(),
+        sign_in_claims: transaction.claims,
     };
     if decode_unverified(user.api_token.expose()).is_none() {
         tracing::warn!("the sign-in access token is not a JWT; the token view will omit it");
@@ -247,5 +334,61 @@ pub async fn complete(
     }
     tracing::info!(oid = %user.object_id, tid = %user.tenant_id, "signed in");
     state.metrics.sign_ins.inc();
-    Ok(transaction.return_to)
+    Ok(Completed::SignedIn(transaction.return_to))
+}
+
+/// The same sign-in again, without the scopes it named for consent only.
+fn retry_plan(transaction: AuthTransaction) -> SignInPlan {
+    SignInPlan {
+        return_to: transaction.return_to,
+        tenant: transaction.tenant,
+        consent: ConsentAtSignIn::Skip,
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use axum::{extract::Query, http::Uri};
+    use proptest::prelude::*;
+
+    use super::CallbackQuery;
+
+    const KNOWN: [&str; 6] = [
+        "code",
+        "state",
+        "error",
+        "error_description",
+        "error_subcode",
+        "session_state",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any query parses or is refused, without a panic; one of each known parameter
+        /// (and anything else) parses; a known parameter twice is refused.
+        #[test]
+        fn the_callback_query_is_read_or_refused(
+            pairs in prop::collection::vec(
+                (prop_oneof![Just("code".to_owned()), Just("state".to_owned()),
+                    Just("error".to_owned()), Just("error_description".to_owned()),
+                    "[a-z_]{0,6}"], any::<String>()),
+                0..6,
+            ),
+            raw in "[ -~]{0,40}",
+        ) {
+            if let Ok(uri) = format!("/auth/callback?{raw}").parse::<Uri>() {
+                let _ = Query::<CallbackQuery>::try_from_uri(&uri);
+            }
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .finish();
+            let uri: Uri = format!("/auth/callback?{query}").parse().unwrap();
+            let parsed = Query::<CallbackQuery>::try_from_uri(&uri);
+            let twice = KNOWN
+                .iter()
+                .any(|name| pairs.iter().filter(|(k, _)| k == name).count() > 1);
+            prop_assert_eq!(parsed.is_ok(), !twice, "{}", query);
+        }
+    }
 }

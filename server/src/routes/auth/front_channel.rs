@@ -16,7 +16,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::auth::AuthState;
+use super::state::AuthState;
 use crate::session::now;
 
 /// Longer than any `sid` Entra issues (a GUID); anything longer is not one.

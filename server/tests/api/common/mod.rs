@@ -20,6 +20,7 @@ use server::startup::Application;
 #[allow(unused_imports)]
 pub use emulator::well_known::{ADELE, ALEX, MEGAN, MFA_CODE, USER_PASSWORD as PASSWORD};
 
+pub mod apis;
 pub mod redis;
 
 pub struct TestApp {

@@ -170,6 +170,7 @@ impl Deployment {
             "127.0.0.1:0".parse().unwrap(),
             &authority,
             wk::TENANT_ID,
+            None,
             listener::Limits::default(),
         )
         .await

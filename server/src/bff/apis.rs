@@ -1,0 +1,210 @@
+//! The named downstream APIs ([`crate::config::DownstreamApi`], with the base URL each has
+//! at run time) and one call to one of them On-Behalf-Of the user: the token (cached per
+//! API), the request, and the API's claims challenge answered by the step-up path
+//! ([`super::step_up`]). The proxy route and the Call API page both call through here.
+
+use std::time::Duration;
+
+use app::{
+    error::AppError,
+    model::{DownstreamApiInfo, NamedApiCall, TokenKind},
+};
+use axum::body::Bytes;
+use http::{HeaderMap, Method, header, request::Parts};
+use http_body_util::BodyExt as _;
+use url::Url;
+
+use super::{BffService, Transient, api_problem, incident, step_up::Callee};
+use crate::{
+    config::DownstreamApi,
+    entra::decode_unverified,
+    inspect,
+    session::{SignedInUser, UserSession},
+    tokens::Obtained,
+};
+
+/// The longest a call to an API (answer included) may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of an answer the Call API page shows.
+const PAGE_BODY_CHARS: usize = 4 * 1024;
+
+/// One configured API and where it is.
+pub struct Api {
+    pub config: DownstreamApi,
+    pub base_url: Url,
+}
+
+impl Api {
+    pub(crate) fn url(&self, path: &str, query: Option<&str>) -> String {
+        let base = self.base_url.as_str().trim_end_matches('/');
+        match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        }
+    }
+}
+
+/// The configured APIs, by name.
+#[derive(Default)]
+pub struct DownstreamApis(Vec<Api>);
+
+impl DownstreamApis {
+    pub fn new(apis: Vec<Api>) -> Self {
+        Self(apis)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Api> {
+        self.0.iter().find(|api| api.config.name == name)
+    }
+
+    /// What the Call API page lists.
+    pub fn info(&self) -> Vec<DownstreamApiInfo> {
+        self.0
+            .iter()
+            .map(|api| DownstreamApiInfo {
+                name: api.config.name.clone(),
+                base_url: api.base_url.to_string(),
+                scopes: api.config.scopes.to_wire(),
+                sample_path: api.config.sample_path.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One request to an API: what the proxy forwards, or the Call API page's GET.
+pub(crate) struct ApiRequest<'a> {
+    pub(crate) method: Method,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) headers: HeaderMap,
+    /// Read whole (at most the listener's body limit) so that it can be sent again when the
+    /// API's claims challenge is answered by a new token.
+    pub(crate) body: Option<Bytes>,
+}
+
+impl BffService {
+    /// Sends `request` to `api` with a token obtained On-Behalf-Of the user; the answer, the
+    /// token and whether it came from the cache. An API's claims challenge (401
+    /// `insufficient_claims`) goes through the step-up path: On-Behalf-Of again with the
+    /// claims, else the sign-in that gives them.
+    pub(crate) async fn call(
+        &self,
+        parts: &Parts,
+        signed_in: &(UserSession, SignedInUser),
+        api: &Api,
+        request: ApiRequest<'_>,
+    ) -> Result<(reqwest::Response, Obtained), AppError> {
+        let url = api.url(request.path, request.query);
+        let http = self.tokens.entra().http().clone();
+        let send = |token: crate::domain::AccessToken| {
+            let mut outgoing = http
+                .request(request.method.clone(), &url)
+                .headers(request.headers.clone())
+                .bearer_auth(token.expose())
+                .timeout(CALL_TIMEOUT);
+            if let Some(body) = &request.body {
+                outgoing = outgoing.body(body.clone());
+            }
+            async move {
+                outgoing.send().await.map_err(|err| {
+                    api_problem(
+                        "The downstream API is unreachable",
+                        None,
+                        err.without_url().to_string(),
+                        format!(
+                            "Check the base URL of the API {:?} and that it is running.",
+                            api.config.name
+                        ),
+                        Transient::Yes,
+                    )
+                })
+            }
+        };
+        let callee = Callee {
+            name: &api.config.name,
+            scopes: &api.config.scopes,
+        };
+        self.with_step_up(parts, signed_in, callee, send).await
+    }
+
+    /// The Call API page's GET of an API's sample path: the start of the answer as text.
+    pub(crate) async fn call_named(
+        &self,
+        parts: &Parts,
+        name: &str,
+    ) -> Result<NamedApiCall, AppError> {
+        let api = self.apis.get(name).ok_or_else(|| {
+            api_problem(
+                "No such downstream API",
+                None,
+                format!("No downstream API is named {name:?}."),
+                "Pick one of the APIs listed on this page.".into(),
+                Transient::No,
+            )
+        })?;
+        let path = api.config.sample_path.clone();
+        let (response, obtained) = self
+            .call(
+                parts,
+                &self.signed_in(parts).await?,
+                api,
+                ApiRequest {
+                    method: Method::GET,
+                    path: &path,
+                    query: None,
+                    headers: HeaderMap::new(),
+                    body: None,
+                },
+            )
+            .await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no Content-Type")
+            .to_owned();
+        let url = api.url(&path, None);
+        let (body, truncated) = start_of(response, PAGE_BODY_CHARS).await;
+        let (header, claims) = decode_unverified(obtained.token.expose())
+            .ok_or_else(|| incident("the OBO token is not a JWT"))?;
+        let token_from_cache = obtained.source.is_cache();
+        Ok(NamedApiCall {
+            name: name.to_owned(),
+            url,
+            status,
+            content_type,
+            body,
+            truncated,
+            token: inspect::decoded(TokenKind::Downstream, &header, &claims),
+            token_from_cache,
+        })
+    }
+}
+
+/// The first `chars` characters of an answer's body, and whether there was more (or the
+/// rest could not be read). Reads no more than it shows.
+async fn start_of(response: reqwest::Response, chars: usize) -> (String, bool) {
+    let answer: http::Response<reqwest::Body> = response.into();
+    let mut body = answer.into_body();
+    let mut bytes = Vec::new();
+    let mut more = false;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map(|f| f.into_data()) else {
+            more = true; // cut off: what was read is shown, and said to be incomplete
+            break;
+        };
+        if let Ok(data) = data {
+            bytes.extend_from_slice(&data);
+        }
+        // UTF-8 takes at most 4 bytes a character.
+        if bytes.len() > chars * 4 {
+            more = true;
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let shown: String = text.chars().take(chars).collect();
+    let truncated = more || shown.len() < text.len();
+    (shown, truncated)
+}
