@@ -14,6 +14,9 @@ pub mod error;
 pub mod model;
 mod pages;
 
+/// `2026-11-29 07:45:00 UTC`: how the pages write a Unix time, for the server's texts too.
+pub use components::time::format_utc;
+
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{

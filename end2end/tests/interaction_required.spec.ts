@@ -1,6 +1,6 @@
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures/test";
-import { ALEX, MEGAN } from "./fixtures/emulator_sign_in";
+import { ADELE, ALEX, MEGAN } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
 import { CallApiPage, ProblemCard, signedInAs, waitForHydration } from "./fixtures/pages";
 
@@ -73,5 +73,33 @@ test.describe("asked when On-Behalf-Of needs it", () => {
     await expect(page.getByRole("heading", { name: "Permissions requested" })).toBeVisible();
     await page.getByRole("button", { name: "Accept" }).click();
     await callSucceeds(page, server.url);
+  });
+});
+
+// The Weather API asks for the authentication context c1 (a Contoso policy: MFA). The first
+// call gets its claims challenge; the exchange with the claims needs MFA the sign-in lacks;
+// one MFA step later the call succeeds and its token carries acrs c1: no loop.
+test.describe("an API that asks for an authentication context", () => {
+  let server: RunningServer;
+  test.beforeAll(async () => {
+    server = await startServer({ WEATHER_API_AUTH_CONTEXT: "c1" });
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  test("Adele: one MFA step, then the call succeeds with acrs c1 in its token", async ({ page }) => {
+    await signInFromCallApi(page, ADELE, server.url);
+    await waitForHydration(page);
+    await page.getByTestId("call-api").click();
+    const problem = new ProblemCard(page);
+    await expect(problem.root).toContainText("AADSTS50076");
+
+    await problem.action("Continue").click();
+    await page.getByLabel("Code").fill("123456");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await callSucceeds(page, server.url);
+    const callApi = new CallApiPage(page);
+    await expect(callApi.token().locator('tr[data-claim="acrs"]')).toContainText("c1");
   });
 });

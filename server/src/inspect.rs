@@ -39,15 +39,25 @@ fn explain(name: &str) -> &'static str {
         "upn" | "unique_name" => "User principal name (v1 tokens).",
         "given_name" => "First name.",
         "family_name" => "Last name.",
-        "email" => "Email address, when the email scope was granted.",
+        "email" => "Email address, when the email scope was granted (always for a guest).",
+        "idp" => {
+            "The identity provider that authenticated the user: for a guest, their home tenant."
+        }
         "ver" => "Token format version: 1.0 or 2.0 (chosen by the API's app registration).",
-        "idtyp" => "Whether the token was issued to a user or to an app.",
+        "idtyp" => {
+            "app for a token issued to an app itself (user tokens carry it only when the API asks)."
+        }
         "amr" => "How the user authenticated (pwd, mfa, ...).",
-        "acr" | "acrs" => "Authentication context / strength.",
+        "acr" => "Authentication strength of a v1 token (1: not anonymous).",
+        "acrs" => {
+            "Conditional Access authentication contexts this token proves (c1, c2, ...): those its request asked for, or, for an API that opted in to this claim, those the sign-in met. An API that requires one checks it here."
+        }
         "ipaddr" => "The IP address the user signed in from.",
         "sid" => "The sign-in session at Entra ID.",
         "login_hint" => "An opaque hint for signing out or back in without an account picker.",
-        "xms_cc" => "Client capabilities (e.g. cp1 for Continuous Access Evaluation).",
+        "xms_cc" => {
+            "Client capabilities the client declared: cp1 means it handles claims challenges (step-up, Continuous Access Evaluation). Present when the API asked for this optional claim."
+        }
         "wids" => "Directory roles of the user.",
         _ => "",
     }

@@ -1,5 +1,6 @@
 //! The loopback-only admin surface under `/_emulator/` for tests: statistics, key rollover,
-//! faults, lifetimes, refresh-token revocation and the list of issued grants. Peers that are
+//! faults, lifetimes, the revocation of a user's sign-in sessions, the switches of the
+//! unconfirmed behaviours and the list of issued grants. Peers that are
 //! not loopback addresses get 403, and so do requests a browser sends on a web page's behalf
 //! (`Sec-Fetch-Site` other than `none`, or an `Origin`): a page the developer visits must not
 //! roll keys or revoke sessions of the emulator on 127.0.0.1 (cross-site request forgery).

@@ -127,7 +127,7 @@ impl ClaimsRequest {
         {
             parts.push(format!(
                 "a token issued after {} (your sessions were revoked then)",
-                utc(nbf)
+                app::format_utc(nbf)
             ));
         }
         if at.get("capolids").is_some() || at.get("polids").is_some() {
@@ -143,22 +143,6 @@ impl ClaimsRequest {
     /// The JSON text, as the `claims` parameter carries it.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// `2020-10-31 01:10:51 UTC`.
-fn utc(unix: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => format!("Unix time {unix}"),
     }
 }
 

@@ -90,11 +90,7 @@ async fn a_consent_wall_does_not_keep_the_user_out(unconfirmed: serde_json::Valu
         .await;
     assert!(refused.contains("error="), "{refused}");
 
-    let retry = location(&app.client.get(&refused).send().await.unwrap());
-    assert!(retry.starts_with(&app.emulator), "{retry}");
-    assert!(!retry.contains("Weather.Read"), "{retry}");
-    let back = location(&app.client.get(&retry).send().await.unwrap());
-    let done = app.client.get(&back).send().await.unwrap();
+    let done = app.through_retried_sign_in(&refused, "Weather.Read").await;
     assert_eq!(location(&done), "/call-api");
     assert_eq!(app.session().await.user.unwrap().name, "Alex Wilber");
     let refusals = app

@@ -60,28 +60,6 @@ async fn setup() -> Setup {
     }
 }
 
-/// The `aud` of the OBO token the Call API page shows for API `name`.
-async fn audience_of(app: &TestApp, name: &str) -> String {
-    let response = app
-        .as_page(app.client.post(app.url("/api/call-named-api")))
-        .form(&[("name", name)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let call: Value = response.json().await.unwrap();
-    assert_eq!(call["status"], 200, "{call}");
-    call["token"]["claims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|row| row["name"] == "aud")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
     let running = setup().await;
@@ -107,8 +85,11 @@ async fn each_named_api_gets_its_own_obo_token_through_the_proxy() {
     }
     assert_eq!(app.emulator_stats().await["obo"], 2);
     // Each token is for its own API.
-    assert_eq!(audience_of(app, "weather").await, wk::WEATHER_API_CLIENT_ID);
-    assert_eq!(audience_of(app, "eu").await, EU_API_CLIENT_ID);
+    assert_eq!(
+        app.named_api_token("weather").await["aud"],
+        wk::WEATHER_API_CLIENT_ID
+    );
+    assert_eq!(app.named_api_token("eu").await["aud"], EU_API_CLIENT_ID);
 
     // The Call API page lists them all.
     let listed = app

@@ -155,11 +155,7 @@ async fn a_sign_in_refused_for_an_api_missing_in_the_users_tenant_goes_on_withou
     assert_eq!(query_param(&refused, "error"), "invalid_client");
     assert!(query_param(&refused, "error_description").starts_with("AADSTS650052"));
 
-    let retry = location(&app.client.get(&refused).send().await.unwrap());
-    assert!(retry.starts_with(&app.emulator), "{retry}");
-    assert!(!retry.contains("Weather.Read"), "{retry}");
-    let back = location(&app.client.get(&retry).send().await.unwrap());
-    let done = app.client.get(&back).send().await.unwrap();
+    let done = app.through_retried_sign_in(&refused, "Weather.Read").await;
     assert_eq!(location(&done), "/call-api");
     assert_eq!(
         app.profile().await.user_principal_name.as_deref(),

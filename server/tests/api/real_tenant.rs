@@ -20,17 +20,7 @@ pub async fn claims(app: &crate::common::TestApp, kind: &str) -> serde_json::Map
         .iter()
         .find(|t| t["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} token in {report}"));
-    token["claims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row["name"].as_str().unwrap().to_owned(),
-                row["value"].clone(),
-            )
-        })
-        .collect()
+    crate::common::claim_map(token)
 }
 
 /// Entra refuses a refresh for the app itself by App ID URI only when the refresh names no

@@ -60,29 +60,6 @@ async fn setup(context: &str, vars: &[(&str, &str)]) -> Setup {
     app_calling(emulator, &eu, vars).await
 }
 
-/// The claims of the token the Call API page shows for the EU API (its call must succeed).
-async fn eu_token_claims(app: &TestApp) -> serde_json::Map<String, Value> {
-    let response = app
-        .as_page(app.client.post(app.url("/api/call-named-api")))
-        .form(&[("name", "eu")])
-        .send()
-        .await
-        .unwrap();
-    let call: Value = response.json().await.unwrap();
-    assert_eq!(call["status"], 200, "{call}");
-    call["token"]["claims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row["name"].as_str().unwrap().to_owned(),
-                row["value"].clone(),
-            )
-        })
-        .collect()
-}
-
 /// Adele (signed in without MFA) calls the EU API, which asks for c1: the step-up sign-in
 /// (MFA), then the call. Proves by the emulator's counts that it took one sign-in and three
 /// exchanges: without the claims, with them (refused: no MFA yet), with them after the MFA.
@@ -127,7 +104,7 @@ async fn step_up_converges_in_one_sign_in(s: &Setup) {
         "and one exchange with the claims after it: {stats}"
     );
     // The token the API accepted carries the context, because its request asked for it.
-    let token = eu_token_claims(app).await;
+    let token = app.named_api_token("eu").await;
     assert_eq!(token["acrs"], json!(wk::WEATHER_AUTH_CONTEXT), "{token:?}");
     assert_eq!(app.emulator_stats().await["obo"], 3, "from the cache now");
 }

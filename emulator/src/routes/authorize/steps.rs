@@ -263,6 +263,23 @@ fn mfa(pending: Pending<'_>, code: Option<&str>) -> Response {
 /// `access_denied` with `error_subcode=cancel` and no AADSTS code, the shape public threads
 /// report (xorbitsai/xagent#2510).
 fn back_without_consent(pending: Pending<'_>) -> Response {
+    back_to_app(pending, |req| {
+        let mut fields = vec![
+            ("error".to_string(), "access_denied".to_string()),
+            ("error_subcode".to_string(), "cancel".to_string()),
+        ];
+        if let Some(s) = &req.state {
+            fields.push(("state".into(), s.clone()));
+        }
+        respond(req, fields)
+    })
+}
+
+/// Ends the pending sign-in and answers the app at its redirect URI with `answer`.
+fn back_to_app(
+    pending: Pending<'_>,
+    answer: impl FnOnce(&AuthorizeRequest) -> Response,
+) -> Response {
     let st = pending.st;
     let world = st.world.read().expect("world lock");
     let Ok(tenant) = resolve_tenant(
@@ -285,49 +302,22 @@ fn back_without_consent(pending: Pending<'_>) -> Response {
         .expect("store lock")
         .txns
         .remove(&pending.txn);
-    let req = AuthorizeRequest::of(app, &pending.request);
-    let mut fields = vec![
-        ("error".to_string(), "access_denied".to_string()),
-        ("error_subcode".to_string(), "cancel".to_string()),
-    ];
-    if let Some(s) = &req.state {
-        fields.push(("state".into(), s.clone()));
-    }
-    respond(&req, fields)
+    answer(&AuthorizeRequest::of(app, &pending.request))
 }
 
 fn consent(mut pending: Pending<'_>, accepted: bool) -> Response {
     let st = pending.st;
     if !accepted {
-        let world = st.world.read().expect("world lock");
-        let Ok(tenant) = resolve_tenant(
-            &world,
-            pending.seg(),
-            &pending.request,
-            pending.progress.tenant.as_deref(),
-        ) else {
-            return error_page(StatusCode::BAD_REQUEST, &unknown_tenant(pending.seg()));
-        };
-        let client_id = pending.request.get("client_id").unwrap_or_default();
-        let Some(app) = tenant.app(client_id) else {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                &app_not_found(client_id, tenant.domain()),
-            );
-        };
-        st.store
-            .lock()
-            .expect("store lock")
-            .txns
-            .remove(&pending.txn);
-        return redirect_error(
-            &AuthorizeRequest::of(app, &pending.request),
-            &AadError::new(
-                65004,
-                "access_denied",
-                "User declined to consent to access the app.",
-            ),
-        );
+        return back_to_app(pending, |req| {
+            redirect_error(
+                req,
+                &AadError::new(
+                    65004,
+                    "access_denied",
+                    "User declined to consent to access the app.",
+                ),
+            )
+        });
     }
     record_consent(st, pending.headers, &pending.request, &pending.progress);
     pending.progress.consented = true;

@@ -39,7 +39,9 @@ pub struct CallbackQuery {
     error_description: Option<String>,
     /// `cancel` when the user came back from Entra's "Need admin approval" page.
     error_subcode: Option<String>,
-    /// Entra's sign-in session id (the ID token's `sid`), for ID tokens without `sid`.
+    /// Entra's sign-in session id (the ID token's `sid`), for ID tokens without `sid`. That it
+    /// equals `sid` is unconfirmed (emulator/README.md, ledger L6): the ID token's `sid` is read
+    /// first.
     session_state: Option<String>,
 }
 
@@ -65,7 +67,9 @@ pub(super) enum Completed {
 
 /// The AADSTS codes of a sign-in refused for a resource or a consent it named: a resource
 /// without a service principal in the tenant (650052, 65005, 650054, 650057), or a consent
-/// only an administrator may give (90094, 90093, 900941, 90095).
+/// only an administrator may give (90094, 90093, 900941, 90095). Which of the last four a
+/// tenant without user consent answers is unconfirmed (emulator/README.md, ledger K3): all are
+/// here.
 const CONSENT_REFUSALS: [u32; 8] = [650052, 65005, 650054, 650057, 90094, 90093, 900941, 90095];
 
 /// Whether the identity provider refused the sign-in for a consent it asked for: one of

@@ -116,6 +116,20 @@ impl TestApp {
             .header("referer", self.url("/call-api"))
     }
 
+    /// The Call API page's GET of the downstream API `name` (it must answer 200): the claims
+    /// of the token it sent.
+    pub async fn named_api_token(&self, name: &str) -> serde_json::Map<String, Value> {
+        let response = self
+            .as_page(self.client.post(self.url("/api/call-named-api")))
+            .form(&[("name", name)])
+            .send()
+            .await
+            .unwrap();
+        let call: Value = response.json().await.unwrap();
+        assert_eq!(call["status"], 200, "{call}");
+        super::claim_map(&call["token"])
+    }
+
     /// A GET through the proxy (`/api/downstream/...`) from the page.
     pub async fn proxied(&self, path: &str) -> reqwest::Response {
         self.as_page(self.client.get(self.url(path)))

@@ -307,6 +307,18 @@ impl TestApp {
         callback
     }
 
+    /// Follows the app's callback `refused` (a sign-in the identity provider refused for the
+    /// scopes it named for consent only): the app starts the sign-in again, which the
+    /// identity provider answers at once (its session), and the app's last answer. Asserts
+    /// the new sign-in names no consent-only scope of `api_scope`.
+    pub async fn through_retried_sign_in(&self, refused: &str, api_scope: &str) -> Response {
+        let retry = location(&self.client.get(refused).send().await.unwrap());
+        assert!(retry.starts_with(&self.emulator), "{retry}");
+        assert!(!retry.contains(api_scope), "{retry}");
+        let back = location(&self.client.get(&retry).send().await.unwrap());
+        self.client.get(&back).send().await.unwrap()
+    }
+
     /// A page's server-rendered HTML, as a browser without JavaScript gets it.
     pub async fn page(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()
@@ -425,6 +437,22 @@ pub async fn problem_of(response: Response) -> Problem {
         AppError::Problem(problem) => *problem,
         other => panic!("not a problem: {other:?}"),
     }
+}
+
+/// The claims of a decoded token as the pages send it (`{"claims": [{"name", "value"}, ...]}`),
+/// by name.
+pub fn claim_map(token: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    token["claims"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no claims in {token}"))
+        .iter()
+        .map(|row| {
+            (
+                row["name"].as_str().unwrap().to_owned(),
+                row["value"].clone(),
+            )
+        })
+        .collect()
 }
 
 /// A compact JWT: three base64url parts, the first two starting with `eyJ` (`{"`).
