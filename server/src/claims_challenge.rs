@@ -37,7 +37,15 @@ pub fn from_header(header: &str) -> Option<ClaimsRequest> {
     })
 }
 
+/// The longest `claims` value read (base64): a challenge is a few hundred bytes; a larger one
+/// would ride on every exchange and sign-in of the session.
+const MAX_CLAIMS_LEN: usize = 4096;
+
+/// The claims request a challenge carries, reduced to what it asks of the access token.
 fn decode(encoded: &str) -> Option<ClaimsRequest> {
+    if encoded.len() > MAX_CLAIMS_LEN {
+        return None;
+    }
     use base64::Engine as _;
     let e = base64::engine::general_purpose::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -50,7 +58,9 @@ fn decode(encoded: &str) -> Option<ClaimsRequest> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
     let bytes = e.decode(encoded).or_else(|_| url.decode(encoded)).ok()?;
-    ClaimsRequest::parse(std::str::from_utf8(&bytes).ok()?).ok()
+    ClaimsRequest::parse(std::str::from_utf8(&bytes).ok()?)
+        .ok()?
+        .access_token_part()
 }
 
 /// The auth-params of each challenge of a `WWW-Authenticate` value, in order.
@@ -143,6 +153,27 @@ mod tests {
             r#"PoP realm="", nonce="ey==", Bearer realm="", error="insufficient_claims", claims={unpadded}"#
         );
         assert!(from_header(&header).is_some());
+    }
+
+    #[test]
+    fn only_what_it_asks_of_the_access_token_is_kept_and_a_huge_one_is_refused() {
+        let both = b64(
+            r#"{"id_token":{"auth_time":{"essential":true}},"access_token":{"acrs":{"value":"c1"}}}"#,
+        );
+        let kept = from_header(&format!(
+            r#"Bearer error="insufficient_claims", claims="{both}""#
+        ))
+        .unwrap();
+        assert_eq!(kept.as_str(), r#"{"access_token":{"acrs":{"value":"c1"}}}"#);
+        let id_only = b64(r#"{"id_token":{"auth_time":{"essential":true}}}"#);
+        let header = format!(r#"Bearer error="insufficient_claims", claims="{id_only}""#);
+        assert_eq!(from_header(&header), None);
+        let huge = b64(&format!(
+            r#"{{"access_token":{{"x":"{}"}}}}"#,
+            "a".repeat(5000)
+        ));
+        let header = format!(r#"Bearer error="insufficient_claims", claims="{huge}""#);
+        assert_eq!(from_header(&header), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! API's claims challenge is answered) and a short list of headers (`FORWARDED`) with a
 //! bearer token obtained On-Behalf-Of the user (cached per API), never the browser's cookies
 //! or `Authorization`, and streams the answer back (at most [`MAX_ANSWER_BYTES`], within
-//! [`crate::bff::CALL_TIMEOUT`]) without the API's cookies or headers that would change how
+//! [`crate::bff::api_call::CALL_TIMEOUT`]) without the API's cookies or headers that would change how
 //! the browser treats this app (`NOT_RETURNED`). The API's `401` with a claims challenge goes
 //! through the step-up path ([`crate::bff`]); failures of On-Behalf-Of itself (AADSTS65001,
 //! 50076, ...) are the same problems the Call API page shows.
@@ -32,7 +32,7 @@ use http::request::Parts;
 use http_body_util::{BodyExt as _, Limited};
 
 use crate::{
-    bff::{ApiRequest, BffService},
+    bff::{BffService, api_call::ApiRequest},
     config::is_clean_path,
     csrf::check_api_proof,
 };

@@ -15,6 +15,7 @@ const USER_KEY: &str = "auth.user";
 const CLAIMS_CHALLENGE_KEY: &str = "auth.claims_challenge";
 const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
 const API_CLAIMS_KEY: &str = "auth.api_claims";
+const CONSENT_REFUSED_KEY: &str = "auth.consent_refused";
 const LAST_USE_KEY: &str = "auth.last_use";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
@@ -136,7 +137,8 @@ impl UserSession {
         // would give it the signed-in idle life); with other tabs' sign-ins pending it keeps
         // their short life.
         if self.user().await?.is_none() {
-            if pending.is_empty() {
+            // A refused consent is remembered across the sign-in started again without it.
+            if pending.is_empty() && self.consent_refused().await?.is_none() {
                 self.0.flush().await?;
                 return Ok(Some(found).filter(|t| now() - t.started_at < SIGN_IN_TIMEOUT_SECS));
             }
@@ -155,6 +157,15 @@ impl UserSession {
     /// in a browser-session cookie (the idle timeout is kept by the store, see
     /// [`crate::store::idle`]). Saved at once, so that the new id is known: the id.
     pub async fn sign_in(&self, user: &SignedInUser) -> Result<String, SessionError> {
+        // What an API asked of its tokens belongs to the user and tenant it asked it of
+        // (authentication-context ids differ per tenant): another user starts without it.
+        let same_user = self.user().await?.is_some_and(|before| {
+            before.tenant_id.eq_ignore_ascii_case(&user.tenant_id)
+                && before.object_id.eq_ignore_ascii_case(&user.object_id)
+        });
+        if !same_user {
+            self.0.remove_value(API_CLAIMS_KEY).await?;
+        }
         self.0.cycle_id().await?;
         self.0
             .set_expiry(Some(tower_sessions::Expiry::OnSessionEnd));
@@ -183,6 +194,16 @@ impl UserSession {
         self.0.insert(CLAIMS_CHALLENGE_KEY, claims).await?;
         self.0.save().await?;
         Ok(())
+    }
+
+    /// Adds `claims` to the challenge the next sign-in carries (two APIs asking before the
+    /// user signs in again need one sign-in, not two).
+    pub async fn add_claims_challenge(&self, claims: &ClaimsRequest) -> Result<(), SessionError> {
+        let merged = match self.claims_challenge().await? {
+            Some(pending) => pending.merge(claims),
+            None => claims.clone(),
+        };
+        self.set_claims_challenge(&merged).await
     }
 
     pub async fn claims_challenge(&self) -> Result<Option<ClaimsRequest>, SessionError> {
@@ -232,6 +253,20 @@ impl UserSession {
 
     pub async fn consent_scopes(&self) -> Result<Option<ScopeSet>, SessionError> {
         Ok(self.0.get(CONSENT_SCOPES_KEY).await?)
+    }
+
+    /// Remembers that the identity provider refused a sign-in for the consent it asked
+    /// (`code`: AADSTS90094, 650052, ...): asking the user to consent again would only loop;
+    /// an administrator must. Kept until the session ends.
+    pub async fn set_consent_refused(&self, code: u32) -> Result<(), SessionError> {
+        self.0.insert(CONSENT_REFUSED_KEY, code).await?;
+        self.0.save().await?;
+        Ok(())
+    }
+
+    /// The AADSTS code of a sign-in refused for its consent, in this session.
+    pub async fn consent_refused(&self) -> Result<Option<u32>, SessionError> {
+        Ok(self.0.get(CONSENT_REFUSED_KEY).await?)
     }
 
     /// Marks the session as used now, so that its idle time starts again: a store write at

@@ -155,16 +155,18 @@ impl Application {
         let entra = EntraClient::new(config.clone(), http, metadata);
         tracing::info!(
             authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
-            redirect_uri = %config.redirect_uri(), "identity provider ready"
+            redirect_uri = %config.redirect_uri(),
+            client_capabilities = %config.client_capabilities.join(","),
+            "identity provider ready"
         );
         let mut apis = Vec::new();
         for api in &config.downstream_apis {
-            apis.push(crate::bff::Api {
+            apis.push(crate::bff::named_apis::Api {
                 base_url: downstream_url(&api.location, &authority_host, &config).await?,
                 config: api.clone(),
             });
         }
-        let apis = Arc::new(crate::bff::DownstreamApis::new(apis));
+        let apis = Arc::new(crate::bff::named_apis::DownstreamApis::new(apis));
         let metrics = Arc::new(Metrics::default());
         let stores = Arc::new(
             Stores::open(&config, metrics.clone())

@@ -351,11 +351,14 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
     } else {
         vec![]
     };
-    // A revocable token lives longer: Continuous Access Evaluation ends it early instead.
-    let expires_in = if capabilities.is_empty() {
-        lt.access()
-    } else {
+    // A revocable token lives longer: Continuous Access Evaluation ends it early instead. Of
+    // the resources here only Graph implements it (Entra gives long-lived tokens "for some
+    // resource APIs", Graph, Exchange and SharePoint among them, not for an API that merely
+    // lists `xms_cc`).
+    let expires_in = if graph && !capabilities.is_empty() {
         lt.access_cae()
+    } else {
+        lt.access()
     };
     let mut at = json!({
         "aud": if v2 { resource.app_id.clone() } else { aud_form.clone() },

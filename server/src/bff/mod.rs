@@ -1,8 +1,10 @@
 //! The server side of the app's port: what server functions call. Reads the session,
-//! obtains tokens, calls Graph and the downstream APIs (`apis.rs`), answers their claims
-//! challenges (`step_up.rs`), and turns every failure into a `Problem` the page explains.
+//! obtains tokens, calls Graph and the named downstream APIs (`named_apis.rs`, `api_call.rs`),
+//! answers their claims challenges (`step_up.rs`), and turns every failure into a `Problem`
+//! the page explains.
 
-mod apis;
+pub(crate) mod api_call;
+pub mod named_apis;
 mod problems;
 mod profile;
 mod step_up;
@@ -19,10 +21,9 @@ use app::{
     },
 };
 use http::request::Parts;
+use named_apis::DownstreamApis;
 use url::Url;
 
-pub(crate) use apis::ApiRequest;
-pub use apis::{Api, CALL_TIMEOUT, DownstreamApis};
 pub(crate) use problems::{Transient, api_problem, incident, internal};
 
 use crate::{
@@ -135,17 +136,23 @@ impl BffService {
                 &sign_in,
             ))),
             TokenError::OnBehalfOf(e) => {
-                if let Some(claims) = e
-                    .entra_body()
-                    .and_then(|b| b.claims.as_deref())
-                    .and_then(|c| ClaimsRequest::parse(c).ok())
-                    && let Err(err) = session.set_claims_challenge(&claims).await
-                {
-                    return internal(err);
-                }
-                if e.entra_body().and_then(|b| b.code()) == Some(65001)
-                    && let Err(err) = session.set_consent_scopes(scopes).await
-                {
+                let code = e.entra_body().and_then(|b| b.code());
+                if code == Some(65001) {
+                    match session.consent_refused().await {
+                        // The sign-in already could not ask for it: an administrator must.
+                        Ok(Some(refusal)) => {
+                            return AppError::Problem(Box::new(problems::admin_consent_needed(
+                                &scopes.to_wire(),
+                                refusal,
+                            )));
+                        }
+                        Ok(None) => {}
+                        Err(err) => return internal(err),
+                    }
+                    if let Err(err) = session.set_consent_scopes(scopes).await {
+                        return internal(err);
+                    }
+                } else if let Err(err) = self.carry_to_sign_in(&e, session, scopes).await {
                     return internal(err);
                 }
                 let audience =
@@ -163,6 +170,31 @@ impl BffService {
                 tracing::warn!(code = ?e.entra_body().and_then(|b| b.code()), "On-Behalf-Of failed: {e}");
                 AppError::Problem(Box::new(aadsts::explain(&e, &op, &self.config, &sign_in)))
             }
+        }
+    }
+
+    /// On-Behalf-Of refused the exchange for `scopes`: the next sign-in carries what that
+    /// API asked of its tokens (its stored claims challenge) with what the refusal asked for.
+    /// Whether Entra's refusal hands claims back, and which, is unconfirmed (emulator/README.md,
+    /// ledger X4–X5): the API's own challenge reaches the sign-in either way, so the MFA it
+    /// needs is asked for there.
+    async fn carry_to_sign_in(
+        &self,
+        err: &crate::entra::IdpError,
+        session: &UserSession,
+        scopes: &ScopeSet,
+    ) -> Result<(), crate::session::SessionError> {
+        let Some(body) = err.entra_body() else {
+            return Ok(());
+        };
+        let asked_back = body
+            .claims
+            .as_deref()
+            .and_then(|c| ClaimsRequest::parse(c).ok());
+        let api_claims = session.api_claims(scopes).await?;
+        match ClaimsRequest::merge_all(api_claims.iter().chain(asked_back.iter())) {
+            Some(claims) => session.add_claims_challenge(&claims).await,
+            None => Ok(()),
         }
     }
 

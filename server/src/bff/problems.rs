@@ -67,3 +67,37 @@ pub(crate) fn api_problem(
         ..Problem::default()
     }))
 }
+
+/// On-Behalf-Of lacks consent (AADSTS65001) that a sign-in of this session already asked for
+/// and the identity provider refused (`refusal`: AADSTS90094 where users may not consent,
+/// 650052 where the API has no service principal): a consent page would only be refused again,
+/// so no sign-in is offered; an administrator must act.
+pub(crate) fn admin_consent_needed(scopes: &str, refusal: u32) -> Problem {
+    Problem {
+        title: "An administrator must grant this permission".into(),
+        code: Some(65001),
+        error: Some("invalid_grant".into()),
+        message: Some(format!(
+            "No consent exists for this app to call {scopes} on your behalf, and your \
+             organization refused it at sign-in (AADSTS{refusal})."
+        )),
+        meaning: "The permission this call needs was not granted, and you cannot grant it \
+                  yourself in your organization."
+            .into(),
+        cause: match refusal {
+            650052 | 65005 | 650054 | 650057 => {
+                "The API is not available in your organization (it has no service principal \
+                 there)."
+            }
+            _ => "Your organization does not let users consent to this permission.",
+        }
+        .into(),
+        fix: "Ask an administrator of your organization to grant consent for this app (App \
+              registrations or Enterprise applications > Permissions > Grant admin consent), \
+              or to consent to the API so that it is provisioned. You stay signed in; the rest \
+              of the app works."
+            .into(),
+        action: ProblemAction::None,
+        ..Problem::default()
+    }
+}

@@ -15,8 +15,9 @@
 //!    problem says what was asked and what came back, instead of another sign-in.
 //!
 //! Whether Entra's refusal at step 2 hands the claims back is not documented (the emulator's
-//! `unconfirmed` switches, emulator/README.md's ledger): the sign-in carries the API's own
-//! challenge whether or not it does.
+//! `unconfirmed` switches, emulator/README.md's ledger X4–X5): the sign-in carries the API's
+//! own challenge whether or not it does, also when a later exchange for that API is refused
+//! (`obo_problem`).
 
 use std::future::Future;
 
@@ -30,9 +31,9 @@ use super::{BffService, internal};
 use crate::{
     claims_challenge,
     domain::{AccessToken, ClaimsRequest, ScopeSet},
-    entra::{IdpError, decode_unverified},
+    entra::decode_unverified,
     session::{SignedInUser, UserSession},
-    tokens::{Obtained, TokenError},
+    tokens::Obtained,
 };
 
 /// What an API answered, as far as its claims challenge goes.
@@ -97,11 +98,12 @@ impl BffService {
                 .set_api_claims(callee.scopes, &claims)
                 .await
                 .map_err(internal)?;
+            // A refusal carries the stored challenge to the sign-in (`obo_problem`).
             let obtained = match self.tokens.on_behalf_of(session, callee.scopes).await {
                 Ok(obtained) => obtained,
                 Err(err) => {
                     return Err(self
-                        .step_up_refused(err, parts, session, user, &callee, &challenge)
+                        .obo_problem(err, parts, session, callee.scopes, user)
                         .await);
                 }
             };
@@ -112,6 +114,12 @@ impl BffService {
                 Some(again) => challenge = again,
             }
         }
+        // The token it refused leaves the cache either way: once the cause is mended (or
+        // after the sign-in) the next call exchanges anew.
+        self.tokens
+            .forget(session, callee.scopes)
+            .await
+            .map_err(internal)?;
         if user
             .sign_in_claims
             .as_ref()
@@ -129,7 +137,7 @@ impl BffService {
             ))));
         }
         session
-            .set_claims_challenge(&challenge)
+            .add_claims_challenge(&challenge)
             .await
             .map_err(internal)?;
         Err(AppError::Problem(Box::new(step_up_problem(
@@ -137,41 +145,6 @@ impl BffService {
             &challenge,
             Self::sign_in_url(parts),
         ))))
-    }
-
-    /// On-Behalf-Of refused the claims: the problem it explains, with the sign-in carrying
-    /// the API's challenge and whatever the refusal asked for.
-    async fn step_up_refused(
-        &self,
-        err: TokenError,
-        parts: &Parts,
-        session: &UserSession,
-        user: &SignedInUser,
-        callee: &Callee<'_>,
-        challenge: &ClaimsRequest,
-    ) -> AppError {
-        let asked_back = err
-            .entra_body()
-            .and_then(|b| b.claims.as_deref())
-            .and_then(|c| ClaimsRequest::parse(c).ok());
-        let rejected = matches!(
-            &err,
-            TokenError::OnBehalfOf(IdpError::Rejected { .. })
-                | TokenError::Refresh(IdpError::Rejected { .. })
-        );
-        let problem = self
-            .obo_problem(err, parts, session, callee.scopes, user)
-            .await;
-        if rejected {
-            let claims = match &asked_back {
-                Some(back) => challenge.merge(back),
-                None => challenge.clone(),
-            };
-            if let Err(err) = session.set_claims_challenge(&claims).await {
-                return internal(err);
-            }
-        }
-        problem
     }
 }
 

@@ -7,7 +7,7 @@ use app::{
 };
 use http::request::Parts;
 
-use super::{ApiRequest, BffService, Transient, api_problem, incident};
+use super::{BffService, Transient, api_call::ApiRequest, api_problem, incident};
 use crate::{config::WEATHER, entra::decode_unverified, inspect};
 
 /// One day of the Weather API's answer (the .NET template's `WeatherForecast`).

@@ -92,6 +92,14 @@ impl ClaimsRequest {
         covers(&Value::Object(self.value()), &Value::Object(other.value()))
     }
 
+    /// Only what it asks of the access token (its `access_token` member): all an API's
+    /// challenge may ask of the token it gets. `None` when it asks nothing of it.
+    pub fn access_token_part(&self) -> Option<Self> {
+        let at = self.value().remove("access_token")?;
+        at.is_object()
+            .then(|| Self(serde_json::json!({ "access_token": at }).to_string()))
+    }
+
     /// The authentication contexts it asks for in the access token (`acrs`).
     pub fn auth_contexts(&self) -> Vec<String> {
         let acrs = &self.value()["access_token"]["acrs"];

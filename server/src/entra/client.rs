@@ -108,8 +108,9 @@ pub struct EntraClient {
     /// allow-list (keys are only fetched for allowed tenants).
     tenant_jwks: moka::sync::Cache<String, Arc<JwksCache>>,
     /// Tenant ids by verified domain (`fabrikam.onmicrosoft.com`), from each domain's
-    /// discovery document: a sign-in may name its tenant by domain.
-    tenant_ids: moka::future::Cache<String, String>,
+    /// discovery document (a sign-in may name its tenant by domain); `None` for a name the
+    /// identity provider does not know, so that made-up names cost one lookup each per hour.
+    tenant_ids: moka::future::Cache<String, Option<String>>,
 }
 
 impl EntraClient {
@@ -195,8 +196,12 @@ impl EntraClient {
     /// document's issuer (cached for an hour).
     pub async fn tenant_id_of(&self, name: &str) -> Result<String, IdpError> {
         let key = name.to_ascii_lowercase();
-        if let Some(tid) = self.tenant_ids.get(&key).await {
-            return Ok(tid);
+        let unknown = || IdpError::InvalidResponse {
+            endpoint: "discovery",
+            detail: format!("no tenant is known by {name}"),
+        };
+        if let Some(known) = self.tenant_ids.get(&key).await {
+            return known.ok_or_else(unknown);
         }
         let endpoint = &self.metadata.authorization_endpoint;
         let host = Url::parse(&endpoint.origin().ascii_serialization()).map_err(|err| {
@@ -205,7 +210,14 @@ impl EntraClient {
                 detail: err.to_string(),
             }
         })?;
-        let metadata = ProviderMetadata::discover(&self.http, &host, &key).await?;
+        let metadata = match ProviderMetadata::discover(&self.http, &host, &key).await {
+            Ok(metadata) => metadata,
+            Err(err) if err.is_transient() => return Err(err),
+            Err(_) => {
+                self.tenant_ids.insert(key, None).await;
+                return Err(unknown());
+            }
+        };
         let tid = metadata
             .issuer
             .split('/')
@@ -215,7 +227,7 @@ impl EntraClient {
                 endpoint: "discovery",
                 detail: format!("the issuer {} names no tenant id", metadata.issuer),
             })?;
-        self.tenant_ids.insert(key, tid.clone()).await;
+        self.tenant_ids.insert(key, Some(tid.clone())).await;
         Ok(tid)
     }
 

@@ -69,11 +69,12 @@ async fn missing_graph_consent_is_explained_and_the_consent_step_fixes_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Alex (no consent to the Weather API) signing in where user consent is off: Entra refuses
-/// the sign-in for the Weather API's scope, named for consent only; the app signs him in
-/// again without it (one more trip to `/authorize`, silent), and the Weather API's first
-/// call explains the missing consent.
-async fn a_consent_wall_does_not_keep_the_user_out(unconfirmed: serde_json::Value) {
+/// The app on a world where Contoso lets no user consent, with the emulator's switches set;
+/// Alex (no consent to the Weather API) signed in from the Call API page up to the app's
+/// callback, which the identity provider answers with a refusal: the app, and that callback.
+async fn alex_refused_at_sign_in(
+    unconfirmed: serde_json::Value,
+) -> (crate::common::TestApp, String) {
     let world = crate::common::world_file(|w| w["tenants"][0]["usersMayConsent"] = false.into());
     let app = crate::common::spawn_app(&[
         ("SESSION_STORE", "memory"),
@@ -84,12 +85,25 @@ async fn a_consent_wall_does_not_keep_the_user_out(unconfirmed: serde_json::Valu
     let login = app.get("/auth/login?return_to=/call-api").await;
     let authorize = location(&login);
     assert!(authorize.contains("Weather.Read"), "{authorize}");
-    let mut seen = crate::common::Seen::default();
     let refused = app
-        .emulator_pages(&app.client, &authorize, crate::common::ALEX, &mut seen)
+        .emulator_pages(
+            &app.client,
+            &authorize,
+            crate::common::ALEX,
+            &mut crate::common::Seen::default(),
+        )
         .await;
     assert!(refused.contains("error="), "{refused}");
+    (app, refused)
+}
 
+/// Entra refuses the sign-in for the Weather API's scope, named for consent only: the app
+/// signs Alex in again without it (one more trip to `/authorize`, silent), and the Weather
+/// API's first call says an administrator must consent, offering no sign-in that would only
+/// be refused again.
+#[tokio::test]
+async fn a_tenant_where_users_may_not_consent_still_lets_them_sign_in() {
+    let (app, refused) = alex_refused_at_sign_in(serde_json::json!({})).await;
     let done = app.through_retried_sign_in(&refused, "Weather.Read").await;
     assert_eq!(location(&done), "/call-api");
     assert_eq!(app.session().await.user.unwrap().name, "Alex Wilber");
@@ -103,17 +117,42 @@ async fn a_consent_wall_does_not_keep_the_user_out(unconfirmed: serde_json::Valu
 
     let problem = app.problem("call-api", StatusCode::BAD_GATEWAY).await;
     assert_eq!(problem.code, Some(65001), "{problem:?}");
+    assert_eq!(problem.action, ProblemAction::None, "no loop: {problem:?}");
+    assert!(problem.fix.contains("administrator"), "{problem:?}");
+    assert!(
+        problem
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("AADSTS90094"),
+        "{problem:?}"
+    );
 }
 
+/// Entra's "Need admin approval" page answers with `access_denied` and no code, as a user's
+/// cancel does (emulator/README.md, ledger K4): the app says so and offers the sign-in without
+/// the consent-only permissions, which then goes through.
 #[tokio::test]
-async fn a_tenant_where_users_may_not_consent_still_lets_them_sign_in() {
-    a_consent_wall_does_not_keep_the_user_out(serde_json::json!({})).await;
-}
+async fn coming_back_from_the_need_admin_approval_page_offers_the_sign_in_without_them() {
+    let (app, refused) =
+        alex_refused_at_sign_in(serde_json::json!({"consent_wall": "approval_page"})).await;
+    let page = app.client.get(&refused).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("You came back without signing in"), "{html}");
+    let without = html
+        .split("class=\"button\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(without.contains("consent=skip"), "{without}");
 
-/// Entra's "Need admin approval" page answers with `access_denied` and no code
-/// (emulator/README.md, ledger): the sign-in goes on just the same.
-#[tokio::test]
-async fn coming_back_from_the_need_admin_approval_page_still_signs_in() {
-    a_consent_wall_does_not_keep_the_user_out(serde_json::json!({"consent_wall": "approval_page"}))
-        .await;
+    let login = app.get(&without).await;
+    let authorize = location(&login);
+    assert!(!authorize.contains("Weather.Read"), "{authorize}");
+    let back = location(&app.client.get(&authorize).send().await.unwrap());
+    let done = app.client.get(&back).send().await.unwrap();
+    assert_eq!(location(&done), "/call-api");
+    assert_eq!(app.session().await.user.unwrap().name, "Alex Wilber");
 }

@@ -135,6 +135,34 @@ async fn the_step_up_converges_whichever_way_entra_shapes_the_refused_exchange()
     }
 }
 
+/// After a step-up, a later sign-in of the same user without MFA (here after a revocation
+/// ended the sign-in session): the exchange for that API, refused with no claims handed back,
+/// still sends the next sign-in with the API's challenge, so the MFA is asked for and the call
+/// works.
+#[tokio::test]
+async fn a_later_refused_exchange_carries_the_apis_claims_to_the_sign_in_without_an_echo() {
+    let s = setup(wk::WEATHER_AUTH_CONTEXT, &[]).await;
+    s.emulator.set_unconfirmed(Unconfirmed {
+        obo_step_up_claims: StepUpClaims::Absent,
+        ..Unconfirmed::default()
+    });
+    step_up_converges_in_one_sign_in(&s).await;
+    let app = &s.app;
+    s.emulator.revoke_refresh_tokens(ADELE);
+    let mut seen = Seen::default();
+    app.sign_in(ADELE, "/call-api", &mut seen).await;
+    assert!(!seen.0.iter().any(|html| html.contains("id=\"otc\"")));
+
+    let problem = problem_of(app.proxied(EU).await).await;
+    assert_eq!(problem.code, Some(50076), "{problem:?}");
+    app.follow_action(&problem, ADELE, &mut seen).await;
+    assert!(
+        seen.0.iter().any(|html| html.contains("id=\"otc\"")),
+        "the sign-in asked for no MFA"
+    );
+    assert_eq!(app.proxied(EU).await.status(), StatusCode::OK);
+}
+
 /// A context no policy protects is issued as asked: On-Behalf-Of with the challenge answers
 /// it, and the user signs in no more.
 #[tokio::test]

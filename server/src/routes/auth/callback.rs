@@ -7,8 +7,11 @@
 //! A sign-in that named downstream scopes for consent only, and that Entra refused because of
 //! them (an API without a service principal in the user's tenant, AADSTS650052; a tenant
 //! where users may not consent, AADSTS90094), starts again at once without them: one
-//! unavailable API must not keep a whole tenant out of the app. That API's first call then
-//! explains what its administrator must do.
+//! unavailable API must not keep a whole tenant out of the app. The refusal is remembered, so
+//! that API's first call explains that an administrator must consent instead of asking the
+//! user again. A bare `access_denied` with `error_subcode=cancel` (no code) may be Entra's
+//! *Need admin approval* page or the user's own cancel: the page offers the sign-in without
+//! those scopes, and leaves the choice to the user.
 
 use app::model::Problem;
 use axum::{
@@ -72,12 +75,17 @@ pub(super) enum Completed {
 /// here.
 const CONSENT_REFUSALS: [u32; 8] = [650052, 65005, 650054, 650057, 90094, 90093, 900941, 90095];
 
-/// Whether the identity provider refused the sign-in for a consent it asked for: one of
-/// [`CONSENT_REFUSALS`], or the bare `access_denied` with `error_subcode=cancel` that
-/// Entra's "Need admin approval" page answers with (unconfirmed; emulator/README.md, ledger).
-fn refused_for_consent(body: &EntraErrorBody, subcode: Option<&str>) -> bool {
-    body.code().is_some_and(|c| CONSENT_REFUSALS.contains(&c))
-        || (body.error == "access_denied" && subcode == Some("cancel"))
+/// The AADSTS code of a sign-in the identity provider refused for a consent it asked for (one
+/// of [`CONSENT_REFUSALS`]).
+fn consent_refusal(body: &EntraErrorBody) -> Option<u32> {
+    body.code().filter(|c| CONSENT_REFUSALS.contains(c))
+}
+
+/// Whether the answer is the bare `access_denied` + `error_subcode=cancel`, without a code:
+/// what Entra's "Need admin approval" page answers with (unconfirmed; emulator/README.md,
+/// ledger K4), and also what a user's Cancel on the sign-in page gives.
+fn cancelled(body: &EntraErrorBody, subcode: Option<&str>) -> bool {
+    body.error == "access_denied" && subcode == Some("cancel") && body.code().is_none()
 }
 
 /// Why a callback did not sign anyone in.
@@ -96,6 +104,9 @@ pub enum CallbackError {
     TenantNotAllowed { tid: String },
     /// The sign-in named one tenant and came back from another.
     TenantMismatch { retry: String },
+    /// The user came back without signing in (cancelled, or Entra's "Need admin approval"):
+    /// the sign-in without the scopes named for consent is offered.
+    Cancelled { without_consent: String },
     /// The ID token failed validation.
     IdTokenRejected { detail: String, retry: String },
     /// The session store failed.
@@ -150,6 +161,18 @@ impl IntoResponse for CallbackError {
                         .to_owned(),
                 ],
                 ("/", "Back to the home page"),
+            ),
+            Self::Cancelled { without_consent } => error_page(
+                StatusCode::BAD_REQUEST,
+                "You came back without signing in",
+                &[
+                    "The sign-in was cancelled. If Microsoft showed \"Need admin approval\", \
+                   your organization must approve some of the permissions this app asks for; \
+                   you can still sign in without them (the parts of the app that need them \
+                   will say so)."
+                        .to_owned(),
+                ],
+                (&without_consent, "Sign in without those permissions"),
             ),
             Self::TenantMismatch { retry } => error_page(
                 StatusCode::BAD_REQUEST,
@@ -210,16 +233,30 @@ pub(super) async fn complete(
             ..Default::default()
         };
         if transaction.named_consent_scopes
-            && refused_for_consent(&body, query.error_subcode.as_deref())
+            && let Some(code) = consent_refusal(&body)
         {
             tracing::info!(
-                code = ?body.code(),
-                "the sign-in was refused for scopes named for consent only; starting again \
-                 without them: {}",
+                code,
+                "the sign-in was refused for scopes named for consent; starting again without \
+                 them: {}",
                 body.message()
             );
             count_failure(state, "consent_scopes_refused");
+            session.set_consent_refused(code).await?;
             return Ok(Completed::Retry(retry_plan(transaction)));
+        }
+        if transaction.named_consent_scopes && cancelled(&body, query.error_subcode.as_deref()) {
+            count_failure(state, "cancelled");
+            let without_consent = format!(
+                "{}&consent=skip{}",
+                retry,
+                transaction
+                    .tenant
+                    .as_deref()
+                    .map(|t| format!("&tenant={t}"))
+                    .unwrap_or_default()
+            );
+            return Err(CallbackError::Cancelled { without_consent });
         }
         let problem = aadsts::explain(
             &IdpError::Rejected {

@@ -27,6 +27,8 @@ use crate::{
 pub struct LoginQuery {
     return_to: Option<String>,
     tenant: Option<String>,
+    /// `skip`: name no scope for consent only (the way on after a cancelled sign-in).
+    consent: Option<String>,
 }
 
 pub async fn login(
@@ -49,7 +51,11 @@ pub async fn login(
         SignInPlan {
             return_to,
             tenant,
-            consent: ConsentAtSignIn::Ask,
+            consent: if query.consent.as_deref() == Some("skip") {
+                ConsentAtSignIn::Skip
+            } else {
+                ConsentAtSignIn::Ask
+            },
         },
     )
     .await
@@ -60,7 +66,8 @@ pub async fn login(
 pub(super) enum ConsentAtSignIn {
     /// The downstream APIs' scopes (`ASK_CONSENT_AT_SIGN_IN`) and any that lacked consent.
     Ask,
-    /// None: the retry of a sign-in Entra refused for them.
+    /// None: the retry of a sign-in Entra refused for them, or the user's choice after a
+    /// cancelled one.
     Skip,
 }
 
@@ -183,8 +190,8 @@ async fn sign_in_tenant(
             named: raw.to_owned(),
         });
     }
-    let tid = if uuid::Uuid::parse_str(raw).is_ok() {
-        raw.to_ascii_lowercase()
+    let tid = if let Ok(id) = uuid::Uuid::parse_str(raw) {
+        id.hyphenated().to_string()
     } else if is_domain(raw) {
         match state.tokens.entra().tenant_id_of(raw).await {
             Ok(tid) => tid,

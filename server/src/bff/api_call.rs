@@ -1,22 +1,19 @@
-//! The named downstream APIs ([`crate::config::DownstreamApi`], with the base URL each has
-//! at run time) and one call to one of them On-Behalf-Of the user: the token (cached per
-//! API), the request, and the API's claims challenge answered by the step-up path
-//! ([`super::step_up`]). The proxy route and the Call API page both call through here.
+//! One call to a named downstream API ([`super::named_apis`]) On-Behalf-Of the user: the
+//! token (cached per API), the request, and the API's claims challenge answered by the step-up
+//! path ([`super::step_up`]). The proxy route and the Call API page both call through here.
 
 use std::time::Duration;
 
 use app::{
     error::AppError,
-    model::{DownstreamApiInfo, NamedApiCall, TokenKind},
+    model::{NamedApiCall, TokenKind},
 };
 use axum::body::Bytes;
 use http::{HeaderMap, Method, header, request::Parts};
 use http_body_util::BodyExt as _;
-use url::Url;
 
-use super::{BffService, Transient, api_problem, incident, step_up::Callee};
+use super::{BffService, Transient, api_problem, incident, named_apis::Api, step_up::Callee};
 use crate::{
-    config::DownstreamApi,
     entra::decode_unverified,
     inspect,
     session::{SignedInUser, UserSession},
@@ -27,49 +24,6 @@ use crate::{
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most of an answer the Call API page shows.
 const PAGE_BODY_CHARS: usize = 4 * 1024;
-
-/// One configured API and where it is.
-pub struct Api {
-    pub config: DownstreamApi,
-    pub base_url: Url,
-}
-
-impl Api {
-    pub(crate) fn url(&self, path: &str, query: Option<&str>) -> String {
-        let base = self.base_url.as_str().trim_end_matches('/');
-        match query {
-            Some(q) => format!("{base}{path}?{q}"),
-            None => format!("{base}{path}"),
-        }
-    }
-}
-
-/// The configured APIs, by name.
-#[derive(Default)]
-pub struct DownstreamApis(Vec<Api>);
-
-impl DownstreamApis {
-    pub fn new(apis: Vec<Api>) -> Self {
-        Self(apis)
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Api> {
-        self.0.iter().find(|api| api.config.name == name)
-    }
-
-    /// What the Call API page lists.
-    pub fn info(&self) -> Vec<DownstreamApiInfo> {
-        self.0
-            .iter()
-            .map(|api| DownstreamApiInfo {
-                name: api.config.name.clone(),
-                base_url: api.base_url.to_string(),
-                scopes: api.config.scopes.to_wire(),
-                sample_path: api.config.sample_path.clone(),
-            })
-            .collect()
-    }
-}
 
 /// One request to an API: what the proxy forwards, or the Call API page's GET.
 pub(crate) struct ApiRequest<'a> {
