@@ -23,6 +23,24 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[start..start + end].to_owned()
 }
 
+/// The claims request (JSON text) a `WWW-Authenticate` claims challenge carries in its quoted,
+/// standard-base64 `claims` (as this crate's Graph and the Weather API write it).
+///
+/// # Panics
+/// When the header has no such `claims`.
+pub fn challenge_claims(www_authenticate: &str) -> String {
+    use base64::Engine as _;
+    let encoded = www_authenticate
+        .split("claims=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no claims in {www_authenticate}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_else(|e| panic!("claims not base64 ({e}): {www_authenticate}"));
+    String::from_utf8(bytes).expect("claims are UTF-8")
+}
+
 /// The form a person sends from this page as `upn`: the page's transaction and step, and its
 /// answer (accept, for consent; back to the app, on the admin-approval page).
 ///

@@ -5,7 +5,6 @@
 //! revocation is not documented: both ways of the switch are tested.
 
 use crate::common::*;
-use base64::Engine;
 use emulator::{RunningEmulator, Unconfirmed, unconfirmed::AfterRevocation, well_known as wk};
 use serde_json::Value;
 
@@ -55,19 +54,8 @@ async fn after_a_revocation_graph_challenges_a_cp1_token_with_its_nbf_claims() {
         challenge.contains("error=\"insufficient_claims\""),
         "{challenge}"
     );
-    let encoded = challenge
-        .split("claims=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims: Value =
+        serde_json::from_str(&emulator::test_support::challenge_claims(&challenge)).unwrap();
     let nbf: i64 = claims["access_token"]["nbf"]["value"]
         .as_str()
         .unwrap()
