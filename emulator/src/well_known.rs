@@ -14,12 +14,10 @@ pub const WEB_APP_SECRET_ID: &str = "5c1c2b38-51b4-4d7a-9a55-2f38c9f1a6e4";
 /// App ID URI of the web app.
 pub const WEB_APP_ID_URI: &str = "api://dd1d6603-7fe3-411d-b985-091f1cf1c698";
 /// The web app's delegated scope in the GUID form (`<client-id>/access_as_user`): the right
-/// audience for an OBO assertion, and the form Entra accepts for every grant when an app asks
-/// for a token for itself (sign-in, refresh, ROPC, OBO).
+/// audience for an OBO assertion; a grant obtained in this form refreshes even without `scope`.
 pub const WEB_APP_SCOPE: &str = "dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user";
-/// The web app's delegated scope named by its App ID URI. Entra accepts it at sign-in (code
-/// redemption) only: a refresh, ROPC or OBO request for the app itself in this form answers
-/// AADSTS90009.
+/// The web app's delegated scope named by its App ID URI. Every grant that names it works; a
+/// refresh **without** `scope` of a grant obtained in this form answers AADSTS90009.
 pub const WEB_APP_SCOPE_URI: &str = "api://dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user";
 /// Client id of the downstream Weather API.
 pub const WEATHER_API_CLIENT_ID: &str = "8e18057c-ba24-4625-a109-d2c3dc7b2fab";
