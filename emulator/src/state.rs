@@ -96,21 +96,23 @@ impl Default for Lifetimes {
 impl Lifetimes {
     /// A fresh access-token lifetime.
     pub fn access(&self) -> u64 {
-        self.access_token_secs.unwrap_or_else(|| {
-            let r = u16::from_le_bytes(crate::tokens::random_bytes::<2>());
-            3600 + u64::from(r) % 1800
-        })
+        self.access_token_secs
+            .unwrap_or_else(|| random_between(3600, 5400))
     }
 
     /// A fresh lifetime for a token a revocation can end early (Continuous Access
     /// Evaluation): "long-lived, up to 28 hours" (Microsoft Learn, "Continuous access
     /// evaluation"), between 20 and 28 hours here, unless set.
     pub fn access_cae(&self) -> u64 {
-        self.access_token_secs.unwrap_or_else(|| {
-            let r = u16::from_le_bytes(crate::tokens::random_bytes::<2>());
-            20 * 3600 + u64::from(r) % (8 * 3600)
-        })
+        self.access_token_secs
+            .unwrap_or_else(|| random_between(20 * 3600, 28 * 3600))
     }
+}
+
+/// Seconds from `low` up to (not including) `high`, at random.
+fn random_between(low: u64, high: u64) -> u64 {
+    let r = u16::from_le_bytes(crate::tokens::random_bytes::<2>());
+    low + u64::from(r) % (high - low)
 }
 
 /// An issued authorization code.
@@ -299,18 +301,12 @@ pub fn user_key(tid: &str, oid: &str) -> String {
 }
 
 impl Store {
-    /// Whether a token of user `oid` in `tid`, issued at `issued_ms` (Unix milliseconds), was
-    /// issued before the user's sign-in sessions were revoked.
-    pub fn issued_before_revocation(&self, tid: &str, oid: &str, issued_ms: i64) -> bool {
+    /// When the sign-in sessions of user `oid` in `tid` were revoked (Unix seconds), if a token
+    /// of theirs issued at `issued_ms` (Unix milliseconds) was issued before that.
+    pub fn revoked_after(&self, tid: &str, oid: &str, issued_ms: i64) -> Option<i64> {
         self.sessions_valid_from
             .get(&user_key(tid, oid))
-            .is_some_and(|from| issued_ms < *from)
-    }
-
-    /// The revocation time of the user's sign-in sessions, in Unix seconds.
-    pub fn revoked_at(&self, tid: &str, oid: &str) -> Option<i64> {
-        self.sessions_valid_from
-            .get(&user_key(tid, oid))
+            .filter(|from| issued_ms < **from)
             .map(|ms| ms / 1000)
     }
 

@@ -376,6 +376,17 @@ impl Tenant {
     pub fn member_for_sign_in(&self, name: &str) -> Option<&User> {
         self.user_by_upn(name).filter(|u| !u.is_guest())
     }
+
+    /// The user a name signs in as here: on `/common` and `/organizations` (`on_alias`) a
+    /// member only ([`Tenant::member_for_sign_in`]), at the tenant's own authority also a guest
+    /// ([`Tenant::user_for_sign_in`]).
+    pub fn sign_in_user(&self, name: &str, on_alias: bool) -> Option<&User> {
+        if on_alias {
+            self.member_for_sign_in(name)
+        } else {
+            self.user_for_sign_in(name)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,13 @@
 //! Bearer ...`), and `claims` comes base64 with or without padding, or base64url. All of these
 //! are read.
 
+use base64::{
+    alphabet,
+    engine::{
+        DecodePaddingMode,
+        general_purpose::{GeneralPurpose, GeneralPurposeConfig},
+    },
+};
 use http::HeaderMap;
 
 use crate::domain::ClaimsRequest;
@@ -37,6 +44,12 @@ pub fn from_header(header: &str) -> Option<ClaimsRequest> {
     })
 }
 
+/// Base64 with or without padding: APIs send both.
+const INDIFFERENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, INDIFFERENT);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, INDIFFERENT);
+
 /// The longest `claims` value read (base64): a challenge is a few hundred bytes; a larger one
 /// would ride on every exchange and sign-in of the session.
 const MAX_CLAIMS_LEN: usize = 4096;
@@ -47,17 +60,10 @@ fn decode(encoded: &str) -> Option<ClaimsRequest> {
         return None;
     }
     use base64::Engine as _;
-    let e = base64::engine::general_purpose::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::general_purpose::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let url = base64::engine::general_purpose::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::general_purpose::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let bytes = e.decode(encoded).or_else(|_| url.decode(encoded)).ok()?;
+    let bytes = STANDARD
+        .decode(encoded)
+        .or_else(|_| URL_SAFE.decode(encoded))
+        .ok()?;
     ClaimsRequest::parse(std::str::from_utf8(&bytes).ok()?)
         .ok()?
         .access_token_part()

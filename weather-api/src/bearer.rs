@@ -55,13 +55,7 @@ pub fn auth_context_claims(context: &str) -> String {
 /// Whether the token lists authentication context `context` in `acrs` (ids compare without
 /// case: `c1` and `C1` name the same context).
 pub fn has_auth_context(claims: &serde_json::Value, context: &str) -> bool {
-    claims
-        .get("acrs")
-        .and_then(|a| a.as_array())
-        .is_some_and(|a| {
-            a.iter()
-                .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(context)))
-        })
+    lists(claims, "acrs", context)
 }
 
 /// Whether the client declared that it handles claims challenges: `cp1` in `xms_cc`, "the
@@ -69,12 +63,17 @@ pub fn has_auth_context(claims: &serde_json::Value, context: &str) -> bool {
 /// challenge" (Microsoft Learn, "Claims challenges, claims requests and client capabilities";
 /// values are not case-sensitive).
 pub fn handles_claims_challenges(claims: &serde_json::Value) -> bool {
+    lists(claims, "xms_cc", "cp1")
+}
+
+/// Whether the array-of-strings claim `name` holds `value`, compared without case.
+fn lists(claims: &serde_json::Value, name: &str, value: &str) -> bool {
     claims
-        .get("xms_cc")
+        .get(name)
         .and_then(|a| a.as_array())
         .is_some_and(|a| {
             a.iter()
-                .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1")))
+                .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(value)))
         })
 }
 

@@ -173,13 +173,12 @@ pub fn grant(req: &TokenRequest<'_>, world: &World, alias: bool) -> Result<Value
             ),
         )
     })?;
-    let revoked = {
-        let store = state.store.lock().expect("store lock");
-        store
-            .issued_before_revocation(tid, oid, tokens::issued_ms(c))
-            .then(|| store.revoked_at(tid, oid))
-            .flatten()
-    };
+    let revoked =
+        state
+            .store
+            .lock()
+            .expect("store lock")
+            .revoked_after(tid, oid, tokens::issued_ms(c));
     if let Some(revoked) = revoked
         && state.unconfirmed().obo_after_revocation == AfterRevocation::Refused
     {

@@ -17,12 +17,8 @@ pub fn grant(req: &TokenRequest<'_>, alias: bool) -> Result<Value, AadError> {
     let password = req.params.require("password")?;
     let scopes = req.requested_scopes()?;
     let tenant = req.tenant;
-    let user = if alias {
-        tenant.member_for_sign_in(username)
-    } else {
-        tenant.user_for_sign_in(username)
-    };
-    let user = user
+    let user = tenant
+        .sign_in_user(username, alias)
         .filter(|u| crate::client_auth::secret_matches(password, &u.password))
         .ok_or_else(|| {
             AadError::grant(

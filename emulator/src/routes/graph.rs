@@ -188,17 +188,15 @@ fn continuous_access_challenge(st: &Shared, c: &Value) -> Option<Response> {
                 .is_some_and(|s| s.eq_ignore_ascii_case(crate::claims::CP1))
         })
     });
-    let (tid, oid) = (c["tid"].as_str()?, c["oid"].as_str()?);
-    let revoked = {
-        let store = st.store.lock().expect("store lock");
-        store
-            .issued_before_revocation(tid, oid, tokens::issued_ms(c))
-            .then(|| store.revoked_at(tid, oid))
-            .flatten()?
-    };
     if !capable {
         return None;
     }
+    let (tid, oid) = (c["tid"].as_str()?, c["oid"].as_str()?);
+    let revoked =
+        st.store
+            .lock()
+            .expect("store lock")
+            .revoked_after(tid, oid, tokens::issued_ms(c))?;
     const CAE: &str = "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp";
     let claims =
         format!(r#"{{"access_token":{{"nbf":{{"essential":true, "value":"{revoked}"}}}}}}"#);

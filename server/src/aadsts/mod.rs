@@ -21,6 +21,19 @@ pub enum Operation<'a> {
 
 mod catalogue;
 
+/// Codes of a sign-in refused for a resource with no service principal in the user's tenant.
+pub const RESOURCE_NOT_IN_TENANT: [u32; 4] = [650052, 65005, 650054, 650057];
+
+/// Codes of a sign-in refused for a consent only an administrator may give. Which one a
+/// tenant without user consent answers is unconfirmed (emulator/README.md, ledger K3): each.
+pub const ADMIN_CONSENT_REQUIRED: [u32; 4] = [90094, 90093, 900941, 90095];
+
+/// Whether `code` refuses a sign-in for a resource or a consent it asked for: one of
+/// [`RESOURCE_NOT_IN_TENANT`] or [`ADMIN_CONSENT_REQUIRED`].
+pub fn refuses_consent(code: u32) -> bool {
+    RESOURCE_NOT_IN_TENANT.contains(&code) || ADMIN_CONSENT_REQUIRED.contains(&code)
+}
+
 use catalogue::{CATALOGUE, Remedy};
 
 /// Explains a failure of the identity provider in this configuration.

@@ -84,12 +84,10 @@ pub(crate) fn admin_consent_needed(scopes: &str, refusal: u32) -> Problem {
         meaning: "The permission this call needs was not granted, and you cannot grant it \
                   yourself in your organization."
             .into(),
-        cause: match refusal {
-            650052 | 65005 | 650054 | 650057 => {
-                "The API is not available in your organization (it has no service principal \
-                 there)."
-            }
-            _ => "Your organization does not let users consent to this permission.",
+        cause: if crate::aadsts::RESOURCE_NOT_IN_TENANT.contains(&refusal) {
+            "The API is not available in your organization (it has no service principal there)."
+        } else {
+            "Your organization does not let users consent to this permission."
         }
         .into(),
         fix: "Ask an administrator of your organization to grant consent for this app (App \

@@ -111,6 +111,8 @@ pub struct EntraClient {
     /// discovery document (a sign-in may name its tenant by domain); `None` for a name the
     /// identity provider does not know, so that made-up names cost one lookup each per hour.
     tenant_ids: moka::future::Cache<String, Option<String>>,
+    /// This app's client capabilities as a claims request (`xms_cc`), sent on every request.
+    capabilities: Option<ClaimsRequest>,
 }
 
 impl EntraClient {
@@ -137,7 +139,6 @@ impl EntraClient {
         }
         let jwks = Arc::new(JwksCache::new(http.clone(), metadata.jwks_uri.clone()));
         Self {
-            config,
             http,
             oauth,
             metadata,
@@ -147,6 +148,8 @@ impl EntraClient {
                 .max_capacity(1_000)
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
+            capabilities: ClaimsRequest::capabilities(&config.client_capabilities),
+            config,
         }
     }
 
@@ -234,8 +237,7 @@ impl EntraClient {
     /// `claims` with this app's client capabilities (`xms_cc`), as MSAL sends them on every
     /// request: the capabilities replace any `xms_cc` the claims had.
     pub fn with_capabilities(&self, claims: Option<&ClaimsRequest>) -> Option<ClaimsRequest> {
-        let capabilities = ClaimsRequest::capabilities(&self.config.client_capabilities);
-        ClaimsRequest::merge_all(claims.into_iter().chain(capabilities.as_ref()))
+        ClaimsRequest::merge_all(claims.into_iter().chain(self.capabilities.as_ref()))
     }
 
     /// Starts a sign-in: PKCE S256, `state`, `nonce`, the sign-in scopes, the client

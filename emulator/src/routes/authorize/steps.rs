@@ -21,7 +21,7 @@ use crate::{
     params::Params,
     state::{AuthFacts, Session, Shared, SignInProgress},
     well_known::MFA_CODE,
-    world::{Tenant, User, World},
+    world::{User, World},
 };
 
 /// The page a form was posted from (its `_step` field).
@@ -47,17 +47,6 @@ impl Step {
             "admin_approval" => Some(Self::AdminApproval),
             _ => None,
         }
-    }
-}
-
-/// The user a name signs in as in `tenant`: on `/common` and `/organizations` (`on_alias`)
-/// members only, since a guest signs in at home there; at a tenant's own authority also a
-/// guest, by its guest UPN or its home address.
-fn sign_in_user<'t>(tenant: &'t Tenant, name: &str, on_alias: bool) -> Option<&'t User> {
-    if on_alias {
-        tenant.member_for_sign_in(name)
-    } else {
-        tenant.user_for_sign_in(name)
     }
 }
 
@@ -150,7 +139,7 @@ fn username(mut pending: Pending<'_>, username: &str) -> Response {
         )
         .ok()
     };
-    let known = tenant.filter(|t| sign_in_user(t, username, on_alias).is_some());
+    let known = tenant.filter(|t| t.sign_in_user(username, on_alias).is_some());
     if let Some(t) = known
         && on_alias
     {
@@ -183,7 +172,7 @@ fn password(mut pending: Pending<'_>, username: &str, password: &str) -> Respons
             pending.progress.tenant.as_deref(),
         )
         .ok();
-        match t.and_then(|t| sign_in_user(t, username, on_alias).map(|u| (u, t))) {
+        match t.and_then(|t| t.sign_in_user(username, on_alias).map(|u| (u, t))) {
             Some((u, t))
                 if crate::client_auth::secret_matches(password, password_of(&world, u)) =>
             {

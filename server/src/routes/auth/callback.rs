@@ -68,17 +68,10 @@ pub(super) enum Completed {
     Retry(SignInPlan),
 }
 
-/// The AADSTS codes of a sign-in refused for a resource or a consent it named: a resource
-/// without a service principal in the tenant (650052, 65005, 650054, 650057), or a consent
-/// only an administrator may give (90094, 90093, 900941, 90095). Which of the last four a
-/// tenant without user consent answers is unconfirmed (emulator/README.md, ledger K3): all are
-/// here.
-const CONSENT_REFUSALS: [u32; 8] = [650052, 65005, 650054, 650057, 90094, 90093, 900941, 90095];
-
-/// The AADSTS code of a sign-in the identity provider refused for a consent it asked for (one
-/// of [`CONSENT_REFUSALS`]).
+/// The AADSTS code of a sign-in the identity provider refused for a consent it asked for
+/// ([`aadsts::refuses_consent`]).
 fn consent_refusal(body: &EntraErrorBody) -> Option<u32> {
-    body.code().filter(|c| CONSENT_REFUSALS.contains(c))
+    body.code().filter(|c| aadsts::refuses_consent(*c))
 }
 
 /// Whether the answer is the bare `access_denied` + `error_subcode=cancel`, without a code:
