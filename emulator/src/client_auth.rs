@@ -37,7 +37,7 @@ pub enum ClientAcr {
     Public,
     /// A client secret (`1`).
     Secret,
-    /// A certificate: a signed client assertion (`2`).
+    /// A signed client assertion (`2`): a certificate's, or a federated (external) token.
     Certificate,
 }
 
@@ -105,6 +105,7 @@ pub fn authenticate<'t>(
     headers: &HeaderMap,
     token_endpoint: &TokenEndpoint,
     store: &Mutex<Store>,
+    federated: Option<&crate::federation::FetchedKeys>,
 ) -> Result<(&'t Application, ClientAcr), AadError> {
     let basic = basic_credentials(headers);
     let assertion = params.get("client_assertion");
@@ -159,7 +160,7 @@ pub fn authenticate<'t>(
             return Err(AadError::client(
                 7000222,
                 format!(
-                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app.",
+                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
                     app.app_id
                 ),
             ));
@@ -178,6 +179,15 @@ pub fn authenticate<'t>(
                 90014,
                 "The required field 'client_assertion_type' is missing or invalid in the credential.",
             ));
+        }
+        if let Some(external) = external_token(app, assertion) {
+            let decoded = external?;
+            crate::federation::authenticate(app, assertion, &decoded, federated)?;
+            store
+                .lock()
+                .expect("store lock")
+                .saw_federated(&app.app_id, &decoded.claims);
+            return Ok((app, ClientAcr::Certificate));
         }
         let (jti, exp) = verify_client_assertion(app, assertion, token_endpoint)?;
         // Checked last, so that only an otherwise valid assertion spends its `jti`; it is
@@ -226,6 +236,59 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
             .unwrap_or_default()
     };
     Some((dec(id), dec(secret)))
+}
+
+/// A client assertion that is an external token (federated credentials), not one the app
+/// signed with a certificate: its issuer is not the app itself. `None` for a certificate
+/// assertion. An app without federated credentials gets
+/// Entra's older answer naming the token's issuer, subject and audience (AADSTS70021).
+fn external_token(app: &Application, assertion: &str) -> Option<Result<tokens::Decoded, AadError>> {
+    let decoded = tokens::decode(assertion).ok()?;
+    if !crate::federation::is_external(&decoded.claims, &app.app_id) {
+        return None;
+    }
+    let c = &decoded.claims;
+    let iss = c["iss"].as_str().unwrap_or_default();
+    if app.federated_identity_credentials.is_empty() {
+        let aud = match &c["aud"] {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.as_str().unwrap_or_default().to_owned(),
+        };
+        return Some(Err(AadError::client(
+            70021,
+            format!(
+                "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{}'. Assertion Audience: '{aud}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+                c["sub"].as_str().unwrap_or_default()
+            ),
+        )));
+    }
+    Some(Ok(decoded))
+}
+
+/// AADSTS700024 in Entra's words, with its timestamps (ISO 8601, seven decimals).
+pub(crate) fn outside_validity(now: i64, nbf: i64, exp: i64) -> AadError {
+    let at = |secs: i64| {
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
+        );
+        time::OffsetDateTime::from_unix_timestamp(secs)
+            .ok()
+            .and_then(|t| t.format(format).ok())
+            .unwrap_or_else(|| secs.to_string())
+    };
+    AadError::client(
+        700024,
+        format!(
+            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+            at(now),
+            at(nbf),
+            at(exp)
+        ),
+    )
 }
 
 fn sig_failed(reason: &str) -> AadError {
@@ -327,12 +390,7 @@ fn verify_client_assertion(
     let exp = c["exp"].as_i64().unwrap_or(0);
     let nbf = c["nbf"].as_i64().unwrap_or(0);
     if exp + ASSERTION_SKEW_SECS < now || nbf - ASSERTION_SKEW_SECS > now {
-        return Err(AadError::client(
-            700024,
-            format!(
-                "Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."
-            ),
-        ));
+        return Err(outside_validity(now, nbf, exp));
     }
     // Without a `jti` an assertion could not be told from its replay (Entra's documentation
     // lists `jti` among the required claims).
@@ -427,6 +485,7 @@ mod tests {
                 &HeaderMap::new(),
                 &endpoint,
                 &Mutex::new(Store::default()),
+                None,
             )
             .map(|(_, acr)| acr)
             .map_err(|e| e.code)

@@ -22,6 +22,7 @@
 pub mod claims;
 pub mod client_auth;
 pub mod errors;
+pub mod federation;
 pub mod grants;
 pub mod keys;
 pub mod params;
@@ -154,6 +155,7 @@ impl EmulatorBuilder {
             data_dir: self.data_dir,
             shutdown: rx,
             grants_dirty: Default::default(),
+            federation_keys: Default::default(),
         };
         Ok((Arc::new(shared), tx))
     }
@@ -310,6 +312,46 @@ impl RunningEmulator {
     /// Issued refresh-token grants (without token values).
     pub fn grants(&self) -> Vec<RefreshGrant> {
         routes::admin::ops::grants(&self.state)
+    }
+
+    /// Adds (or replaces, by name) a federated identity credential on app registration
+    /// `app_id`, as Graph's `POST /applications/{id}/federatedIdentityCredentials` does.
+    /// `false`: no such app.
+    pub fn add_federated_credential(
+        &self,
+        app_id: &str,
+        credential: world::FederatedIdentityCredential,
+    ) -> bool {
+        routes::admin::ops::edit_app(&self.state, app_id, |app| {
+            app.federated_identity_credentials
+                .retain(|f| f.name != credential.name);
+            app.federated_identity_credentials.push(credential.clone());
+        })
+    }
+
+    /// The federated tokens accepted as client assertions so far, oldest first.
+    pub fn federated_seen(&self) -> Vec<state::SeenAssertion> {
+        self.state
+            .store
+            .lock()
+            .expect("store lock")
+            .federated_seen
+            .clone()
+    }
+
+    /// The issuer URL of this emulator's workload-identity issuer for `cluster`.
+    pub fn workload_issuer(&self, cluster: &str) -> String {
+        routes::workload::issuer(&self.state, cluster)
+    }
+
+    /// A service-account token of `cluster`'s issuer, as a kubelet writes to
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    pub fn service_account_token(
+        &self,
+        cluster: &str,
+        request: &routes::workload::ServiceAccountToken,
+    ) -> String {
+        routes::workload::service_account_token(&self.state, cluster, request)
     }
 
     /// Stops serving and waits (briefly) for the server task.

@@ -48,6 +48,8 @@ pub struct Shared {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Refresh grants changed since the last save.
     pub grants_dirty: std::sync::atomic::AtomicBool,
+    /// External issuers' keys (workload identity federation).
+    pub federation_keys: crate::federation::IssuerKeyCache,
 }
 
 impl Shared {
@@ -273,6 +275,48 @@ impl Default for StoreLimits {
     }
 }
 
+/// A federated token accepted as a client assertion (no token value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenAssertion {
+    /// The app it authenticated.
+    pub client_id: String,
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// `jti`, when it had one.
+    pub jti: Option<String>,
+    /// Requests that presented it.
+    pub uses: u64,
+}
+
+impl Store {
+    /// Notes a federated token accepted for `client_id`.
+    pub fn saw_federated(&mut self, client_id: &str, claims: &serde_json::Value) {
+        let s = |k: &str| claims[k].as_str().unwrap_or_default().to_owned();
+        let jti = claims["jti"].as_str().map(str::to_owned);
+        if let Some(seen) = self.federated_seen.iter_mut().find(|a| {
+            a.client_id == client_id
+                && a.issuer == s("iss")
+                && a.subject == s("sub")
+                && a.jti == jti
+        }) {
+            seen.uses += 1;
+            return;
+        }
+        if self.federated_seen.len() >= 1_000 {
+            self.federated_seen.remove(0);
+        }
+        self.federated_seen.push(SeenAssertion {
+            client_id: client_id.to_owned(),
+            issuer: s("iss"),
+            subject: s("sub"),
+            jti,
+            uses: 1,
+        });
+    }
+}
+
 /// Mutable protocol state.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -286,6 +330,9 @@ pub struct Store {
     pub txns: HashMap<String, PendingSignIn>,
     /// Client-assertion ids seen, by `client_id` + `jti`, with the time they may be forgotten.
     pub jtis: HashMap<String, i64>,
+    /// The federated (external) tokens accepted as client assertions, oldest first (the
+    /// last 1,000): tests read which one a request presented.
+    pub federated_seen: Vec<SeenAssertion>,
     /// When each user's sign-in sessions were last revoked (Graph's
     /// `signInSessionsValidFromDateTime`), in Unix milliseconds, by [`user_key`]: tokens issued
     /// before it are refused by Continuous Access Evaluation. Grows with admin revocations

@@ -58,6 +58,18 @@ pub const WEATHER_AUTH_CONTEXT: &str = "c1";
 /// [`WEATHER_AUTH_CONTEXT`] (everyone in Contoso).
 pub const AUTH_CONTEXT_POLICY_ID: &str = "b7e3c2a1-0000-4000-8000-0000000000c1";
 
+/// The audience Microsoft recommends for federated identity credentials (public cloud).
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The client id of Microsoft's `AzureADTokenExchange` app (the `aud` of its v2 tokens).
+pub const TOKEN_EXCHANGE_APP_ID: &str = "fb60f99c-7a34-4190-8149-302f77469936";
+/// Contoso's user-assigned managed identity `entra-bff-identity`: client id.
+pub const MANAGED_IDENTITY_CLIENT_ID: &str = "6a1f0c9e-3b7d-4e2a-9c55-0d8e2f4b7a19";
+/// Its object (principal) id, the `sub` of its tokens.
+pub const MANAGED_IDENTITY_PRINCIPAL_ID: &str = "b4c2e8d0-5f1a-4a3b-8e6d-2c9f7a0e1b53";
+/// The `X-IDENTITY-HEADER` the emulator's App Service-shaped identity endpoint expects
+/// (`IDENTITY_HEADER`, which App Service injects with `IDENTITY_ENDPOINT`).
+pub const IDENTITY_HEADER: &str = "emulator-identity-header";
+
 /// Directory id of the second tenant, where the web app is also registered (multi-tenant) and
 /// Adele is a guest. The Weather API is not there.
 pub const FABRIKAM_TENANT_ID: &str = "ee1dc528-9019-48c6-80e6-2b8e64f60f4a";
@@ -254,6 +266,18 @@ impl World {
             },
             ..Application::default()
         };
+        // Microsoft's first-party app whose tokens (`api://AzureADTokenExchange`) a managed
+        // identity presents as another app's federated client assertion.
+        let token_exchange = Application {
+            app_id: wk::TOKEN_EXCHANGE_APP_ID.into(),
+            display_name: "AzureADTokenExchange".into(),
+            identifier_uris: vec![wk::TOKEN_EXCHANGE_AUDIENCE.into()],
+            api: ApiSection {
+                requested_access_token_version: Some(2),
+                ..ApiSection::default()
+            },
+            ..Application::default()
+        };
         let admin = |resource: &str, scopes: &[&str]| ConsentGrant {
             client_id: wk::WEB_APP_CLIENT_ID.into(),
             resource_app_id: resource.into(),
@@ -302,7 +326,12 @@ impl World {
                     false,
                 ),
             ],
-            applications: vec![web_app.clone(), weather, graph.clone()],
+            applications: vec![
+                web_app.clone(),
+                weather,
+                graph.clone(),
+                token_exchange.clone(),
+            ],
             consents,
             conditional_access_policies: vec![
                 CaPolicy {
@@ -322,6 +351,12 @@ impl World {
                 },
             ],
             users_may_consent: true,
+            managed_identities: vec![ManagedIdentity {
+                client_id: wk::MANAGED_IDENTITY_CLIENT_ID.into(),
+                principal_id: wk::MANAGED_IDENTITY_PRINCIPAL_ID.into(),
+                display_name: "entra-bff-identity".into(),
+                system_assigned: false,
+            }],
         };
         // Adele's guest record in Fabrikam: its own object id and profile, pointing home.
         let adele_guest = User {
@@ -355,10 +390,11 @@ impl World {
                 ),
                 adele_guest,
             ],
-            applications: vec![web_app.clone(), graph.clone()],
+            applications: vec![web_app.clone(), graph.clone(), token_exchange.clone()],
             consents: sign_in_consents(),
             conditional_access_policies: vec![],
             users_may_consent: true,
+            managed_identities: vec![],
         };
         let northwind = Tenant {
             id: wk::NORTHWIND_TENANT_ID.into(),
@@ -371,10 +407,11 @@ impl World {
                 "Director",
                 false,
             )],
-            applications: vec![web_app, graph],
+            applications: vec![web_app, graph, token_exchange],
             consents: sign_in_consents(),
             conditional_access_policies: vec![],
             users_may_consent: true,
+            managed_identities: vec![],
         };
         World {
             tenants: vec![contoso, fabrikam, northwind],

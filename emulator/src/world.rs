@@ -46,6 +46,27 @@ pub struct Tenant {
     /// yet stops the sign-in at AADSTS90094, even one a user could otherwise consent to.
     #[serde(default = "users_may_consent")]
     pub users_may_consent: bool,
+    /// Managed identities of this tenant that the host the emulator plays holds (its
+    /// instance metadata endpoint issues their tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_identities: Vec<ManagedIdentity>,
+}
+
+/// A managed identity: a service principal that Azure, not the app, holds the credential of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedIdentity {
+    /// Its client (application) id: `client_id` at the identity endpoint, `appid` in tokens.
+    pub client_id: String,
+    /// Its object (principal) id: `oid` and `sub` in its tokens.
+    pub principal_id: String,
+    /// Its name (a user-assigned identity's resource name).
+    #[serde(default)]
+    pub display_name: String,
+    /// The host's system-assigned identity (asked for without a `client_id`), else
+    /// user-assigned.
+    #[serde(default)]
+    pub system_assigned: bool,
 }
 
 fn users_may_consent() -> bool {

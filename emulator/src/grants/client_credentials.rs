@@ -3,7 +3,14 @@
 use serde_json::{Value, json};
 
 use super::{TokenRequest, resolve, split};
-use crate::{errors::AadError, keys::now, tokens, well_known::GRAPH_APP_ID};
+use crate::{
+    errors::AadError,
+    keys::now,
+    state::Shared,
+    tokens,
+    well_known::GRAPH_APP_ID,
+    world::{Application, Tenant},
+};
 
 /// Issues an app-only token for `<resource>/.default`.
 ///
@@ -35,42 +42,72 @@ pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadErr
         .as_deref()
         .and_then(|r| tenant.app(r))
         .ok_or_else(|| AadError::request(90014, "The required field 'scope' is missing."))?;
-    let lt = *state.lifetimes.read().expect("lifetimes lock");
-    let now = now();
-    let exp_in = lt.access();
-    let graph = resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID);
-    let v2 = resource.wants_v2() && !graph;
     let sp = tokens::derived_guid(&format!("sp|{}|{}", tenant.id, client.app_id));
-    let mut at = json!({
-        "aud": if v2 { resource.app_id.clone() } else { scopes.aud_form.clone() },
-        "iss": if v2 { state.issuer_v2(&tenant.id) } else { format!("https://sts.windows.net/{}/", tenant.id) },
-        "iat": now, "nbf": now, "exp": now + exp_in as i64,
-        "aio": tokens::opaque(24),
-        "idtyp": "app",
-        "oid": sp,
-        "sub": sp,
-        "rh": tokens::opaque(16),
-        "roles": client.required_roles(resource),
-        "tid": tenant.id,
-        "uti": tokens::opaque(16),
-        "ver": if v2 { "2.0" } else { "1.0" },
-    });
-    if v2 {
-        at["azp"] = json!(client.app_id);
-        at["azpacr"] = json!(req.acr.claim());
-    } else {
-        at["appid"] = json!(client.app_id);
-        at["appidacr"] = json!(req.acr.claim());
-    }
-    let token = tokens::sign(
-        state.keys.read().expect("keys lock").current(),
-        &at,
-        tokens::Header::access(v2, graph),
-    );
+    let principal = AppPrincipal {
+        app_id: &client.app_id,
+        object_id: &sp,
+        acr: req.acr.claim(),
+    };
+    let roles = client.required_roles(resource);
+    let (token, exp_in) = app_token(state, tenant, &principal, resource, &scopes.aud_form, roles);
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": exp_in,
         "ext_expires_in": exp_in,
         "access_token": token,
     }))
+}
+
+/// Who an app-only token is for: an app's service principal, or a managed identity.
+pub struct AppPrincipal<'a> {
+    /// `appid` / `azp`.
+    pub app_id: &'a str,
+    /// The service principal's object id: `oid` and `sub`.
+    pub object_id: &'a str,
+    /// `appidacr` / `azpacr`: how it proved itself.
+    pub acr: &'a str,
+}
+
+/// An app-only access token of `tenant` for `resource` (`aud_form`: the resource as asked
+/// for, which v1 tokens carry in `aud`), with `roles`; and its lifetime in seconds.
+pub fn app_token(
+    state: &Shared,
+    tenant: &Tenant,
+    principal: &AppPrincipal<'_>,
+    resource: &Application,
+    aud_form: &str,
+    roles: Vec<String>,
+) -> (String, u64) {
+    let lt = *state.lifetimes.read().expect("lifetimes lock");
+    let now = now();
+    let exp_in = lt.access();
+    let graph = resource.app_id.eq_ignore_ascii_case(GRAPH_APP_ID);
+    let v2 = resource.wants_v2() && !graph;
+    let mut at = json!({
+        "aud": if v2 { resource.app_id.clone() } else { aud_form.to_owned() },
+        "iss": if v2 { state.issuer_v2(&tenant.id) } else { format!("https://sts.windows.net/{}/", tenant.id) },
+        "iat": now, "nbf": now, "exp": now + exp_in as i64,
+        "aio": tokens::opaque(24),
+        "idtyp": "app",
+        "oid": principal.object_id,
+        "sub": principal.object_id,
+        "rh": tokens::opaque(16),
+        "roles": roles,
+        "tid": tenant.id,
+        "uti": tokens::opaque(16),
+        "ver": if v2 { "2.0" } else { "1.0" },
+    });
+    if v2 {
+        at["azp"] = json!(principal.app_id);
+        at["azpacr"] = json!(principal.acr);
+    } else {
+        at["appid"] = json!(principal.app_id);
+        at["appidacr"] = json!(principal.acr);
+    }
+    let token = tokens::sign(
+        state.keys.read().expect("keys lock").current(),
+        &at,
+        tokens::Header::access(v2, graph),
+    );
+    (token, exp_in)
 }

@@ -37,6 +37,17 @@ pub fn router() -> Router<AppState> {
         .route("/lifetimes", post(lifetimes).get(get_lifetimes))
         .route("/unconfirmed", post(unconfirmed).get(get_unconfirmed))
         .route("/grants", get(grants))
+        .route("/applications/{app_id}/addPassword", post(add_password))
+        .route(
+            "/applications/{app_id}/removePassword",
+            post(remove_password),
+        )
+        .route(
+            "/applications/{app_id}/federatedIdentityCredentials",
+            post(add_federated).get(list_federated),
+        )
+        .route("/federated", get(federated_seen))
+        .route("/workload/{cluster}/token", post(workload_token))
         .layer(middleware::from_fn(loopback_only))
 }
 
@@ -193,6 +204,27 @@ pub mod ops {
         *lt
     }
 
+    /// Applies `change` to app registration `app_id` wherever it is registered (credentials
+    /// belong to the registration, which each tenant's copy stands for). `false`: no such app.
+    pub fn edit_app(
+        st: &Shared,
+        app_id: &str,
+        mut change: impl FnMut(&mut crate::world::Application),
+    ) -> bool {
+        let mut world = st.world.write().expect("world lock");
+        let mut found = false;
+        for app in world
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.applications.iter_mut())
+            .filter(|a| a.app_id.eq_ignore_ascii_case(app_id))
+        {
+            change(app);
+            found = true;
+        }
+        found
+    }
+
     /// The issued refresh-token grants, oldest first.
     pub fn grants(st: &Shared) -> Vec<GrantInfo> {
         let store = st.store.lock().expect("store lock");
@@ -277,6 +309,132 @@ async fn get_unconfirmed(State(st): State<AppState>) -> Response {
 
 async fn grants(State(st): State<AppState>) -> Response {
     Json(ops::grants(&st)).into_response()
+}
+
+fn no_app(app_id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": {"code": "Request_ResourceNotFound", "message": format!("Resource '{app_id}' does not exist or one of its queried reference-property objects are not present.")}})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AddPasswordBody {
+    #[serde(default)]
+    password_credential: NewPassword,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NewPassword {
+    display_name: Option<String>,
+    /// ISO 8601, as Graph takes it.
+    end_date_time: Option<String>,
+}
+
+/// Graph's `application: addPassword`: a new secret whose text is returned once.
+async fn add_password(
+    State(st): State<AppState>,
+    Path(app_id): Path<String>,
+    body: Option<Json<AddPasswordBody>>,
+) -> Response {
+    let new = body.map(|b| b.0.password_credential).unwrap_or_default();
+    let end = match new
+        .end_date_time
+        .as_deref()
+        .map(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
+    {
+        Some(Ok(t)) => Some(t.unix_timestamp()),
+        Some(Err(e)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"code": "Request_BadRequest", "message": format!("endDateTime: {e}")}})),
+            )
+                .into_response();
+        }
+        None => None,
+    };
+    let credential = crate::world::PasswordCredential {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        secret_text: crate::tokens::opaque(30),
+        end_date_time: end,
+    };
+    if !ops::edit_app(&st, &app_id, |app| {
+        app.password_credentials.push(credential.clone());
+    }) {
+        return no_app(&app_id);
+    }
+    Json(json!({
+        "keyId": credential.key_id,
+        "secretText": credential.secret_text,
+        "displayName": new.display_name,
+        "endDateTime": new.end_date_time,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RemovePasswordBody {
+    key_id: String,
+}
+
+/// Graph's `application: removePassword`.
+async fn remove_password(
+    State(st): State<AppState>,
+    Path(app_id): Path<String>,
+    Json(body): Json<RemovePasswordBody>,
+) -> Response {
+    if !ops::edit_app(&st, &app_id, |app| {
+        app.password_credentials
+            .retain(|c| !c.key_id.eq_ignore_ascii_case(&body.key_id));
+    }) {
+        return no_app(&app_id);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Graph's `POST /applications/{id}/federatedIdentityCredentials`.
+async fn add_federated(
+    State(st): State<AppState>,
+    Path(app_id): Path<String>,
+    Json(credential): Json<crate::world::FederatedIdentityCredential>,
+) -> Response {
+    if !ops::edit_app(&st, &app_id, |app| {
+        app.federated_identity_credentials
+            .retain(|f| f.name != credential.name);
+        app.federated_identity_credentials.push(credential.clone());
+    }) {
+        return no_app(&app_id);
+    }
+    (StatusCode::CREATED, Json(credential)).into_response()
+}
+
+async fn list_federated(State(st): State<AppState>, Path(app_id): Path<String>) -> Response {
+    let world = st.world.read().expect("world lock");
+    match world.tenants.iter().find_map(|t| t.app(&app_id)) {
+        Some(app) => Json(json!({"value": app.federated_identity_credentials})).into_response(),
+        None => no_app(&app_id),
+    }
+}
+
+async fn federated_seen(State(st): State<AppState>) -> Response {
+    Json(st.store.lock().expect("store lock").federated_seen.clone()).into_response()
+}
+
+async fn workload_token(
+    State(st): State<AppState>,
+    Path(cluster): Path<String>,
+    Json(req): Json<crate::routes::workload::ServiceAccountToken>,
+) -> Response {
+    let token = crate::routes::workload::service_account_token(&st, &cluster, &req);
+    Json(json!({
+        "token": token,
+        "issuer": crate::routes::workload::issuer(&st, &cluster),
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

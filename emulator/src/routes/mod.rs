@@ -8,7 +8,9 @@ pub mod authorize;
 pub mod discovery;
 pub mod graph;
 pub mod logout;
+pub mod managed_identity;
 pub mod token;
+pub mod workload;
 
 use std::time::Duration;
 
@@ -36,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(token::router())
         .merge(logout::router())
         .nest("/graph", graph::router())
+        .merge(workload::router())
+        .merge(managed_identity::router())
         .layer(middleware::from_fn_with_state(state.clone(), faults))
         .nest("/_emulator", admin::router())
         .with_state(state)

@@ -36,7 +36,9 @@ async fn token(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| params.get("client-request-id").map(str::to_string));
-    match handle(&st, &seg, &headers, &params) {
+    // An external issuer's keys are fetched before any lock is taken.
+    let federated = crate::federation::prefetch(&st.world, &st.federation_keys, &params).await;
+    match handle(&st, &seg, &headers, &params, federated.as_ref()) {
         Ok(v) => crate::errors::token_json(StatusCode::OK, v),
         Err(mut e) => {
             tracing::debug!(code = e.code, error = e.error, "token request failed");
@@ -50,7 +52,13 @@ async fn token(
 ///
 /// # Errors
 /// The [`AadError`] Entra would give.
-pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result<Value, AadError> {
+pub fn handle(
+    st: &Shared,
+    seg: &str,
+    headers: &HeaderMap,
+    p: &Params,
+    federated: Option<&crate::federation::FetchedKeys>,
+) -> Result<Value, AadError> {
     let grant_type = p.get("grant_type");
     let grant = grant_type.and_then(GrantType::from_wire);
     Counters::bump(match grant {
@@ -80,7 +88,8 @@ pub fn handle(st: &Shared, seg: &str, headers: &HeaderMap, p: &Params) -> Result
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok());
     let token_endpoint = client_auth::TokenEndpoint::new(&st.base_url, host, seg, tenant);
-    let (client, acr) = client_auth::authenticate(tenant, p, headers, &token_endpoint, &st.store)?;
+    let (client, acr) =
+        client_auth::authenticate(tenant, p, headers, &token_endpoint, &st.store, federated)?;
     super::check_multi_tenant(&resolved, client)?;
     let req = TokenRequest {
         state: st,

@@ -32,6 +32,8 @@ pub struct Counters {
     pub graph: AtomicU64,
     /// logout requests.
     pub logout: AtomicU64,
+    /// Token requests at the managed identity endpoints.
+    pub managed_identity: AtomicU64,
 }
 
 /// A snapshot of the counters.
@@ -63,6 +65,8 @@ pub struct Stats {
     pub graph: u64,
     /// End-session requests.
     pub logout: u64,
+    /// Token requests at the managed identity endpoints (IMDS and App Service shapes).
+    pub managed_identity: u64,
 }
 
 impl Counters {
@@ -88,6 +92,7 @@ impl Counters {
             instance_discovery: g(&self.instance_discovery),
             graph: g(&self.graph),
             logout: g(&self.logout),
+            managed_identity: g(&self.managed_identity),
         };
         s.token_total = s.authorization_code
             + s.refresh_token
@@ -113,6 +118,7 @@ impl Counters {
             &self.instance_discovery,
             &self.graph,
             &self.logout,
+            &self.managed_identity,
         ] {
             c.store(0, Ordering::Relaxed);
         }

@@ -40,6 +40,10 @@ pub struct Application {
     /// Certificates, for `private_key_jwt` client assertions.
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
+    /// Workload identity federation: the external tokens this app accepts as its client
+    /// assertion (Graph's `federatedIdentityCredential`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_identity_credentials: Vec<FederatedIdentityCredential>,
     /// Optional claims: `login_hint` in ID tokens; `acrs`, `xms_cc` and `idtyp` (with
     /// `include_user_token`) in access tokens.
     #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
@@ -71,6 +75,7 @@ impl Default for Application {
             is_fallback_public_client: false,
             password_credentials: vec![],
             key_credentials: vec![],
+            federated_identity_credentials: vec![],
             optional_claims: OptionalClaims::default(),
         }
     }
@@ -286,11 +291,38 @@ pub struct KeyCredential {
     pub key: String,
 }
 
+/// A federated identity credential, in Graph's shape
+/// (learn.microsoft.com/graph/api/resources/federatedidentitycredential): a token whose `iss`,
+/// `sub` and `aud` match it, signed by a key its issuer publishes, authenticates the app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedIdentityCredential {
+    /// Unique per application.
+    pub name: String,
+    /// The external issuer's URL (its OIDC discovery is `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The external identity, e.g. `system:serviceaccount:<namespace>:<name>`.
+    pub subject: String,
+    /// Accepted `aud` values; Microsoft recommends `api://AzureADTokenExchange`.
+    #[serde(default = "token_exchange_audience")]
+    pub audiences: Vec<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn token_exchange_audience() -> Vec<String> {
+    vec![crate::well_known::TOKEN_EXCHANGE_AUDIENCE.into()]
+}
+
 impl Application {
-    /// Whether this app must authenticate (has a secret or certificate and isn't public).
+    /// Whether this app must authenticate (has a secret, certificate or federated credential
+    /// and isn't public).
     pub fn is_confidential(&self) -> bool {
         !self.is_fallback_public_client
-            && (!self.password_credentials.is_empty() || !self.key_credentials.is_empty())
+            && (!self.password_credentials.is_empty()
+                || !self.key_credentials.is_empty()
+                || !self.federated_identity_credentials.is_empty())
     }
 
     /// Whether only its own tenant may use it (`signInAudience` `AzureADMyOrg`).

@@ -10,6 +10,7 @@ mod common;
 mod consent;
 mod continuous_access;
 mod discovery;
+mod federation;
 mod graph;
 mod mfa;
 mod multi_tenant;
