@@ -46,7 +46,8 @@ pub struct Config {
     pub idp: IdentityProvider,
     pub tenant: String,
     pub client_id: String,
-    pub credential: ClientCredential,
+    /// Shared: it keeps state (which source works, cached tokens, file stamps).
+    pub credential: std::sync::Arc<ClientCredential>,
     /// The scope of this app's own API, requested at sign-in; its token is the OBO assertion.
     /// `<client-id>/access_as_user` by default (the GUID form); an App ID URI works as well,
     /// since every refresh names the scope (AADSTS90009 answers only a refresh that does not).
@@ -131,10 +132,25 @@ impl Config {
 
     /// Builds the configuration from a set of variables (the environment, or a test's map).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
+        let own = |name: &str| {
             vars.get(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
+        };
+        // AKS workload identity injects AZURE_CLIENT_ID, AZURE_TENANT_ID and
+        // AZURE_AUTHORITY_HOST with AZURE_FEDERATED_TOKEN_FILE: they stand in for ours then
+        // (only then: on a developer's machine they may belong to other tools).
+        let workload_identity = own("AZURE_FEDERATED_TOKEN_FILE").is_some();
+        let get = |name: &str| {
+            own(name).or_else(|| {
+                let injected = match name {
+                    "AZURE_AD_CLIENT_ID" => "AZURE_CLIENT_ID",
+                    "AZURE_AD_TENANT_ID" => "AZURE_TENANT_ID",
+                    "AZURE_AD_AUTHORITY_HOST" => "AZURE_AUTHORITY_HOST",
+                    _ => return None,
+                };
+                own(injected).filter(|_| workload_identity)
+            })
         };
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
@@ -194,7 +210,17 @@ impl Config {
             }
         };
 
-        let credential = read_credential(&get, embedded, &mut problems);
+        let authority_host = match &idp {
+            IdentityProvider::Remote { authority_host } => authority_host.to_string(),
+            IdentityProvider::Embedded { .. } => DEFAULT_AUTHORITY_HOST.to_owned(),
+        };
+        let credential = read_credential(
+            &get,
+            embedded,
+            &authority_host,
+            &mut problems,
+            &mut warnings,
+        );
 
         let api_scope_raw = get("API_SCOPE").unwrap_or_else(|| {
             if client_id.is_empty() {
@@ -299,7 +325,7 @@ impl Config {
             idp,
             tenant: tenant.unwrap_or_else(|| embedded::TENANT_ID.to_owned()),
             client_id,
-            credential: credential.expect("no problems means a credential"),
+            credential: std::sync::Arc::new(credential.expect("no problems means a credential")),
             api_scope: api_scope.expect("no problems means a scope"),
             client_capabilities,
             graph_scope: graph_scope.expect("no problems means a scope"),
@@ -443,6 +469,109 @@ mod tests {
         assert!(text.contains("No client credential"));
         assert!(text.contains("unencrypted"));
         assert!(text.contains("SESSION_STORE=\"mongo\""));
+    }
+
+    fn credential_of(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![
+            ("AZURE_AD_TENANT_ID", "3dac8762-d1be-44f2-861a-a7e2aafdfc78"),
+            ("AZURE_AD_CLIENT_ID", "dd1d6603-7fe3-411d-b985-091f1cf1c698"),
+        ];
+        all.extend_from_slice(pairs);
+        Config::from_vars(&vars(&all))
+    }
+
+    #[test]
+    fn the_credential_kind_is_inferred_from_the_only_one_configured() {
+        use crate::credential::CredentialKind;
+        let dir = std::env::temp_dir().join(format!("cred-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "eyJ.e30.sig").unwrap();
+        let token = token.to_str().unwrap();
+        let kind = |pairs: &[(&str, &str)]| credential_of(pairs).map(|c| c.credential.kind());
+        assert_eq!(
+            kind(&[("AZURE_AD_CLIENT_SECRET", "s")]).unwrap(),
+            CredentialKind::Secret
+        );
+        assert_eq!(
+            kind(&[("AZURE_FEDERATED_TOKEN_FILE", token)]).unwrap(),
+            CredentialKind::FederatedTokenFile
+        );
+        assert_eq!(
+            kind(&[(
+                "AZURE_AD_MANAGED_IDENTITY_CLIENT_ID",
+                "6a1f0c9e-3b7d-4e2a-9c55-0d8e2f4b7a19"
+            )])
+            .unwrap(),
+            CredentialKind::ManagedIdentity
+        );
+        assert_eq!(
+            kind(&[("AZURE_AD_CLIENT_CREDENTIAL", "managed-identity")]).unwrap(),
+            CredentialKind::ManagedIdentity,
+            "a system-assigned identity needs no other variable"
+        );
+        // Two kinds: the operator must choose; with the choice, the other is ignored aloud.
+        let err = credential_of(&[
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+            ("AZURE_FEDERATED_TOKEN_FILE", token),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "Several client credentials are configured (secret, federated-token-file)"
+            ),
+            "{err}"
+        );
+        let chosen = credential_of(&[
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+            ("AZURE_FEDERATED_TOKEN_FILE", token),
+            ("AZURE_AD_CLIENT_CREDENTIAL", "federated-token-file"),
+        ])
+        .unwrap();
+        assert_eq!(chosen.credential.kind(), CredentialKind::FederatedTokenFile);
+        assert!(
+            chosen
+                .warnings
+                .iter()
+                .any(|w| w.contains("secret are set too and are ignored")),
+            "{:?}",
+            chosen.warnings
+        );
+        let err = credential_of(&[("AZURE_AD_CLIENT_CREDENTIAL", "password")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a credential kind"), "{err}");
+        let err = credential_of(&[("AZURE_FEDERATED_TOKEN_FILE", "/nonexistent/token")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token cannot be read"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn workload_identitys_injected_names_stand_in_only_beside_its_token_file() {
+        let dir = std::env::temp_dir().join(format!("wi-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "eyJ.e30.sig").unwrap();
+        let injected = [
+            ("AZURE_CLIENT_ID", "dd1d6603-7fe3-411d-b985-091f1cf1c698"),
+            ("AZURE_TENANT_ID", "3dac8762-d1be-44f2-861a-a7e2aafdfc78"),
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
+        ];
+        let mut with_file = injected.to_vec();
+        with_file.push(("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()));
+        let config = Config::from_vars(&vars(&with_file)).unwrap();
+        assert_eq!(config.client_id, "dd1d6603-7fe3-411d-b985-091f1cf1c698");
+        assert_eq!(config.tenant, "3dac8762-d1be-44f2-861a-a7e2aafdfc78");
+        // Without the token file they belong to other tools: the embedded world stays.
+        let config = Config::from_vars(&vars(&injected)).unwrap();
+        assert_eq!(config.client_id, embedded::CLIENT_ID);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

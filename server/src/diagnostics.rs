@@ -14,6 +14,7 @@ use http::request::Parts;
 use tokio::sync::Mutex;
 
 use crate::{
+    aadsts::Operation,
     config::Config,
     domain::Resource,
     entra::{EntraClient, ProviderMetadata},
@@ -31,9 +32,16 @@ fn check(name: &str, outcome: Outcome, detail: String, fix: Option<String>) -> C
 /// How often at most the identity provider is asked again for the diagnostics page.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
-/// The configuration checks, kept for [`REFRESH_EVERY`].
+/// How often at most the client credential is tried (a token request of its own).
+pub const CREDENTIAL_EVERY: Duration = Duration::from_secs(60);
+
+/// The configuration checks, kept for [`REFRESH_EVERY`], and the client credential's, kept
+/// for [`CREDENTIAL_EVERY`].
 #[derive(Default)]
-pub struct CachedChecks(Mutex<Option<(Instant, Vec<Check>)>>);
+pub struct CachedChecks {
+    checks: Mutex<Option<(Instant, Vec<Check>)>>,
+    credential: Mutex<Option<(Instant, Check)>>,
+}
 
 impl CachedChecks {
     /// The report for this request: the cached configuration checks (refreshed when older
@@ -47,7 +55,7 @@ impl CachedChecks {
         signed_in: bool,
     ) -> Diagnostics {
         let mut checks = {
-            let mut cached = self.0.lock().await;
+            let mut cached = self.checks.lock().await;
             match cached.as_ref() {
                 Some((at, checks)) if at.elapsed() < REFRESH_EVERY => checks.clone(),
                 _ => {
@@ -57,6 +65,17 @@ impl CachedChecks {
                 }
             }
         };
+        checks.push({
+            let mut cached = self.credential.lock().await;
+            match cached.as_ref() {
+                Some((at, check)) if at.elapsed() < CREDENTIAL_EVERY => check.clone(),
+                _ => {
+                    let check = credential_check(entra, config).await;
+                    *cached = Some((Instant::now(), check.clone()));
+                    check
+                }
+            }
+        });
         checks.push(redirect_check(config, request));
         if !signed_in {
             for check in &mut checks {
@@ -231,6 +250,44 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
     });
 
     checks
+}
+
+/// The client credential: its kind (never its value), proved by one app-only token request
+/// for this app's own API.
+async fn credential_check(entra: &EntraClient, config: &Config) -> Check {
+    let credential = &config.credential;
+    let what = match credential.sources() {
+        1 => format!("{} credential", credential.kind()),
+        n => format!(
+            "{} credential ({n} configured, rotating)",
+            credential.kind()
+        ),
+    };
+    match entra
+        .app_token(&format!("{}/.default", config.client_id))
+        .await
+    {
+        Ok(_) => check(
+            "Client credential",
+            Outcome::Pass,
+            format!("{what}: Entra ID issued a token for this app"),
+            None,
+        ),
+        Err(err) => {
+            // The catalogue's fix for the code (or the credential failure).
+            let fix = crate::aadsts::explain(&err, &Operation::SignIn, config, "/auth/login").fix;
+            check(
+                "Client credential",
+                if err.is_transient() {
+                    Outcome::Warn
+                } else {
+                    Outcome::Fail
+                },
+                format!("{what}: {err}"),
+                Some(fix),
+            )
+        }
+    }
 }
 
 /// The redirect URI against the origin this browser uses.

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod bff;
 pub mod claims_challenge;
 pub mod config;
+pub mod credential;
 pub mod csrf;
 pub mod diagnostics;
 pub mod domain;

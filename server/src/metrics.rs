@@ -196,6 +196,16 @@ impl Metrics {
         out
     }
 
+    /// Registers the client credential's counter of fallbacks to the next configured
+    /// credential.
+    pub fn register_credential(&mut self, credential: &crate::credential::ClientCredential) {
+        self.registry.register(
+            "client_credential_fallbacks",
+            "Token requests whose client credential Entra refused as expired or invalid and the next configured one served",
+            credential.fallbacks.clone(),
+        );
+    }
+
     /// Records one store operation's latency, and its failure.
     pub fn store_call(&self, op: &'static str, took: Duration, failed: bool) {
         let labels = OpLabels { op };

@@ -157,6 +157,8 @@ impl Application {
             authority = %authority_host, tenant = %config.tenant, client_id = %config.client_id,
             redirect_uri = %config.redirect_uri(),
             client_capabilities = %config.client_capabilities.join(","),
+            client_credential = %config.credential.kind(),
+            client_credential_sources = config.credential.sources(),
             "identity provider ready"
         );
         let mut apis = Vec::new();
@@ -167,7 +169,11 @@ impl Application {
             });
         }
         let apis = Arc::new(crate::bff::named_apis::DownstreamApis::new(apis));
-        let metrics = Arc::new(Metrics::default());
+        let metrics = {
+            let mut metrics = Metrics::default();
+            metrics.register_credential(&config.credential);
+            Arc::new(metrics)
+        };
         let stores = Arc::new(
             Stores::open(&config, metrics.clone())
                 .await

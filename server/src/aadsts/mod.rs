@@ -5,6 +5,7 @@ use app::model::{Problem, ProblemAction};
 
 use crate::{
     config::Config,
+    credential::{CredentialError, CredentialKind},
     entra::{EntraErrorBody, IdpError},
 };
 
@@ -60,6 +61,43 @@ pub fn explain(err: &IdpError, op: &Operation<'_>, config: &Config, sign_in_url:
             action: ProblemAction::Retry,
             ..Problem::default()
         },
+        IdpError::Credential(err) => credential_problem(err),
+    }
+}
+
+/// The app's own credential could not be produced: nothing reached Entra.
+fn credential_problem(err: &CredentialError) -> Problem {
+    let fix = match err.kind {
+        CredentialKind::FederatedTokenFile => {
+            "Run the pod with a service account labelled for workload identity \
+             (azure.workload.identity/use: \"true\"), so that AZURE_FEDERATED_TOKEN_FILE names \
+             the token the platform projects; see \"Deploying on Azure\" in the README."
+        }
+        CredentialKind::ManagedIdentity => {
+            "Assign the managed identity to this host, set AZURE_AD_MANAGED_IDENTITY_CLIENT_ID \
+             to its client id for a user-assigned one, and register it as a federated \
+             credential of the app; see \"Deploying on Azure\" in the README."
+        }
+        CredentialKind::Secret | CredentialKind::Certificate => {
+            "Mend the credential file named above (a secret or PEM mount that went missing)."
+        }
+    };
+    Problem {
+        title: "This app could not prove its identity to Entra ID".into(),
+        message: Some(err.detail.clone()),
+        meaning: format!(
+            "Every request to Entra ID carries the app's client credential ({}); it could not \
+             be produced, so nothing was sent.",
+            err.kind
+        ),
+        cause: err.detail.clone(),
+        fix: fix.into(),
+        action: if err.transient {
+            ProblemAction::Retry
+        } else {
+            ProblemAction::None
+        },
+        ..Problem::default()
     }
 }
 
@@ -146,6 +184,16 @@ fn explain_rejection(
             }
             _ => {}
         }
+    }
+    // An expired client assertion is a clock for a certificate, a stale file for a token the
+    // platform should have renewed.
+    if code == Some(700024) && config.credential.kind() == CredentialKind::FederatedTokenFile {
+        cause = "The token in AZURE_FEDERATED_TOKEN_FILE has expired: nothing renewed the file \
+                 (the kubelet rewrites a projected service-account token before it expires)."
+            .to_owned();
+        fix = "Mount the token as a projected service-account token (AKS workload identity's \
+               webhook does), not a copy, and check the node's clock."
+            .to_owned();
     }
     if matches!(op, Operation::Refresh) && remedy == Remedy::SignIn {
         cause = format!("Your session has expired: {cause}");

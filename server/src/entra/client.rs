@@ -1,10 +1,11 @@
 //! The Entra client of this app: the authorization code flow with PKCE (via the `oauth2`
-//! crate), code redemption, refresh, and the client credential (secret or certificate).
+//! crate), code redemption and refresh, each authenticated by the client credential
+//! ([`crate::credential`]) through [`EntraClient::with_credential`].
 
 use std::sync::Arc;
 
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, TokenResponse as _,
     TokenUrl,
     basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType},
@@ -18,8 +19,8 @@ use super::{
     id_token::{Expectations, IdTokenError, VerifiedIdToken},
 };
 use crate::{
-    config::{ClientCredential, Config},
-    domain::{AccessToken, ClaimsRequest, RefreshToken, ScopeSet, Secret},
+    config::Config,
+    domain::{AccessToken, ClaimsRequest, RefreshToken, ScopeSet},
 };
 
 /// Entra's token response: the standard fields plus the ID token.
@@ -128,15 +129,13 @@ impl EntraClient {
 
     /// Builds the client on an already fetched discovery document.
     pub fn new(config: Arc<Config>, http: reqwest::Client, metadata: ProviderMetadata) -> Self {
-        let mut oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+        // The credential's fields go in the body (client_secret_post for a secret, as MSAL
+        // does); `oauth2` itself sends only the client id.
+        let oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
             .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
             .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri()))
-            // client_secret_post, as MSAL does: Entra accepts it everywhere.
             .set_auth_type(oauth2::AuthType::RequestBody);
-        if let ClientCredential::Secret(secret) = &config.credential {
-            oauth = oauth.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
-        }
         let jwks = Arc::new(JwksCache::new(http.clone(), metadata.jwks_uri.clone()));
         Self {
             http,
@@ -189,6 +188,10 @@ impl EntraClient {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    pub(super) fn oauth(&self) -> &OAuthClient {
+        &self.oauth
     }
 
     pub fn config(&self) -> &Config {
@@ -316,25 +319,30 @@ impl EntraClient {
             .oauth
             .clone()
             .set_token_uri(TokenUrl::from_url(endpoint.clone()));
-        let mut request = oauth
-            .exchange_code(AuthorizationCode::new(code))
-            .set_pkce_verifier(verifier);
-        for (name, value) in self.client_assertion_params(&endpoint)? {
-            request = request.add_extra_param(name, value);
-        }
-        // MSAL sends the sign-in's claims again at redemption.
-        if let Some(claims) = claims {
-            request = request.add_extra_param("claims", claims.as_str().to_owned());
-        }
         // Microsoft's extension: name the resource again at redemption, as MSAL does.
         let scope = sign_in_scopes(&self.config.api_scope)
             .collect::<Vec<_>>()
             .join(" ");
-        let response = request
-            .add_extra_param("scope", scope)
-            .request_async(&self.http_fn())
-            .await
-            .map_err(|err| map_token_error(err, "token (authorization_code)"))?;
+        let (oauth, code, verifier, scope) = (&oauth, &code, &verifier, &scope);
+        let response = self
+            .with_credential(&endpoint, |fields| async move {
+                let mut request = oauth
+                    .exchange_code(AuthorizationCode::new(code.clone()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(verifier.secret().clone()));
+                for (name, value) in fields {
+                    request = request.add_extra_param(name, value);
+                }
+                // MSAL sends the sign-in's claims again at redemption.
+                if let Some(claims) = claims {
+                    request = request.add_extra_param("claims", claims.as_str().to_owned());
+                }
+                request
+                    .add_extra_param("scope", scope.clone())
+                    .request_async(&self.http_fn())
+                    .await
+                    .map_err(|err| map_token_error(err, "token (authorization_code)"))
+            })
+            .await?;
         let grant = into_grant(response);
         let raw_id_token = grant
             .id_token
@@ -393,20 +401,25 @@ impl EntraClient {
             .oauth
             .clone()
             .set_token_uri(TokenUrl::from_url(endpoint.clone()));
-        let mut request = oauth.exchange_refresh_token(&token);
-        for (name, value) in self.client_assertion_params(&endpoint)? {
-            request = request.add_extra_param(name, value);
-        }
-        for scope in sign_in_scopes(&self.config.api_scope) {
-            request = request.add_scope(oauth2::Scope::new(scope));
-        }
-        if let Some(claims) = self.with_capabilities(None) {
-            request = request.add_extra_param("claims", claims.as_str().to_owned());
-        }
-        let response = request
-            .request_async(&self.http_fn())
-            .await
-            .map_err(|err| map_token_error(err, "token (refresh_token)"))?;
+        let (oauth, token) = (&oauth, &token);
+        let response = self
+            .with_credential(&endpoint, |fields| async move {
+                let mut request = oauth.exchange_refresh_token(token);
+                for (name, value) in fields {
+                    request = request.add_extra_param(name, value);
+                }
+                for scope in sign_in_scopes(&self.config.api_scope) {
+                    request = request.add_scope(oauth2::Scope::new(scope));
+                }
+                if let Some(claims) = self.with_capabilities(None) {
+                    request = request.add_extra_param("claims", claims.as_str().to_owned());
+                }
+                request
+                    .request_async(&self.http_fn())
+                    .await
+                    .map_err(|err| map_token_error(err, "token (refresh_token)"))
+            })
+            .await?;
         Ok(into_grant(response))
     }
 
@@ -423,40 +436,48 @@ impl EntraClient {
         Some(url)
     }
 
-    /// The body fields that authenticate this client with a certificate (`private_key_jwt`)
-    /// at `token_endpoint` (the assertion's audience); empty for a secret, which `oauth2`
-    /// sends itself.
-    pub(crate) fn client_assertion_params(
+    /// Makes a token request at `token_endpoint` with the fields that authenticate this app
+    /// (`call` adds them to its form). When Entra refuses the credential in use as expired or
+    /// invalid and another is configured, the request is made again with the next one; if
+    /// every one is refused, the first refusal is the answer.
+    pub(crate) async fn with_credential<T, F, Fut>(
         &self,
         token_endpoint: &Url,
-    ) -> Result<Vec<(&'static str, String)>, IdpError> {
-        match &self.config.credential {
-            ClientCredential::Secret(_) => Ok(Vec::new()),
-            ClientCredential::Certificate(certificate) => {
-                let assertion =
-                    certificate.assertion(&self.config.client_id, token_endpoint.as_str())?;
-                Ok(vec![
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
-                    ),
-                    ("client_assertion", assertion),
-                ])
+        call: F,
+    ) -> Result<T, IdpError>
+    where
+        F: Fn(Vec<(&'static str, String)>) -> Fut,
+        Fut: Future<Output = Result<T, IdpError>>,
+    {
+        let credential = &self.config.credential;
+        let mut first_refusal: Option<(usize, IdpError)> = None;
+        for index in credential.attempt_order() {
+            let fields = credential
+                .form_fields(index, &self.config.client_id, token_endpoint, &self.http)
+                .await?;
+            match call(fields).await {
+                Ok(answer) => {
+                    if let Some((refused, _)) = &first_refusal {
+                        credential.fell_back(*refused, index);
+                    }
+                    return Ok(answer);
+                }
+                Err(err)
+                    if credential.rotates_on(err.entra_body().and_then(EntraErrorBody::code)) =>
+                {
+                    first_refusal.get_or_insert((index, err));
+                }
+                Err(err) => return Err(err),
             }
         }
-    }
-
-    /// The secret for the hand-built OBO request.
-    pub(crate) fn client_secret(&self) -> Option<&Secret> {
-        match &self.config.credential {
-            ClientCredential::Secret(secret) => Some(secret),
-            ClientCredential::Certificate(_) => None,
-        }
+        Err(first_refusal
+            .map(|(_, err)| err)
+            .expect("a credential has at least one source, so one attempt was made"))
     }
 
     /// `oauth2`'s HTTP hook: reqwest without redirects (see `http_client`), and 429/5xx
     /// turned into `IdpError` here, where the status and `Retry-After` are still known.
-    fn http_fn(
+    pub(super) fn http_fn(
         &self,
     ) -> impl Fn(
         oauth2::HttpRequest,
@@ -537,7 +558,7 @@ fn into_grant(response: EntraTokenResponse) -> TokenGrant {
     }
 }
 
-fn map_token_error(
+pub(super) fn map_token_error(
     err: RequestTokenError<IdpError, EntraErrorBody>,
     endpoint: &'static str,
 ) -> IdpError {

@@ -89,6 +89,9 @@ pub enum IdpError {
         endpoint: &'static str,
         detail: String,
     },
+    /// The app's own credential could not be produced (its file, its managed identity).
+    #[error(transparent)]
+    Credential(#[from] crate::credential::CredentialError),
 }
 
 impl IdpError {
@@ -101,7 +104,11 @@ impl IdpError {
 
     /// Whether trying again later may work (the provider is down or throttling).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+        match self {
+            Self::Throttled { .. } | Self::Unavailable { .. } => true,
+            Self::Credential(err) => err.transient,
+            Self::Rejected { .. } | Self::InvalidResponse { .. } => false,
+        }
     }
 
     /// Maps a reqwest failure (connect, timeout, body) to `Unavailable` without the URL's

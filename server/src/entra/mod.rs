@@ -1,15 +1,14 @@
 //! The client side of Microsoft Entra ID: discovery, signing keys, the authorization code
 //! flow, refresh and On-Behalf-Of, and the one error type all of them return.
 
+mod app_only;
 pub mod client;
-mod client_assertion;
 mod error;
 mod id_token;
 mod metadata;
 mod obo;
 
 pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, SignInRequest, TokenGrant};
-pub use client_assertion::CertificateCredential;
 pub(crate) use error::retry_after;
 pub use error::{EntraErrorBody, IdpError};
 pub use id_token::{Expectations, IdTokenClaims, IdTokenError, VerifiedIdToken};

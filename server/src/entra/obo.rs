@@ -46,28 +46,33 @@ impl EntraClient {
         if let Some(claims) = self.with_capabilities(claims) {
             form.push(("claims", claims.as_str().to_owned()));
         }
-        if let Some(secret) = self.client_secret() {
-            form.push(("client_secret", secret.expose().to_owned()));
-        }
         let endpoint = self.token_endpoint_for(tid);
-        form.extend(self.client_assertion_params(&endpoint)?);
-
-        let response = self
-            .http()
-            .post(endpoint)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|err| IdpError::transport(ENDPOINT, err))?;
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| IdpError::transport(ENDPOINT, err))?;
-        if status != 200 {
-            return Err(IdpError::from_status(ENDPOINT, status, wait, &body));
-        }
+        let form = &form;
+        let body = self
+            .with_credential(&endpoint, |fields| {
+                let request = self
+                    .http()
+                    .post(endpoint.clone())
+                    .form(&[form.as_slice(), fields.as_slice()].concat());
+                async move {
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|err| IdpError::transport(ENDPOINT, err))?;
+                    let status = response.status().as_u16();
+                    let wait = retry_after(response.headers());
+                    let body = response
+                        .bytes()
+                        .await
+                        .map_err(|err| IdpError::transport(ENDPOINT, err))?;
+                    if status == 200 {
+                        Ok(body)
+                    } else {
+                        Err(IdpError::from_status(ENDPOINT, status, wait, &body))
+                    }
+                }
+            })
+            .await?;
         let parsed: OboResponse =
             serde_json::from_slice(&body).map_err(|err| IdpError::InvalidResponse {
                 endpoint: ENDPOINT,

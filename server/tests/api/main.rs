@@ -14,6 +14,7 @@ mod id_token_validation;
 mod interaction_required;
 mod lifecycle;
 mod multi_tenant;
+mod production_credentials;
 mod profile_cache;
 mod real_tenant;
 mod scale_out;

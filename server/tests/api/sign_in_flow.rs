@@ -322,7 +322,7 @@ async fn diagnostics_pass_on_the_embedded_default_and_catch_a_graph_api_scope() 
     let app = spawn_signed_in(&[("SESSION_STORE", "memory")]).await;
     let report: Value = app.server_fn("diagnostics").await.json().await.unwrap();
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 7, "{report}");
+    assert_eq!(checks.len(), 8, "{report}");
     for check in checks {
         assert_eq!(check["outcome"], "Pass", "{check}");
     }

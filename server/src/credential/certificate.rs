@@ -1,11 +1,8 @@
-//! The client assertion for a certificate credential (`private_key_jwt`, RFC 7523), sent by
-//! every grant at the token endpoint: code redemption, refresh and On-Behalf-Of alike. The
-//! certificate and key are read and checked once, when the configuration is read, so a bad PEM
-//! stops the start with the other configuration problems.
+//! The client assertion for a certificate credential (`private_key_jwt`, RFC 7523). The
+//! certificate and key are checked when the configuration is read, so a bad PEM stops the start
+//! with the other configuration problems, and again whenever their files change.
 
 use base64::Engine as _;
-
-use super::IdpError;
 
 /// The certificate credential, parsed: its SHA-256 thumbprint and signing key.
 #[derive(Clone)]
@@ -37,10 +34,15 @@ impl CertificateCredential {
             use sha2::Digest as _;
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))
         };
-        let key =
-            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|err| {
-                format!("AZURE_AD_CLIENT_PRIVATE_KEY_PATH is not an RSA PEM private key: {err}.")
-            })?;
+        // The key's own block: a Key Vault PEM holds the certificate too.
+        let key_block = private_key_block(private_key_pem).ok_or_else(|| {
+            "AZURE_AD_CLIENT_PRIVATE_KEY_PATH (or the certificate's file) holds no PEM private \
+             key (-----BEGIN PRIVATE KEY----- or RSA PRIVATE KEY)."
+                .to_owned()
+        })?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_block.as_bytes()).map_err(|err| {
+            format!("AZURE_AD_CLIENT_PRIVATE_KEY_PATH is not an RSA PEM private key: {err}.")
+        })?;
         Ok(Self {
             thumbprint_s256,
             key,
@@ -52,7 +54,7 @@ impl CertificateCredential {
     /// client id, a fresh `jti`, ten minutes of validity, signed PS256 with the header
     /// `x5t#S256` = base64url(SHA-256(DER certificate)), the form Microsoft now recommends over
     /// RS256 with a SHA-1 `x5t`.
-    pub fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, IdpError> {
+    pub fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, String> {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
         header.x5t_s256 = Some(self.thumbprint_s256.clone());
         let now = jsonwebtoken::get_current_timestamp();
@@ -65,11 +67,29 @@ impl CertificateCredential {
             "iat": now,
             "exp": now + 600,
         });
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|err| IdpError::InvalidResponse {
-            endpoint: "client certificate",
-            detail: err.to_string(),
-        })
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|err| format!("the client assertion could not be signed: {err}"))
     }
+}
+
+/// The first `-----BEGIN ... PRIVATE KEY-----` block of `pem`, with its end line.
+fn private_key_block(pem: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(at) = pem[from..].find("-----BEGIN ") {
+        let start = from + at;
+        let label_end = start
+            + pem[start..]
+                .find("-----\n")
+                .or_else(|| pem[start..].find("-----\r\n"))?;
+        let label = &pem[start + "-----BEGIN ".len()..label_end];
+        if label.ends_with("PRIVATE KEY") {
+            let end_line = format!("-----END {label}-----");
+            let stop = start + pem[start..].find(&end_line)? + end_line.len();
+            return Some(&pem[start..stop]);
+        }
+        from = label_end;
+    }
+    None
 }
 
 fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
@@ -94,6 +114,8 @@ mod tests {
         let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
         let err = CertificateCredential::from_pem(cert, "not a key").unwrap_err();
         assert!(err.contains("AZURE_AD_CLIENT_PRIVATE_KEY_PATH"), "{err}");
+        let err = CertificateCredential::from_pem(cert, cert).unwrap_err();
+        assert!(err.contains("holds no PEM private key"), "{err}");
     }
 
     #[test]
@@ -107,7 +129,13 @@ mod tests {
         assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
         assert!(header.x5t.is_none(), "no SHA-1 thumbprint");
         assert_eq!(header.x5t_s256, Some(cert.x5t_s256()));
-        let (_, claims) = crate::entra::decode_unverified(&jwt).unwrap();
+        let payload = jwt.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(claims["aud"], endpoint);
         assert_eq!(claims["iss"], "client");
         assert_eq!(claims["sub"], "client");

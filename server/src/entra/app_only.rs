@@ -1,0 +1,35 @@
+//! App-only tokens (the client credentials grant, `<resource>/.default`): this app calling as
+//! itself. The diagnostics page asks for one for the app's own API to prove the configured
+//! client credential works.
+
+use oauth2::{Scope, TokenResponse as _, TokenUrl};
+
+use super::{EntraClient, IdpError, client::map_token_error};
+use crate::domain::AccessToken;
+
+impl EntraClient {
+    /// An app-only token for `scope` (a `.default` scope) in the configured tenant.
+    pub async fn app_token(&self, scope: &str) -> Result<AccessToken, IdpError> {
+        let endpoint = self.metadata().token_endpoint.clone();
+        let oauth = self
+            .oauth()
+            .clone()
+            .set_token_uri(TokenUrl::from_url(endpoint.clone()));
+        let oauth = &oauth;
+        let response = self
+            .with_credential(&endpoint, |fields| async move {
+                let mut request = oauth
+                    .exchange_client_credentials()
+                    .add_scope(Scope::new(scope.to_owned()));
+                for (name, value) in fields {
+                    request = request.add_extra_param(name, value);
+                }
+                request
+                    .request_async(&self.http_fn())
+                    .await
+                    .map_err(|err| map_token_error(err, "token (client_credentials)"))
+            })
+            .await?;
+        Ok(AccessToken::new(response.access_token().secret().clone()))
+    }
+}
