@@ -269,28 +269,6 @@ fn external_token(app: &Application, assertion: &str) -> Option<Result<tokens::D
     Some(Ok(decoded))
 }
 
-/// AADSTS700024 in Entra's words, with its timestamps (ISO 8601, seven decimals).
-pub(crate) fn outside_validity(now: i64, nbf: i64, exp: i64) -> AadError {
-    let at = |secs: i64| {
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
-        );
-        time::OffsetDateTime::from_unix_timestamp(secs)
-            .ok()
-            .and_then(|t| t.format(format).ok())
-            .unwrap_or_else(|| secs.to_string())
-    };
-    AadError::client(
-        700024,
-        format!(
-            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
-            at(now),
-            at(nbf),
-            at(exp)
-        ),
-    )
-}
-
 fn sig_failed(reason: &str) -> AadError {
     AadError::client(
         700027,
@@ -390,7 +368,7 @@ fn verify_client_assertion(
     let exp = c["exp"].as_i64().unwrap_or(0);
     let nbf = c["nbf"].as_i64().unwrap_or(0);
     if exp + ASSERTION_SKEW_SECS < now || nbf - ASSERTION_SKEW_SECS > now {
-        return Err(outside_validity(now, nbf, exp));
+        return Err(AadError::outside_validity(now, nbf, exp));
     }
     // Without a `jti` an assertion could not be told from its replay (Entra's documentation
     // lists `jti` among the required claims).

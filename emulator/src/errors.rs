@@ -77,6 +77,28 @@ impl AadError {
         self
     }
 
+    /// AADSTS700024 in Entra's words, with its timestamps (ISO 8601, seven decimals).
+    pub fn outside_validity(now: i64, nbf: i64, exp: i64) -> Self {
+        let at = |secs: i64| {
+            let format = time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
+            );
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .ok()
+                .and_then(|t| t.format(format).ok())
+                .unwrap_or_else(|| secs.to_string())
+        };
+        Self::client(
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                at(now),
+                at(nbf),
+                at(exp)
+            ),
+        )
+    }
+
     /// The HTTP status Entra uses for this error.
     pub fn status(&self) -> StatusCode {
         match self.error {

@@ -130,7 +130,7 @@ pub fn authenticate(
     let exp = c["exp"].as_i64().unwrap_or(0);
     let nbf = c["nbf"].as_i64().or_else(|| c["iat"].as_i64()).unwrap_or(0);
     if exp + SKEW_SECS < now || nbf - SKEW_SECS > now {
-        return Err(crate::client_auth::outside_validity(now, nbf, exp));
+        return Err(AadError::outside_validity(now, nbf, exp));
     }
     let by_subject: Vec<_> = by_issuer.iter().filter(|f| f.subject == sub).collect();
     if by_subject.is_empty() {

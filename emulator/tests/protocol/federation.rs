@@ -397,3 +397,49 @@ async fn a_secret_added_works_and_a_removed_one_is_7000215() {
         .aadsts(401, "invalid_client", 7000215);
     ask(secret.to_owned()).await.success();
 }
+
+#[tokio::test]
+async fn a_world_file_declares_federated_credentials_and_managed_identities_in_graphs_shape() {
+    // The issuer must be known before the emulator starts: trust Contoso's own issuer on a
+    // fixed loopback port, with the identity declared in the file too.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut world = serde_json::to_value(emulator::World::well_known()).unwrap();
+    let contoso = &mut world["tenants"][0];
+    contoso["managedIdentities"] = json!([{
+        "clientId": "0c7f3a55-1b2e-4d6f-8a9b-123456789abc",
+        "principalId": "5d1e7b22-9c3a-4f8e-b6d1-abcdef012345",
+        "displayName": "from-the-file",
+        "systemAssigned": true,
+    }]);
+    for app in contoso["applications"].as_array_mut().unwrap() {
+        if app["appId"] == wk::WEB_APP_CLIENT_ID {
+            app["federatedIdentityCredentials"] = json!([{
+                "name": "system-assigned",
+                "issuer": format!("{base}/{}/v2.0", wk::TENANT_ID),
+                "subject": "5d1e7b22-9c3a-4f8e-b6d1-abcdef012345",
+                "audiences": [wk::TOKEN_EXCHANGE_AUDIENCE],
+            }]);
+        }
+    }
+    let emu = emulator::Emulator::builder()
+        .world(serde_json::from_value(world).unwrap())
+        .start(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    // No client_id: the host's system-assigned identity.
+    let (status, b) = imds(
+        &emu,
+        &format!("resource={}", wk::TOKEN_EXCHANGE_AUDIENCE),
+        true,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    app_token_by(&emu, b["access_token"].as_str().unwrap())
+        .await
+        .success();
+}
