@@ -30,6 +30,8 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata/identity/oauth2/token", get(imds))
+        // MSAL asks with a trailing slash, which the real service answers.
+        .route("/metadata/identity/oauth2/token/", get(imds))
         .route("/msi/token", get(app_service))
 }
 

@@ -417,6 +417,11 @@ async fn a_certificate_not_registered_falls_back_to_the_next_one() {
             }
         }
     }
+    // Sign-in tokens of 4 s: the calls after the sign-in refresh with the certificate too.
+    emulator.set_lifetimes(LifetimesUpdate {
+        access_token: Some(4),
+        ..Default::default()
+    });
     let files = Files::new();
     // Each certificate's file holds its key too, as Key Vault exports a PEM.
     let old = files.write(
@@ -441,6 +446,8 @@ async fn a_certificate_not_registered_falls_back_to_the_next_one() {
         callback.text().await.unwrap()
     );
     use_everything(&app).await;
+    let stats = emulator.stats();
+    assert!(stats.refresh_token >= 1 && stats.obo >= 2, "{stats:?}");
     assert_eq!(
         app.metric("bff_client_credential_fallbacks_total", "")
             .await,
