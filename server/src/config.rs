@@ -138,9 +138,12 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         // AKS workload identity injects AZURE_CLIENT_ID, AZURE_TENANT_ID and
-        // AZURE_AUTHORITY_HOST with AZURE_FEDERATED_TOKEN_FILE: they stand in for ours then
-        // (only then: on a developer's machine they may belong to other tools).
-        let workload_identity = own("AZURE_FEDERATED_TOKEN_FILE").is_some();
+        // AZURE_AUTHORITY_HOST with AZURE_FEDERATED_TOKEN_FILE: they stand in for ours when that
+        // file is the credential (only then: on a developer's machine, or beside another
+        // credential, they may name another identity).
+        let workload_identity = own("AZURE_FEDERATED_TOKEN_FILE").is_some()
+            && own("AZURE_AD_CLIENT_CREDENTIAL")
+                .is_none_or(|kind| kind.eq_ignore_ascii_case("federated-token-file"));
         let get = |name: &str| {
             own(name).or_else(|| {
                 let injected = match name {
@@ -571,6 +574,17 @@ mod tests {
         // Without the token file they belong to other tools: the embedded world stays.
         let config = Config::from_vars(&vars(&injected)).unwrap();
         assert_eq!(config.client_id, embedded::CLIENT_ID);
+        // Beside another chosen credential, they may name another identity: not used.
+        let mut beside_a_secret = with_file.clone();
+        beside_a_secret.extend([
+            ("AZURE_AD_CLIENT_CREDENTIAL", "secret"),
+            ("AZURE_AD_CLIENT_SECRET", "s"),
+        ]);
+        let config = Config::from_vars(&vars(&beside_a_secret)).unwrap();
+        assert!(
+            matches!(config.idp, IdentityProvider::Embedded { .. }),
+            "AZURE_TENANT_ID was not taken: {config:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

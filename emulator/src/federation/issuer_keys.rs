@@ -15,7 +15,9 @@ use jsonwebtoken::jwk::JwkSet;
 /// How long fetched keys are used before they are fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(600);
 /// A token whose `kid` is not in the cached set refetches, at most this often per issuer.
-const REFETCH_AFTER: Duration = Duration::from_secs(30);
+const REFETCH_AFTER: Duration = Duration::from_secs(5);
+/// The largest discovery document or key set read.
+const MAX_BODY: usize = 1 << 20;
 
 /// Fetched key sets by issuer.
 #[derive(Debug, Default)]
@@ -55,28 +57,42 @@ impl IssuerKeyCache {
 
 async fn fetch(issuer: &str) -> Result<JwkSet, String> {
     let base = issuer.trim_end_matches('/');
+    let issuer_url = url::Url::parse(base).map_err(|e| format!("{issuer} is not a URL: {e}"))?;
+    // Loopback (`http://`, the emulator's own TLS certificate) only for a loopback issuer, so
+    // that a registered https issuer cannot point its `jwks_uri` at this host's services.
+    let loopback = is_loopback(&issuer_url);
     let discovery_url = format!("{base}/.well-known/openid-configuration");
-    let discovery: serde_json::Value = get_json(&discovery_url).await?;
+    let discovery: serde_json::Value = get_json(&discovery_url, loopback).await?;
     let jwks_uri = discovery["jwks_uri"]
         .as_str()
         .ok_or_else(|| format!("{discovery_url} names no jwks_uri"))?;
-    get_json(jwks_uri).await
+    get_json(jwks_uri, loopback).await
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
-    let loopback = match parsed.host() {
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str, loopback: bool) -> Result<T, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
     // Entra fetches issuers over HTTPS only; a loopback `http://` issuer is allowed because
     // nothing else can serve one on a machine without a network (the tests' issuers).
-    if parsed.scheme() != "https" && !loopback {
-        return Err(format!("{url} is not an https:// address"));
+    let allowed = if loopback {
+        is_loopback(&parsed)
+    } else {
+        parsed.scheme() == "https"
+    };
+    if !allowed {
+        return Err(format!(
+            "{url} is neither https:// nor on the issuer's loopback host"
+        ));
     }
-    let response = client(loopback)
+    let mut response = client(loopback)
         .get(parsed)
         .send()
         .await
@@ -84,10 +100,14 @@ async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String
     if !response.status().is_success() {
         return Err(format!("{url} answered {}", response.status()));
     }
-    response
-        .json()
-        .await
-        .map_err(|e| format!("{url} did not answer JSON: {e}"))
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            return Err(format!("{url} answered more than {MAX_BODY} bytes"));
+        }
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{url} did not answer JSON: {e}"))
 }
 
 /// Without redirects, with a deadline. On loopback the emulator's own self-signed TLS

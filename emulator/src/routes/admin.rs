@@ -51,7 +51,9 @@ pub fn router() -> Router<AppState> {
         .layer(middleware::from_fn(loopback_only))
 }
 
-async fn loopback_only(req: Request, next: Next) -> Response {
+/// Refuses peers, hosts and web pages that are not the developer's own machine (see the
+/// module's doc).
+pub(crate) async fn loopback_only(req: Request, next: Next) -> Response {
     let forbidden = |why: &str| {
         (
             StatusCode::FORBIDDEN,

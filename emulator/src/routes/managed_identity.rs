@@ -26,13 +26,16 @@ use crate::{
     world::{ManagedIdentity, Tenant, World},
 };
 
-/// The two endpoints.
+/// The two endpoints, for loopback peers only (as the admin surface): like the host's real
+/// ones, they answer the machine itself, not the network, even when the emulator listens
+/// beyond loopback.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata/identity/oauth2/token", get(imds))
         // MSAL asks with a trailing slash, which the real service answers.
         .route("/metadata/identity/oauth2/token/", get(imds))
         .route("/msi/token", get(app_service))
+        .layer(axum::middleware::from_fn(super::admin::loopback_only))
 }
 
 #[derive(Debug, Deserialize)]

@@ -82,15 +82,22 @@ fn credential_problem(err: &CredentialError) -> Problem {
             "Mend the credential file named above (a secret or PEM mount that went missing)."
         }
     };
+    // The detail (file paths, the identity's id, the endpoint's answer) is in the server log
+    // and on the diagnostics page for signed-in users, not on a page anyone may see.
     Problem {
         title: "This app could not prove its identity to Entra ID".into(),
-        message: Some(err.detail.clone()),
         meaning: format!(
             "Every request to Entra ID carries the app's client credential ({}); it could not \
              be produced, so nothing was sent.",
             err.kind
         ),
-        cause: err.detail.clone(),
+        cause: if err.transient {
+            "The identity endpoint of this host did not answer (the server log says more).".into()
+        } else {
+            "The credential's configuration does not work on this host (the server log names \
+             the file or identity and what went wrong)."
+                .into()
+        },
         fix: fix.into(),
         action: if err.transient {
             ProblemAction::Retry

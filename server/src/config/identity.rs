@@ -111,7 +111,7 @@ pub(super) fn read_credential(
             managed_identity_source(get, identity_id, authority_host, problems)
         }
     };
-    (!sources.is_empty()).then(|| ClientCredential::new(kind, sources))
+    ClientCredential::new(kind, sources)
 }
 
 /// Comma-separated paths, in order.
@@ -132,12 +132,14 @@ fn secret_sources(
         .map(|s| Source::Secret(Secret::new(s)))
         .into_iter()
         .collect();
-    for path in files.as_deref().map(paths).unwrap_or_default() {
+    let listed = files.as_deref().map(paths).unwrap_or_default();
+    let none_given = sources.is_empty() && listed.is_empty();
+    for path in listed {
         let shown = path.display().to_string();
         match WatchedFiles::open(vec![path], move |contents: &[String]| {
             let value = contents[0].trim();
             if value.is_empty() {
-                Err(format!("AZURE_AD_CLIENT_SECRET_FILE: {shown} is empty"))
+                Err(format!("{shown} is empty"))
             } else {
                 Ok(Secret::new(value))
             }
@@ -149,8 +151,12 @@ fn secret_sources(
             )),
         }
     }
-    if sources.is_empty() && problems.is_empty() {
-        problems.push("AZURE_AD_CLIENT_CREDENTIAL=secret, but AZURE_AD_CLIENT_SECRET and AZURE_AD_CLIENT_SECRET_FILE are not set.".to_owned());
+    if none_given {
+        problems.push(
+            "AZURE_AD_CLIENT_CREDENTIAL=secret, but neither AZURE_AD_CLIENT_SECRET nor \
+             AZURE_AD_CLIENT_SECRET_FILE names a secret."
+                .to_owned(),
+        );
     }
     sources
 }
@@ -181,7 +187,11 @@ fn certificate_sources(
         };
         match WatchedFiles::open(files, parse) {
             Ok(files) => sources.push(Source::Certificate(files)),
-            Err(problem) => problems.push(format!("{problem} Give the path of a PEM file.")),
+            // Parse errors name their variable; a file that cannot be read does not yet.
+            Err(problem) if problem.starts_with("AZURE_AD_") => problems.push(problem),
+            Err(problem) => problems.push(format!(
+                "AZURE_AD_CLIENT_CERTIFICATE_PATH: {problem}. Give the paths of PEM files."
+            )),
         }
     }
     sources
@@ -235,6 +245,17 @@ fn managed_identity_source(
                     header: Secret::new(header),
                 }
             })
+        }
+        // Azure Arc and Service Fabric set IDENTITY_ENDPOINT with other companions: their
+        // protocols are not spoken here, and IMDS would not be the identity meant.
+        (Some(_), None) => {
+            problems.push(
+                "AZURE_AD_CLIENT_CREDENTIAL=managed-identity: IDENTITY_ENDPOINT is set without \
+                 IDENTITY_HEADER. App Service and Container Apps set both; Azure Arc's and \
+                 Service Fabric's identity endpoints are not supported."
+                    .to_owned(),
+            );
+            None
         }
         _ => {
             let origin =

@@ -35,6 +35,14 @@ impl CertificateCredential {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der))
         };
         // The key's own block: a Key Vault PEM holds the certificate too.
+        if private_key_pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            return Err(
+                "AZURE_AD_CLIENT_PRIVATE_KEY_PATH holds an encrypted private key, which \
+                        is not supported: export it without a passphrase (openssl pkey -in \
+                        key.pem -out plain.pem) and protect the file instead."
+                    .to_owned(),
+            );
+        }
         let key_block = private_key_block(private_key_pem).ok_or_else(|| {
             "AZURE_AD_CLIENT_PRIVATE_KEY_PATH (or the certificate's file) holds no PEM private \
              key (-----BEGIN PRIVATE KEY----- or RSA PRIVATE KEY)."

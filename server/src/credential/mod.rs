@@ -22,7 +22,8 @@ mod watched;
 use std::{
     fmt,
     path::PathBuf,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::Mutex,
+    time::{Duration, Instant},
 };
 
 pub use certificate::CertificateCredential;
@@ -41,6 +42,9 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// not found, 7000214 certificate revoked, 1000502 certificate outside its validity): the
 /// next configured credential may work.
 pub const ROTATION_CODES: [u32; 5] = [7000222, 7000215, 700027, 7000214, 1000502];
+
+/// How long the credential that served after a refusal stays first in line.
+const PREFER_FALLBACK_FOR: Duration = Duration::from_secs(600);
 
 /// Which kind of credential (`AZURE_AD_CLIENT_CREDENTIAL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +113,10 @@ pub enum Source {
 pub struct ClientCredential {
     kind: CredentialKind,
     sources: Vec<Source>,
-    /// The source that last worked: later requests start there.
-    active: AtomicUsize,
+    /// The source that worked after the preferred one was refused, and since when: later
+    /// requests start there for [`PREFER_FALLBACK_FOR`], then try the preferred one again
+    /// (its file may have been mended).
+    active: Mutex<Option<(usize, Instant)>>,
     /// Times a refused credential was followed by the next one (`/metrics`).
     pub fallbacks: Counter,
 }
@@ -127,20 +133,24 @@ impl fmt::Debug for ClientCredential {
 }
 
 impl ClientCredential {
-    /// A credential of `kind` from `sources` (at least one, all of that kind).
-    pub fn new(kind: CredentialKind, sources: Vec<Source>) -> Self {
-        debug_assert!(!sources.is_empty());
-        Self {
+    /// A credential of `kind` from `sources`, all of that kind; `None` without any.
+    pub fn new(kind: CredentialKind, sources: Vec<Source>) -> Option<Self> {
+        (!sources.is_empty()).then(|| Self {
             kind,
             sources,
-            active: AtomicUsize::new(0),
+            active: Mutex::new(None),
             fallbacks: Counter::default(),
-        }
+        })
     }
 
     /// A single secret (the embedded emulator's, tests').
     pub fn secret(secret: Secret) -> Self {
-        Self::new(CredentialKind::Secret, vec![Source::Secret(secret)])
+        Self {
+            kind: CredentialKind::Secret,
+            sources: vec![Source::Secret(secret)],
+            active: Mutex::new(None),
+            fallbacks: Counter::default(),
+        }
     }
 
     pub fn kind(&self) -> CredentialKind {
@@ -152,17 +162,21 @@ impl ClientCredential {
         self.sources.len()
     }
 
-    /// The order to try the sources in this request: the one that last worked first.
+    /// The order to try the sources in this request: the preferred first, or the one that
+    /// served after it was refused, for a while.
     pub fn attempt_order(&self) -> impl Iterator<Item = usize> + '_ {
         let n = self.sources.len();
-        let start = self.active.load(Ordering::Relaxed) % n;
+        let start = match *self.active.lock().expect("credential lock") {
+            Some((index, since)) if since.elapsed() < PREFER_FALLBACK_FOR => index % n,
+            _ => 0,
+        };
         (0..n).map(move |i| (start + i) % n)
     }
 
     /// Notes that source `index` worked, after `previous` was refused.
     pub fn fell_back(&self, previous: usize, index: usize) {
         self.fallbacks.inc();
-        self.active.store(index, Ordering::Relaxed);
+        *self.active.lock().expect("credential lock") = Some((index, Instant::now()));
         tracing::warn!(
             kind = %self.kind,
             refused = previous + 1,
@@ -187,7 +201,6 @@ impl ClientCredential {
         index: usize,
         client_id: &str,
         token_endpoint: &Url,
-        http: &reqwest::Client,
     ) -> Result<Vec<(&'static str, String)>, CredentialError> {
         let fail = |detail: String, transient: bool| CredentialError {
             kind: self.kind,
@@ -234,11 +247,7 @@ impl ClientCredential {
                 Ok(assertion(token.to_owned()))
             }
             Source::ManagedIdentity(identity) => {
-                let token = identity
-                    .token(http)
-                    .await
-                    .map_err(|(detail, transient)| fail(detail, transient))?;
-                Ok(assertion(token.expose().to_owned()))
+                Ok(assertion(identity.token().await?.expose().to_owned()))
             }
         }
     }

@@ -10,8 +10,10 @@ use std::{
     time::SystemTime,
 };
 
-/// What a file looked like when it was read: its modification time and length.
-type Stamp = Vec<(Option<SystemTime>, u64)>;
+/// What the files looked like when read: each one's modification time, length and inode (a
+/// Kubernetes mount swaps a symbolic link to a new file: a new inode even where timestamps are
+/// coarse).
+type Stamp = Vec<(Option<SystemTime>, u64, u64)>;
 
 type Parse<T> = Box<dyn Fn(&[String]) -> Result<T, String> + Send + Sync>;
 
@@ -19,7 +21,14 @@ type Parse<T> = Box<dyn Fn(&[String]) -> Result<T, String> + Send + Sync>;
 pub struct WatchedFiles<T> {
     paths: Vec<PathBuf>,
     parse: Parse<T>,
-    last: Mutex<Option<(Stamp, Arc<T>)>>,
+    last: Mutex<Seen<T>>,
+}
+
+struct Seen<T> {
+    /// The last good value and the stamp it was read at.
+    good: Option<(Stamp, Arc<T>)>,
+    /// The stamp of files found unusable (not read again until they change).
+    broken: Option<Stamp>,
 }
 
 impl<T> WatchedFiles<T> {
@@ -35,7 +44,10 @@ impl<T> WatchedFiles<T> {
         let files = Self {
             paths,
             parse: Box::new(parse),
-            last: Mutex::new(None),
+            last: Mutex::new(Seen {
+                good: None,
+                broken: None,
+            }),
         };
         files.get()?;
         Ok(files)
@@ -47,25 +59,28 @@ impl<T> WatchedFiles<T> {
     /// The files cannot be read or parsed and no earlier value exists.
     pub fn get(&self) -> Result<Arc<T>, String> {
         let stamp = self.stamp();
-        let mut last = self.last.lock().expect("watched file lock");
-        if let Some((seen, value)) = last.as_ref()
-            && *seen == stamp
+        let mut seen = self.last.lock().expect("watched file lock");
+        if let Some((at, value)) = &seen.good
+            && (*at == stamp || seen.broken.as_ref() == Some(&stamp))
         {
             return Ok(value.clone());
         }
         match self.read() {
             Ok(value) => {
                 let value = Arc::new(value);
-                if last.is_some() {
+                if seen.good.is_some() {
                     tracing::info!(files = %self.names(), "credential file changed: re-read");
                 }
-                *last = Some((stamp, value.clone()));
+                seen.good = Some((stamp, value.clone()));
+                seen.broken = None;
                 Ok(value)
             }
-            Err(problem) => match last.as_ref() {
+            Err(problem) => match seen.good.as_ref() {
                 Some((_, value)) => {
-                    tracing::warn!(files = %self.names(), %problem, "credential file changed but cannot be used: keeping the previous value");
-                    Ok(value.clone())
+                    tracing::warn!(files = %self.names(), %problem, "credential file changed but cannot be used: keeping the previous value until it changes again");
+                    let value = value.clone();
+                    seen.broken = Some(stamp);
+                    Ok(value)
                 }
                 None => Err(problem),
             },
@@ -76,8 +91,8 @@ impl<T> WatchedFiles<T> {
         self.paths
             .iter()
             .map(|p| match std::fs::metadata(p) {
-                Ok(m) => (m.modified().ok(), m.len()),
-                Err(_) => (None, u64::MAX),
+                Ok(m) => (m.modified().ok(), m.len(), inode(&m)),
+                Err(_) => (None, u64::MAX, 0),
             })
             .collect()
     }
@@ -100,6 +115,16 @@ impl<T> WatchedFiles<T> {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 #[cfg(test)]

@@ -8,9 +8,15 @@ use super::{EntraClient, IdpError, client::map_token_error};
 use crate::domain::AccessToken;
 
 impl EntraClient {
-    /// An app-only token for `scope` (a `.default` scope) in the configured tenant.
+    /// An app-only token for `scope` (a `.default` scope) in the configured tenant; with a
+    /// multi-tenant authority, in the first allowed tenant (Entra refuses client credentials
+    /// at `/common` and `/organizations`: AADSTS9001023).
     pub async fn app_token(&self, scope: &str) -> Result<AccessToken, IdpError> {
-        let endpoint = self.metadata().token_endpoint.clone();
+        let config = self.config();
+        let endpoint = match config.allowed_tenants.first() {
+            Some(tid) if config.is_multi_tenant() => self.token_endpoint_for(tid),
+            _ => self.metadata().token_endpoint.clone(),
+        };
         let oauth = self
             .oauth()
             .clone()

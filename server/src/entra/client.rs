@@ -452,9 +452,21 @@ impl EntraClient {
         let credential = &self.config.credential;
         let mut first_refusal: Option<(usize, IdpError)> = None;
         for index in credential.attempt_order() {
-            let fields = credential
-                .form_fields(index, &self.config.client_id, token_endpoint, &self.http)
-                .await?;
+            let fields = match credential
+                .form_fields(index, &self.config.client_id, token_endpoint)
+                .await
+            {
+                Ok(fields) => fields,
+                // Logged here, whole; the problem page shows visitors only its kind. A source
+                // that cannot be read after a refusal: the refusal is the answer.
+                Err(err) => {
+                    tracing::error!(error = %err, source = index + 1, "client credential unavailable");
+                    match first_refusal {
+                        Some((_, refusal)) => return Err(refusal),
+                        None => return Err(err.into()),
+                    }
+                }
+            };
             match call(fields).await {
                 Ok(answer) => {
                     if let Some((refused, _)) = &first_refusal {
