@@ -4,9 +4,11 @@
 //!
 //! The client address is the TCP peer, which behind a reverse proxy is the proxy itself:
 //! set `TRUST_FORWARDED_FOR=true` there, and only there, to take the **last** address of
-//! `X-Forwarded-For`: the one the nearest proxy appended. The leftmost entries are whatever
-//! the client sent (proxies append to the header), so keying on them would let every
-//! request pick its own bucket. IPv6 clients are keyed by their /64, which one client holds.
+//! `X-Forwarded-For`: the one the nearest proxy appended (with a port, as Application
+//! Gateway writes it, or bracketed IPv6). The leftmost entries are whatever the client sent
+//! (proxies append to the header), so keying on them would let every request pick its own
+//! bucket; a request whose last entry is missing or unreadable is refused rather than
+//! counted against the proxy. IPv6 clients are keyed by their /64, which one client holds.
 
 use std::{sync::Arc, time::Duration};
 
@@ -52,28 +54,46 @@ impl KeyExtractor for ClientKey {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| {
-                request
-                    .headers()
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .next_back()
-            })
-            .flatten()
-            .and_then(|value| value.to_str().ok())
-            .and_then(|list| list.rsplit(',').next())
-            .and_then(|last| last.trim().parse::<IpAddr>().ok());
-        let peer = request
+        if self.trust_forwarded_for {
+            // Behind the proxy every request carries the header; one without a readable
+            // last entry is refused, not counted against the proxy's own address (one bucket
+            // for every user).
+            return request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|list| list.rsplit(',').next())
+                .and_then(forwarded_address)
+                .map(per_client)
+                .ok_or(GovernorError::UnableToExtractKey);
+        }
+        request
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        forwarded
-            .or(peer)
-            .map(per_client)
+            .map(|info| per_client(info.0.ip()))
             .ok_or(GovernorError::UnableToExtractKey)
     }
+}
+
+/// An `X-Forwarded-For` entry: an address, or an address with the client's port as
+/// Azure Application Gateway appends it (`203.0.113.9:51234`, `[2001:db8::1]:443`), or a
+/// bracketed IPv6 address.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')?
+                .strip_suffix(']')?
+                .parse::<std::net::Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6)
+        })
 }
 
 /// One bucket per IPv4 address, per IPv6 /64.
@@ -127,7 +147,9 @@ fn too_many(error: GovernorError) -> Response<Body> {
         GovernorError::UnableToExtractKey => (
             StatusCode::BAD_REQUEST,
             None,
-            "The client address of this request is unknown.".to_owned(),
+            "The client address of this request is unknown: with TRUST_FORWARDED_FOR=true, \
+             the reverse proxy must append it to X-Forwarded-For."
+                .to_owned(),
         ),
         GovernorError::Other { code, msg, .. } => {
             (code, None, msg.unwrap_or_else(|| "Request refused.".into()))
@@ -172,8 +194,36 @@ mod tests {
             key.extract(&two_headers).unwrap().to_string(),
             "203.0.113.9"
         );
-        let none = request(&[], "10.0.0.2:4000");
-        assert_eq!(key.extract(&none).unwrap().to_string(), "10.0.0.2");
+        // Without a usable entry the request is refused, not put in the proxy's bucket.
+        for unusable in [&[][..], &["unknown"], &["203.0.113.9, "], &["not-an-ip:80"]] {
+            let r = request(unusable, "10.0.0.2:4000");
+            assert!(key.extract(&r).is_err(), "{unusable:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_and_brackets_name_the_client() {
+        let key = ClientKey {
+            trust_forwarded_for: true,
+        };
+        for (entry, client) in [
+            ("203.0.113.9:51234", "203.0.113.9"),
+            ("1.1.1.1, 203.0.113.9:51234", "203.0.113.9"),
+            ("[2001:db8::1]:443", "2001:db8::"),
+            ("[2001:db8::1]", "2001:db8::"),
+            ("2001:db8::1", "2001:db8::"),
+        ] {
+            let r = request(&[entry], "10.0.0.2:4000");
+            assert_eq!(key.extract(&r).unwrap().to_string(), client, "{entry}");
+        }
+        // Two clients behind Application Gateway: two buckets, not the gateway's one.
+        let a = key
+            .extract(&request(&["198.51.100.1:1000"], "10.0.0.2:4000"))
+            .unwrap();
+        let b = key
+            .extract(&request(&["198.51.100.2:1000"], "10.0.0.2:4000"))
+            .unwrap();
+        assert_ne!(a, b);
     }
 
     #[test]
