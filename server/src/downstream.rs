@@ -200,6 +200,22 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
         .map_err(answer)?;
 
     let status = response.status();
+    // The browser's fetch would follow a redirect with the method, body and `x-csrf` header,
+    // into another API's proxy route or this app's own sign-out: not passed on. (304 is a
+    // cache answer, not a redirect.)
+    if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+        return Err(refused(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "The API {api_name:?} answered with a redirect (HTTP {})",
+                status.as_u16()
+            ),
+            format!(
+                "Call the address the API redirects to directly: fix the path, or the \
+                 BASE_URL of {api_name:?} (e.g. http:// where the API redirects to https://)."
+            ),
+        ));
+    }
     let mut returned = HeaderMap::new();
     for (header_name, value) in response.headers() {
         let name = header_name.as_str();

@@ -145,7 +145,7 @@ fn read_api(
     };
     let location = match settings.get("BASE_URL") {
         Some(raw) => DownstreamLocation::Remote {
-            url: parse_http_url(&var("BASE_URL"), raw, problems)?,
+            url: parse_base_url(&var("BASE_URL"), raw, problems)?,
         },
         // The embedded Weather API under its default name, with other settings changed.
         None if name == WEATHER && embedded => embedded_weather(get, problems)?,
@@ -258,7 +258,7 @@ fn read_legacy_weather(
     let scope = get("DOWNSTREAM_API_SCOPE");
     let location = match url {
         Some(raw) => DownstreamLocation::Remote {
-            url: parse_http_url("DOWNSTREAM_API_URL", &raw, problems)?,
+            url: parse_base_url("DOWNSTREAM_API_URL", &raw, problems)?,
         },
         None if embedded => embedded_weather(get, problems)?,
         None if scope.is_some() => {
@@ -349,6 +349,42 @@ pub fn is_clean_path(path: &str) -> bool {
             .all(|segment| segment != ".." && segment != ".")
 }
 
+/// A downstream API's base URL: an http(s) URL with nothing but a path after its host. A
+/// query would swallow every proxied path (the allow-list would mean nothing) and, like user
+/// info, put a key on the Call API page for every signed-in user; a fragment is never sent.
+/// The value itself is not repeated in the message: it may hold that key.
+fn parse_base_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<Url> {
+    let url = match Url::parse(raw) {
+        Ok(url) => url,
+        Err(_) => return parse_http_url(name, raw, problems),
+    };
+    let carries = [
+        (url.query().is_some(), "a query (?...)"),
+        (url.fragment().is_some(), "a fragment (#...)"),
+        (
+            !url.username().is_empty() || url.password().is_some(),
+            "user info (user:password@)",
+        ),
+    ];
+    let found: Vec<&str> = carries
+        .iter()
+        .filter(|(has, _)| *has)
+        .map(|(_, what)| *what)
+        .collect();
+    if !found.is_empty() {
+        problems.push(format!(
+            "{name} carries {}: give the API's base URL alone ({}://{}/...). Every proxied path \
+             would be appended inside it, and the Call API page would show it to every \
+             signed-in user; an API key does not belong in this URL.",
+            found.join(" and "),
+            url.scheme(),
+            url.host_str().unwrap_or("host"),
+        ));
+        return None;
+    }
+    parse_http_url(name, raw, problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +434,39 @@ mod tests {
         for refused in ["/peoplex", "/admin", "/", "/teams"] {
             assert!(!hr.allows_path(refused), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_base_url_with_a_query_fragment_or_user_info_is_refused_without_repeating_it() {
+        for (url, what) in [
+            ("https://hr.example.com/v1?code=KEY123", "a query"),
+            ("https://hr.example.com/v1#KEY123", "a fragment"),
+            ("https://user:KEY123@hr.example.com/v1", "user info"),
+        ] {
+            let (apis, problems) = read(
+                &[
+                    ("DOWNSTREAM_API__HR__BASE_URL", url),
+                    ("DOWNSTREAM_API__HR__SCOPES", "api://hr/Read"),
+                ],
+                false,
+            );
+            assert!(apis.is_empty(), "{url}");
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].contains("DOWNSTREAM_API__HR__BASE_URL carries"),
+                "{problems:?}"
+            );
+            assert!(problems[0].contains(what), "{problems:?}");
+            assert!(
+                !problems[0].contains("KEY123"),
+                "the value may be a key: {problems:?}"
+            );
+        }
+        let (_, problems) = read(&[("DOWNSTREAM_API_URL", "http://127.0.0.1:9/?k=v")], false);
+        assert!(
+            problems[0].contains("DOWNSTREAM_API_URL carries a query"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -238,3 +238,28 @@ async fn the_proxy_refuses_what_it_must_not_forward() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_apis_redirect_is_a_502_never_passed_to_the_browser() {
+    let running = setup().await;
+    let app = &running.app;
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    // The browser's fetch would follow it with the method, body and x-csrf header, e.g.
+    // into this app's sign-out or another API's proxy route.
+    for to in [
+        "/auth/logout",
+        "/api/downstream/weather/weatherforecast",
+        "https://evil.example/",
+    ] {
+        let path = format!("/api/downstream/echo/things?redirect_to={}", urlencode(to));
+        let response = app.proxied(&path).await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{to}");
+        assert!(response.headers().get("location").is_none(), "{to}");
+        let problem = problem_of(response).await;
+        assert!(problem.title.contains("redirect"), "{problem:?}");
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::Request, routing::any};
+use axum::{Json, Router, extract::Request, response::IntoResponse as _, routing::any};
 use emulator::{RunningEmulator, World, well_known as wk};
 use reqwest::RequestBuilder;
 use serde_json::{Value, json};
@@ -67,10 +67,22 @@ pub async fn weather_api(
 }
 
 /// An API that answers with what it received (method, path, query, headers, body), and
-/// tries to set a cookie.
+/// tries to set a cookie; with `?redirect_to=<url>` it answers a 307 there instead.
 pub async fn echo_api() -> String {
     let echo = |request: Request| async move {
         let (parts, body) = request.into_parts();
+        let redirect = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "redirect_to")
+                .map(|(_, v)| v.into_owned())
+        });
+        if let Some(to) = redirect {
+            return (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", to)],
+            )
+                .into_response();
+        }
         let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
         let headers: serde_json::Map<String, Value> = parts
             .headers
@@ -93,6 +105,7 @@ pub async fn echo_api() -> String {
                 "body": String::from_utf8_lossy(&body),
             })),
         )
+            .into_response()
     };
     serve(Router::new().fallback(any(echo))).await
 }
