@@ -260,9 +260,16 @@ impl Bff for BffService {
             Err(AppError::NotSignedIn) => None,
             Err(other) => return Err(other),
         };
+        // The configuration's warnings ("METRICS_ADDR answers anyone") tell a stranger where
+        // to look: signed-in users only.
+        let warnings = if user.is_some() {
+            self.config.warnings.clone()
+        } else {
+            Vec::new()
+        };
         Ok(SessionInfo {
             user,
-            warnings: self.config.warnings.clone(),
+            warnings,
             ended,
             partner_sign_in: self.config.allowed_tenants.len() > 1,
         })

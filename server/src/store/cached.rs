@@ -3,9 +3,11 @@
 //! SQLite file serves one instance); never in front of Redis, which other instances write.
 //!
 //! Every write goes to the database first, then to the cache; a read that misses fills the
-//! cache only if no write got there first, and a deletion leaves a tombstone, so that a read
-//! racing with a sign-out cannot bring the session back. Bounded in bytes; an entry past its
-//! record's expiry reads as no session.
+//! cache only if no write got there first, and a deletion leaves a tombstone, so that neither
+//! a read nor a save racing with a sign-out can bring the session back. Tombstones live in a cache of their
+//! own, so that no amount of other entries can evict one; an id the database does not know
+//! (a made-up cookie) is not cached at all, so made-up cookies cost memory nothing. Bounded
+//! in bytes, weighed as they cost; an entry past its record's expiry reads as no session.
 
 use std::time::Duration;
 
@@ -21,12 +23,18 @@ use tower_sessions::{
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// How long a tombstone keeps a deleted session from coming back.
 const TOMBSTONE: Duration = Duration::from_secs(60);
+/// Tombstones kept at once: sign-outs of a minute (each needs a signed-in session).
+const MAX_TOMBSTONES: u64 = 100_000;
+/// What an entry costs beyond its data: the id, the record's fields, the map and the
+/// cache's own bookkeeping (measured at about 250 B).
+const ENTRY_OVERHEAD: usize = 256;
 
 #[derive(Clone)]
 pub struct Cached<S> {
     inner: S,
-    /// `None`: deleted (a tombstone).
-    records: Cache<Id, Option<Record>>,
+    records: Cache<Id, Record>,
+    /// Sessions deleted in the last [`TOMBSTONE`].
+    tombstones: Cache<Id, ()>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Cached<S> {
@@ -41,19 +49,27 @@ impl<S> Cached<S> {
     pub fn new(inner: S) -> Self {
         let records = Cache::builder()
             .max_capacity(MAX_BYTES)
-            .weigher(|_: &Id, record: &Option<Record>| {
-                let data = record.as_ref().map_or(0, |r| {
-                    r.data
-                        .iter()
-                        .map(|(k, v)| k.len() + v.to_string().len())
-                        .sum()
-                });
-                u32::try_from(data + 64).unwrap_or(u32::MAX)
+            .weigher(|_: &Id, record: &Record| {
+                let data: usize = record
+                    .data
+                    .iter()
+                    .map(|(k, v)| k.len() + v.to_string().len())
+                    .sum();
+                u32::try_from(data + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
-            // Idle sessions leave memory; a tombstone outlives any read in flight.
-            .time_to_idle(TOMBSTONE.max(Duration::from_secs(600)))
+            // Idle sessions leave memory.
+            .time_to_idle(Duration::from_secs(600))
             .build();
-        Self { inner, records }
+        let tombstones = Cache::builder()
+            .max_capacity(MAX_TOMBSTONES)
+            // Outlives any read in flight.
+            .time_to_live(TOMBSTONE)
+            .build();
+        Self {
+            inner,
+            records,
+            tombstones,
+        }
     }
 
     /// The store behind the cache (for a health probe that must reach the database).
@@ -70,29 +86,49 @@ fn live(record: Record) -> Option<Record> {
 impl<S: SessionStore> SessionStore for Cached<S> {
     async fn create(&self, record: &mut Record) -> Result<()> {
         self.inner.create(record).await?;
-        self.records.insert(record.id, Some(record.clone())).await;
+        self.records.insert(record.id, record.clone()).await;
         Ok(())
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
         self.inner.save(record).await?;
-        self.records.insert(record.id, Some(record.clone())).await;
+        // Never over a tombstone: the database's save did not revive a session deleted
+        // meanwhile, and neither does the cache. A save comes within the request timeout
+        // (30 s) of the load it follows, so the tombstone's minute covers any such race.
+        if !self.tombstones.contains_key(&record.id) {
+            self.records.insert(record.id, record.clone()).await;
+        }
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        if let Some(cached) = self.records.get(id).await {
-            return Ok(cached.and_then(live));
+        if self.tombstones.contains_key(id) {
+            return Ok(None);
         }
-        let loaded = self.inner.load(id).await?;
-        // Only if no write (or deletion) got there while the database was read.
-        let entry = self.records.entry(*id).or_insert(loaded.clone()).await;
-        Ok(entry.into_value().and_then(live))
+        if let Some(cached) = self.records.get(id).await {
+            return Ok(live(cached));
+        }
+        let Some(loaded) = self.inner.load(id).await? else {
+            return Ok(None);
+        };
+        // Only if no write got there while the database was read, and no deletion.
+        if self.tombstones.contains_key(id) {
+            return Ok(None);
+        }
+        let entry = self.records.entry(*id).or_insert(loaded).await;
+        // A deletion between the check above and the insert: the delete's own invalidation
+        // may have run before the insert, so look again.
+        if self.tombstones.contains_key(id) {
+            self.records.invalidate(id).await;
+            return Ok(None);
+        }
+        Ok(live(entry.into_value()))
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
+        self.tombstones.insert(*id, ()).await;
+        self.records.invalidate(id).await;
         self.inner.delete(id).await?;
-        self.records.insert(*id, None).await;
         Ok(())
     }
 }
@@ -144,10 +180,31 @@ mod tests {
         let kept = store
             .records
             .entry(a.id)
-            .or_insert(stale)
+            .or_insert(stale.unwrap())
             .await
             .into_value();
-        assert_eq!(kept.unwrap().data["k"], "new");
+        assert_eq!(kept.data["k"], "new");
         assert_eq!(store.load(&a.id).await.unwrap().unwrap().data["k"], "new");
+    }
+
+    #[tokio::test]
+    async fn made_up_ids_cost_no_memory_and_no_flood_evicts_a_tombstone() {
+        let store = Cached::new(MemoryStore::default());
+        let mut a = record(TimeDelta::hours(1), "signed in");
+        store.create(&mut a).await.unwrap();
+        store.delete(&a.id).await.unwrap();
+        for _ in 0..20_000 {
+            assert!(store.load(&Id::default()).await.unwrap().is_none());
+        }
+        store.records.run_pending_tasks().await;
+        assert_eq!(store.records.entry_count(), 0, "misses are not cached");
+        // A write that reached the database after the sign-out (a slow save) is not served.
+        store.inner().save(&a).await.unwrap();
+        assert!(store.load(&a.id).await.unwrap().is_none());
+        store.save(&a).await.unwrap();
+        assert!(
+            store.load(&a.id).await.unwrap().is_none(),
+            "the tombstone holds"
+        );
     }
 }

@@ -158,12 +158,13 @@ pub fn unavailable(path: &str) -> Response {
             "The server could not read or save your session.".into(),
             FIX.into(),
         ],
-        // A page is tried again where it was; an auth step from the start.
+        // A page is tried again where it was (a path of this site only: `//evil.example/`
+        // would be an off-site link); an auth step from the start.
         (
-            if path.starts_with("/auth/") {
-                "/"
-            } else {
-                path
+            match crate::domain::ReturnTo::parse(path) {
+                Some(_) if path.starts_with("/auth/") => "/",
+                Some(_) => path,
+                None => "/",
             },
             "Try again",
         ),
@@ -184,5 +185,29 @@ pub fn problem() -> app::model::Problem {
         fix: FIX.into(),
         action: app::model::ProblemAction::Retry,
         ..app::model::Problem::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable;
+
+    async fn link_of(path: &str) -> String {
+        let body = axum::body::to_bytes(unavailable(path).into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        let anchor = "class=\"button\" href=\"";
+        let at = page.find(anchor).expect("a Try again link") + anchor.len();
+        page[at..at + page[at..].find('"').unwrap()].to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_outage_pages_try_again_link_stays_on_this_site() {
+        assert_eq!(link_of("/tokens").await, "/tokens");
+        assert_eq!(link_of("/auth/callback").await, "/");
+        for hostile in ["//evil.example/", "/\\evil.example/"] {
+            assert_eq!(link_of(hostile).await, "/", "{hostile}");
+        }
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! A save never brings back a record deleted meanwhile (by sign-out elsewhere or the identity
 //! provider's front-channel sign-out while this request ran): tower-sessions saves only
-//! sessions it loaded, so a record that is gone by then has ended, and stays ended.
+//! sessions it loaded, and the stores update only a record that still exists, atomically
+//! ([`super::conditional`]).
 //!
 //! [`UserSession::touch`]: crate::session::UserSession::touch
 
@@ -53,9 +54,6 @@ impl<S: SessionStore> SessionStore for IdleExpiry<S> {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        if self.inner.load(&record.id).await?.is_none() {
-            return Ok(());
-        }
         self.inner.save(&self.capped(record)).await
     }
 
@@ -72,7 +70,9 @@ impl<S: SessionStore> SessionStore for IdleExpiry<S> {
 mod tests {
     use std::collections::HashMap;
 
-    use tower_sessions::{MemoryStore, SessionStore, session::Record};
+    use tower_sessions::{SessionStore, session::Record};
+
+    use crate::store::conditional::MemoryStore;
 
     use super::*;
 

@@ -6,6 +6,7 @@
 //! ([`redis`]).
 
 pub mod cached;
+pub mod conditional;
 pub mod health;
 pub mod idle;
 pub mod redis;
@@ -16,10 +17,8 @@ use std::sync::Arc;
 
 use axum::{Router, middleware};
 use tower_sessions::{
-    Expiry, MemoryStore, SessionManagerLayer, SessionStore, cookie::SameSite,
-    session_store::ExpiredDeletion,
+    Expiry, SessionManagerLayer, SessionStore, cookie::SameSite, session_store::ExpiredDeletion,
 };
-use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::{
     SqliteStore,
     sqlx::{SqlitePool, sqlite::SqliteConnectOptions},
@@ -45,10 +44,11 @@ pub struct Stores {
     metrics: Arc<Metrics>,
 }
 
+/// Each saves an existing session only while it exists ([`conditional`]).
 enum Backend {
-    Memory(MemoryStore),
-    Sqlite(cached::Cached<SqliteStore>),
-    Redis(RedisStore<fred::prelude::Pool>),
+    Memory(conditional::MemoryStore),
+    Sqlite(cached::Cached<conditional::ConditionalSqlite>),
+    Redis(conditional::ConditionalRedis),
 }
 
 impl Stores {
@@ -58,7 +58,7 @@ impl Stores {
         let ring = Arc::new(KeyRing::load(&config.session.keys)?);
         let (backend, shared, sid_index) = match &config.session.store {
             SessionStoreKind::Memory => (
-                Backend::Memory(MemoryStore::default()),
+                Backend::Memory(conditional::MemoryStore::default()),
                 None,
                 sid_index::SidIndex::memory(),
             ),
@@ -79,7 +79,7 @@ impl Stores {
                 let shared = redis::Shared::new(pool.clone(), ring.clone(), metrics.clone());
                 let index = sid_index::SidIndex::redis(pool.clone(), &config.client_id);
                 (
-                    Backend::Redis(RedisStore::new(pool)),
+                    Backend::Redis(conditional::ConditionalRedis::new(pool)),
                     Some(Arc::new(shared)),
                     index,
                 )
@@ -178,7 +178,9 @@ pub fn cookie_name(https: bool) -> &'static str {
     }
 }
 
-async fn open_sqlite(path: &std::path::Path) -> Result<(SqliteStore, sid_index::SidIndex), String> {
+async fn open_sqlite(
+    path: &std::path::Path,
+) -> Result<(conditional::ConditionalSqlite, sid_index::SidIndex), String> {
     private_file(path).map_err(|e| e.to_string())?;
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -187,14 +189,14 @@ async fn open_sqlite(path: &std::path::Path) -> Result<(SqliteStore, sid_index::
         .await
         .map_err(|e| e.to_string())?;
     let index = sid_index::SidIndex::sqlite(pool.clone()).await?;
-    let store = SqliteStore::new(pool);
+    let store = SqliteStore::new(pool.clone());
     store.migrate().await.map_err(|e| e.to_string())?;
     tokio::spawn(
         store
             .clone()
             .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
     );
-    Ok((store, index))
+    Ok((conditional::ConditionalSqlite::new(store, pool), index))
 }
 
 /// Creates the session database readable by this user only: it holds refresh tokens

@@ -170,14 +170,16 @@ impl Shared {
         let _: i64 = self
             .timed("obo_put", self.pool.sadd(user_index, key))
             .await?;
-        // The index outlives its entries by an hour; a stale member costs one no-op DEL.
-        let _: i64 = self
-            .timed(
-                "obo_put",
-                self.pool
-                    .expire(user_index, ttl.as_secs() as i64 + 3_600, None),
-            )
-            .await?;
+        // The index outlives its longest-lived entry by an hour (a stale member costs one
+        // no-op DEL): a token that expires sooner never shortens it, or sign-out would miss
+        // the older ones.
+        let wanted = ttl.as_secs() as i64 + 3_600;
+        let current: i64 = self.timed("obo_put", self.pool.ttl(user_index)).await?;
+        if current < wanted {
+            let _: i64 = self
+                .timed("obo_put", self.pool.expire(user_index, wanted, None))
+                .await?;
+        }
         Ok(())
     }
 

@@ -136,6 +136,17 @@ impl SidIndex {
                 let key = format!("{prefix}{sid}");
                 let value = serde_json::to_string(&opened).map_err(|e| e.to_string())?;
                 let _: i64 = pool.sadd(&key, value).await.map_err(|e| e.to_string())?;
+                // Members do not expire by themselves: the ended ones go at each sign-in.
+                let members: Vec<String> = pool.smembers(&key).await.map_err(|e| e.to_string())?;
+                let ended: Vec<String> = members
+                    .into_iter()
+                    .filter(|m| {
+                        serde_json::from_str::<Opened>(m).map_or(true, |o| o.expires_at <= now)
+                    })
+                    .collect();
+                if !ended.is_empty() {
+                    let _: i64 = pool.srem(&key, ended).await.map_err(|e| e.to_string())?;
+                }
                 // The set lives as long as its longest-lived session.
                 let ttl: i64 = pool.ttl(&key).await.map_err(|e| e.to_string())?;
                 let wanted = opened.expires_at - now;

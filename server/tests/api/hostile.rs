@@ -1216,3 +1216,73 @@ async fn hostile_chunked_bodies_are_bounded_like_declared_ones() {
     assert_eq!(answer.status, 413, "{}", answer.body);
     assert!(answer.body.contains("bytes at most"), "{}", answer.body);
 }
+
+#[tokio::test]
+async fn hostile_made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app(&[("SESSION_STORE", "memory")]).await;
+    let client = Client::new();
+    let lines = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", app.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Every label set these requests can reach, once.
+    let send = |method: String, path: String| {
+        let request = client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(&path),
+        );
+        async move { request.send().await.unwrap().status() }
+    };
+    for (method, path) in [("GET", "/nope"), ("XMADEUP", "/nope"), ("XMADEUP", "/")] {
+        send(method.into(), path.into()).await;
+    }
+    let before = metrics().await;
+    let long = "X".repeat(2_000);
+    for i in 0..1_000 {
+        send(format!("{long}{i}"), format!("/nope/{i}/{long}")).await;
+        send(format!("M{i}"), "/".into()).await;
+    }
+    let after = metrics().await;
+    assert_eq!(lines(&after), lines(&before), "no new series");
+    // Only counts grew (a few digits), never a label.
+    assert!(
+        after.len() < before.len() + 200,
+        "{} -> {} bytes",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        !after.contains("XMADEUP") && !after.contains("/nope"),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_strangers_see_no_configuration_warnings() {
+    // A configuration that starts with a warning (a credential variable that is ignored).
+    let app = spawn_app(&[
+        ("SESSION_STORE", "memory"),
+        ("AZURE_AD_CLIENT_CREDENTIAL", "secret"),
+        (
+            "AZURE_AD_CLIENT_SECRET",
+            emulator::well_known::WEB_APP_SECRET,
+        ),
+        (
+            "AZURE_AD_MANAGED_IDENTITY_CLIENT_ID",
+            "6a1f0c9e-3b7d-4e2a-9c55-0d8e2f4b7a19",
+        ),
+    ])
+    .await;
+    assert!(app.session().await.warnings.is_empty(), "anonymous");
+    app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let warnings = app.session().await.warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("are ignored")),
+        "{warnings:?}"
+    );
+}

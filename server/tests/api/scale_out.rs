@@ -298,3 +298,92 @@ async fn an_unreachable_redis_stops_start_with_the_fix() {
     assert!(err.contains("REDIS_URL"), "{err}");
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
 }
+
+#[tokio::test]
+async fn a_users_token_index_outlives_its_longest_token_and_ended_sign_ins_leave_the_sid_set() {
+    use server::store::{
+        redis::Shared,
+        sealed::KeyRing,
+        sid_index::{Opened, SidIndex},
+    };
+    let redis = RedisServer::start();
+    let settings = server::config::RedisSettings {
+        url: redis.url(),
+        timeout: Duration::from_secs(2),
+    };
+    let pool = server::store::redis::connect(&settings).await.unwrap();
+    let ring = std::sync::Arc::new(KeyRing::new(&[[7; 32]]));
+    let metrics = std::sync::Arc::new(server::metrics::Metrics::default());
+    let shared = Shared::new(pool.clone(), ring, metrics);
+    let index = "bff:obo-user:t:o";
+    let long = Duration::from_secs(7_200);
+    shared
+        .obo_put(index, "bff:obo:t:o:long", "a", long)
+        .await
+        .unwrap();
+    // A later, shorter-lived token must not shorten the index (sign-out reads it).
+    shared
+        .obo_put(index, "bff:obo:t:o:short", "b", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let client = redis.client().await;
+    let ttl: i64 = client
+        .custom(fred::cmd!("TTL"), vec![index.to_owned()])
+        .await
+        .unwrap();
+    assert!(
+        ttl > 7_200,
+        "the index expires in {ttl} s, before the 2-hour token"
+    );
+
+    let sids = SidIndex::redis(pool, "client");
+    let now = 1_900_000_000;
+    let opened = |session: &str, expires_at: i64| Opened {
+        session_id: session.into(),
+        tenant_id: "t".into(),
+        object_id: "o".into(),
+        expires_at,
+    };
+    sids.record("sid", opened("ended", now - 10), now - 100)
+        .await
+        .unwrap();
+    sids.record("sid", opened("live", now + 3_600), now)
+        .await
+        .unwrap();
+    let members = redis.members("bff:sid:client:sid").await;
+    assert_eq!(
+        members.len(),
+        1,
+        "the ended session left the set: {members:?}"
+    );
+    assert!(members[0].contains("live"), "{members:?}");
+}
+
+#[tokio::test]
+async fn a_save_after_a_sign_out_does_not_revive_the_session_in_redis() {
+    use tower_sessions::{
+        SessionStore,
+        session::{Id, Record},
+    };
+    let redis = RedisServer::start();
+    let settings = server::config::RedisSettings {
+        url: redis.url(),
+        timeout: Duration::from_secs(2),
+    };
+    let pool = server::store::redis::connect(&settings).await.unwrap();
+    let store = server::store::conditional::ConditionalRedis::new(pool);
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
+            + tower_sessions::cookie::time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    // A request that loaded the session before the sign-out saves it after.
+    store.delete(&record.id).await.unwrap();
+    store.save(&record).await.unwrap();
+    assert!(
+        store.load(&record.id).await.unwrap().is_none(),
+        "SET ... XX"
+    );
+}

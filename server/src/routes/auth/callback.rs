@@ -355,7 +355,13 @@ pub(super) async fn complete(
     let session_id = session.sign_in(&user).await?;
     // Remembered for the identity provider's front-channel sign-out. Without it the session
     // still works; only single sign-out misses it, so the sign-in goes on.
-    if let Some(sid) = claims.sid.as_deref().or(query.session_state.as_deref()) {
+    // `session_state` comes with the query, so it is only taken in Entra's shape (a GUID):
+    // anything else would put an attacker's string of any length into the index.
+    let session_state = query
+        .session_state
+        .as_deref()
+        .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if let Some(sid) = claims.sid.as_deref().or(session_state) {
         let opened = Opened {
             session_id,
             tenant_id: user.tenant_id.clone(),
