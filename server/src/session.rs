@@ -297,6 +297,15 @@ impl UserSession {
     pub fn id(&self) -> Option<String> {
         self.0.id().map(|id| id.to_string())
     }
+
+    /// The session's key where it is not the cookie: the store's id of it in this app's
+    /// `namespace` ([`crate::store::sealed::stored_id`]), for caches, leases and the sign-in
+    /// index, none of which may hold a cookie.
+    pub fn stored_id(&self, namespace: &str) -> Option<String> {
+        self.0
+            .id()
+            .map(|id| crate::store::sealed::stored_id(namespace, &id).to_string())
+    }
 }
 
 /// The life of a session that holds nothing but pending sign-ins.

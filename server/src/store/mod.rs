@@ -41,6 +41,8 @@ pub struct Stores {
     pub shared: Option<Arc<redis::Shared>>,
     /// The sessions each identity-provider sign-in session opened (front-channel sign-out).
     pub sid_index: sid_index::SidIndex,
+    /// This app's namespace in a shared store (its client id): see [`sealed::stored_id`].
+    pub namespace: String,
     metrics: Arc<Metrics>,
 }
 
@@ -91,6 +93,7 @@ impl Stores {
             health: Arc::default(),
             shared,
             sid_index,
+            namespace: config.client_id.clone(),
             metrics,
         })
     }
@@ -117,7 +120,7 @@ impl Stores {
     ) -> SessionManagerLayer<IdleExpiry<Sealed<Watched<S>>>> {
         let watched = Watched::new(store, self.health.clone(), self.metrics.clone());
         let store = IdleExpiry::new(
-            Sealed::new(watched, self.ring.clone()),
+            Sealed::new(watched, self.ring.clone(), &self.namespace),
             config.session.idle_timeout,
         );
         SessionManagerLayer::new(store)
@@ -134,18 +137,23 @@ impl Stores {
             .with_expiry(Expiry::OnSessionEnd)
     }
 
-    /// Deletes session `id` outside any request (a front-channel sign-out); an id that is not
-    /// a session id or names no session is nothing to delete.
+    /// Deletes a session outside any request (a front-channel sign-out), by its stored id as
+    /// the sign-in index keeps it ([`sealed::stored_id`]; an index entry written before the
+    /// ids were hashed holds the session id, whose record may or may not have moved: both
+    /// go). A value that is not an id, or names no session, is nothing to delete.
     pub async fn delete_session(&self, id: &str) -> Result<(), String> {
         let Ok(id) = id.parse::<tower_sessions::session::Id>() else {
             return Ok(());
         };
-        let result = match &self.backend {
-            Backend::Memory(store) => store.delete(&id).await,
-            Backend::Sqlite(store) => store.delete(&id).await,
-            Backend::Redis(store) => store.delete(&id).await,
-        };
-        result.map_err(|e| e.to_string())
+        for id in [id, sealed::stored_id(&self.namespace, &id)] {
+            let result = match &self.backend {
+                Backend::Memory(store) => store.delete(&id).await,
+                Backend::Sqlite(store) => store.delete(&id).await,
+                Backend::Redis(store) => store.delete(&id).await,
+            };
+            result.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Whether the store answers now (`/readyz`).

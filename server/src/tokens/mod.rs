@@ -168,7 +168,10 @@ impl TokenService {
         }
         // One refresh per session: the others wait, then read what the first one stored
         // (first in this process, then, with Redis, in the whole deployment).
-        let key = session.id().unwrap_or_default();
+        // The stored id: a lease name in Redis must not be a cookie.
+        let key = session
+            .stored_id(&self.entra.config().client_id)
+            .unwrap_or_default();
         let lock = self
             .refresh_locks
             .get_with(key.clone(), || Arc::new(Mutex::new(())));

@@ -1286,3 +1286,60 @@ async fn hostile_strangers_see_no_configuration_warnings() {
         "{warnings:?}"
     );
 }
+
+#[tokio::test]
+async fn hostile_a_copy_of_the_session_database_holds_no_cookie_and_opens_no_session() {
+    use tower_sessions_sqlx_store::sqlx;
+    let app = spawn_app(&[]).await;
+    let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let cookie = callback
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("bff-session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let stranger = browser();
+    let as_cookie = |value: &str| {
+        stranger
+            .post(app.url("/api/session"))
+            .header("cookie", format!("bff-session={value}"))
+            .header("x-csrf", "1")
+            .header("content-type", "application/x-www-form-urlencoded")
+    };
+    let name = |request: reqwest::RequestBuilder| async move {
+        let session: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        session["user"]["name"].as_str().map(str::to_owned)
+    };
+    assert_eq!(
+        name(as_cookie(&cookie)).await.as_deref(),
+        Some("Adele Vance")
+    );
+
+    // The whole file, as a backup would copy it.
+    let path = app.data_dir.join("sessions.sqlite3");
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains(&cookie),
+        "the file holds the cookie"
+    );
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display()))
+        .await
+        .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let indexed: Vec<String> = sqlx::query_scalar("SELECT session_id FROM bff_sid_sessions")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(!ids.is_empty() && !indexed.is_empty());
+    for id in ids.iter().chain(&indexed) {
+        assert_ne!(id, &cookie);
+        assert_eq!(name(as_cookie(id)).await, None, "{id} opened a session");
+    }
+}

@@ -228,7 +228,7 @@ async fn a_tampered_record_reads_as_signed_out_not_a_500() {
 fn flip_a_sealed_byte(mut stored: Vec<u8>) -> Vec<u8> {
     let at = stored
         .windows(3)
-        .position(|w| w == b"v1.")
+        .position(|w| w == b"v2.")
         .expect("a sealed record")
         + 30;
     stored[at] = if stored[at] == b'A' { b'B' } else { b'A' };
@@ -386,4 +386,75 @@ async fn a_save_after_a_sign_out_does_not_revive_the_session_in_redis() {
         store.load(&record.id).await.unwrap().is_none(),
         "SET ... XX"
     );
+}
+
+/// The session cookie's value a sign-in's callback set.
+fn session_cookie(callback: &reqwest::Response) -> String {
+    callback
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("bff-session="))
+        .and_then(|v| v.split(';').next())
+        .expect("the callback sets the session cookie")
+        .to_owned()
+}
+
+/// Who a browser sending `cookie` as its session cookie is signed in as.
+async fn signed_in_with_cookie(app: &TestApp, cookie: &str) -> Option<String> {
+    let session: Value = reqwest::Client::new()
+        .post(app.url("/api/session"))
+        .header("cookie", format!("bff-session={cookie}"))
+        .header("x-csrf", "1")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["user"]["name"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_dump_of_redis_holds_no_cookie_and_opens_no_session() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let (a, _) = deployment.two().await;
+    let callback = a.sign_in(ADELE, "/", &mut Seen::default()).await;
+    let cookie = session_cookie(&callback);
+    a.profile().await;
+    assert_eq!(
+        signed_in_with_cookie(&a, &cookie).await.as_deref(),
+        Some("Adele Vance")
+    );
+
+    let mut candidates = Vec::new();
+    for k in deployment.redis.keys("*").await {
+        assert!(!k.contains(&cookie), "the key {k} holds the cookie");
+        let values = if k.starts_with("bff:obo-user:") || k.starts_with("bff:sid:") {
+            deployment.redis.members(&k).await
+        } else {
+            let bytes = deployment.redis.get(&k).await.unwrap_or_default();
+            vec![String::from_utf8_lossy(&bytes).into_owned()]
+        };
+        for value in values {
+            assert!(!value.contains(&cookie), "{k} holds the cookie");
+            // The sign-in index's entries name sessions: by their stored id.
+            if let Ok(opened) = serde_json::from_str::<Value>(&value)
+                && let Some(id) = opened["session_id"].as_str()
+            {
+                candidates.push(id.to_owned());
+            }
+        }
+        candidates.push(k.rsplit(':').next().unwrap_or(&k).to_owned());
+    }
+    assert!(candidates.len() > 3, "{candidates:?}");
+    for candidate in candidates {
+        assert_eq!(
+            signed_in_with_cookie(&a, &candidate).await,
+            None,
+            "{candidate} opened a session"
+        );
+    }
 }

@@ -352,7 +352,10 @@ pub(super) async fn complete(
         .tokens
         .purge_user(&user.tenant_id, &user.object_id)
         .await;
-    let session_id = session.sign_in(&user).await?;
+    session.sign_in(&user).await?;
+    let session_id = session
+        .stored_id(&state.config.client_id)
+        .unwrap_or_default();
     // Remembered for the identity provider's front-channel sign-out. Without it the session
     // still works; only single sign-out misses it, so the sign-in goes on.
     // `session_state` comes with the query, so it is only taken in Entra's shape (a GUID):
@@ -362,6 +365,7 @@ pub(super) async fn complete(
         .as_deref()
         .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if let Some(sid) = claims.sid.as_deref().or(session_state) {
+        // The stored id, not the cookie's: the index must not hold cookies either.
         let opened = Opened {
             session_id,
             tenant_id: user.tenant_id.clone(),
