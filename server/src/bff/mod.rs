@@ -261,8 +261,13 @@ impl Bff for BffService {
             Err(other) => return Err(other),
         };
         // The configuration's warnings ("METRICS_ADDR answers anyone") tell a stranger where
-        // to look: signed-in users only.
-        let warnings = if user.is_some() {
+        // to look: signed-in users only, except on the embedded emulator, where they are the
+        // developer's first hint and there is nothing to protect.
+        let embedded = matches!(
+            self.config.idp,
+            crate::config::IdentityProvider::Embedded { .. }
+        );
+        let warnings = if user.is_some() || embedded {
             self.config.warnings.clone()
         } else {
             Vec::new()

@@ -1264,8 +1264,20 @@ async fn hostile_made_up_methods_and_paths_do_not_grow_the_metrics() {
 
 #[tokio::test]
 async fn hostile_strangers_see_no_configuration_warnings() {
-    // A configuration that starts with a warning (a credential variable that is ignored).
+    // A real tenant's configuration that starts with a warning (an ignored credential
+    // variable); on the embedded emulator the warnings are the developer's, shown to all.
+    let emulator = emulator::Emulator::builder()
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let app = spawn_app(&[
+        ("AZURE_AD_TENANT_ID", emulator::well_known::TENANT_ID),
+        ("AZURE_AD_AUTHORITY_HOST", emulator.base_url()),
+        (
+            "AZURE_AD_CLIENT_ID",
+            emulator::well_known::WEB_APP_CLIENT_ID,
+        ),
+        ("GRAPH_BASE_URL", &emulator.graph_base_url()),
         ("SESSION_STORE", "memory"),
         ("AZURE_AD_CLIENT_CREDENTIAL", "secret"),
         (

@@ -358,12 +358,10 @@ pub(super) async fn complete(
         .unwrap_or_default();
     // Remembered for the identity provider's front-channel sign-out. Without it the session
     // still works; only single sign-out misses it, so the sign-in goes on.
-    // `session_state` comes with the query, so it is only taken in Entra's shape (a GUID):
-    // anything else would put an attacker's string of any length into the index.
     let session_state = query
         .session_state
         .as_deref()
-        .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        .filter(|s| is_session_state(s));
     if let Some(sid) = claims.sid.as_deref().or(session_state) {
         // The stored id, not the cookie's: the index must not hold cookies either.
         let opened = Opened {
@@ -433,6 +431,30 @@ mod properties {
                 .iter()
                 .any(|name| pairs.iter().filter(|(k, _)| k == name).count() > 1);
             prop_assert_eq!(parsed.is_ok(), !twice, "{}", query);
+        }
+    }
+}
+
+/// Whether a callback's `session_state` has Entra's shape (a GUID; at most 64 letters, digits
+/// and dashes here). It comes with the query, so anything else would put an attacker's string
+/// of any length into the sign-in index.
+fn is_session_state(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+#[cfg(test)]
+mod session_state_tests {
+    use super::is_session_state;
+
+    #[test]
+    fn only_entras_shape_of_session_state_is_indexed() {
+        assert!(is_session_state("5f0d7c8e-1a2b-4c3d-9e8f-0123456789ab"));
+        for hostile in ["", &"a".repeat(65), "a b", "x;y", "<script>", "sid\nother"] {
+            assert!(!is_session_state(hostile), "{hostile:?}");
         }
     }
 }
