@@ -1304,29 +1304,9 @@ async fn hostile_a_copy_of_the_session_database_holds_no_cookie_and_opens_no_ses
     use tower_sessions_sqlx_store::sqlx;
     let app = spawn_app(&[]).await;
     let callback = app.sign_in(ADELE, "/", &mut Seen::default()).await;
-    let cookie = callback
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("bff-session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let stranger = browser();
-    let as_cookie = |value: &str| {
-        stranger
-            .post(app.url("/api/session"))
-            .header("cookie", format!("bff-session={value}"))
-            .header("x-csrf", "1")
-            .header("content-type", "application/x-www-form-urlencoded")
-    };
-    let name = |request: reqwest::RequestBuilder| async move {
-        let session: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
-        session["user"]["name"].as_str().map(str::to_owned)
-    };
+    let cookie = crate::common::session_cookie(&callback);
     assert_eq!(
-        name(as_cookie(&cookie)).await.as_deref(),
+        app.signed_in_with_cookie(&cookie).await.as_deref(),
         Some("Adele Vance")
     );
 
@@ -1352,6 +1332,10 @@ async fn hostile_a_copy_of_the_session_database_holds_no_cookie_and_opens_no_ses
     assert!(!ids.is_empty() && !indexed.is_empty());
     for id in ids.iter().chain(&indexed) {
         assert_ne!(id, &cookie);
-        assert_eq!(name(as_cookie(id)).await, None, "{id} opened a session");
+        assert_eq!(
+            app.signed_in_with_cookie(id).await,
+            None,
+            "{id} opened a session"
+        );
     }
 }

@@ -388,44 +388,15 @@ async fn a_save_after_a_sign_out_does_not_revive_the_session_in_redis() {
     );
 }
 
-/// The session cookie's value a sign-in's callback set.
-fn session_cookie(callback: &reqwest::Response) -> String {
-    callback
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("bff-session="))
-        .and_then(|v| v.split(';').next())
-        .expect("the callback sets the session cookie")
-        .to_owned()
-}
-
-/// Who a browser sending `cookie` as its session cookie is signed in as.
-async fn signed_in_with_cookie(app: &TestApp, cookie: &str) -> Option<String> {
-    let session: Value = reqwest::Client::new()
-        .post(app.url("/api/session"))
-        .header("cookie", format!("bff-session={cookie}"))
-        .header("x-csrf", "1")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["user"]["name"].as_str().map(str::to_owned)
-}
-
 #[tokio::test]
 async fn a_dump_of_redis_holds_no_cookie_and_opens_no_session() {
     let deployment = Deployment::start(RedisServer::start()).await;
     let (a, _) = deployment.two().await;
     let callback = a.sign_in(ADELE, "/", &mut Seen::default()).await;
-    let cookie = session_cookie(&callback);
+    let cookie = crate::common::session_cookie(&callback);
     a.profile().await;
     assert_eq!(
-        signed_in_with_cookie(&a, &cookie).await.as_deref(),
+        a.signed_in_with_cookie(&cookie).await.as_deref(),
         Some("Adele Vance")
     );
 
@@ -452,7 +423,7 @@ async fn a_dump_of_redis_holds_no_cookie_and_opens_no_session() {
     assert!(candidates.len() > 3, "{candidates:?}");
     for candidate in candidates {
         assert_eq!(
-            signed_in_with_cookie(&a, &candidate).await,
+            a.signed_in_with_cookie(&candidate).await,
             None,
             "{candidate} opened a session"
         );

@@ -141,6 +141,19 @@ pub fn browser() -> Client {
         .unwrap()
 }
 
+/// The session cookie's value that `response` (a sign-in's callback) set, over HTTP.
+pub fn session_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("bff-session="))
+        .and_then(|v| v.split(';').next())
+        .expect("the response sets the session cookie")
+        .to_owned()
+}
+
 pub fn location(response: &Response) -> String {
     assert!(
         response.status().is_redirection(),
@@ -369,6 +382,22 @@ impl TestApp {
             "{path}: {}",
             r.text().await.unwrap()
         );
+    }
+
+    /// Who a browser sending `cookie` as its session cookie (and no other) is signed in as.
+    pub async fn signed_in_with_cookie(&self, cookie: &str) -> Option<String> {
+        let session: serde_json::Value = Client::new()
+            .post(self.url("/api/session"))
+            .header("cookie", format!("bff-session={cookie}"))
+            .header("x-csrf", "1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["user"]["name"].as_str().map(str::to_owned)
     }
 
     /// The session as the pages read it (the app's own [`SessionInfo`]).
