@@ -204,17 +204,32 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
     // into another API's proxy route or this app's own sign-out: not passed on. (304 is a
     // cache answer, not a redirect.)
     if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-        return Err(refused(
-            StatusCode::BAD_GATEWAY,
-            format!(
+        let problem = Problem {
+            title: format!(
                 "The API {api_name:?} answered with a redirect (HTTP {})",
                 status.as_u16()
             ),
-            format!(
-                "Call the address the API redirects to directly: fix the path, or the \
-                 BASE_URL of {api_name:?} (e.g. http:// where the API redirects to https://)."
+            error: Some(format!("HTTP {}", status.as_u16())),
+            meaning: "The API received the request (it may have acted on it) and answered with \
+                      a redirect, which this proxy does not pass to the browser: the browser \
+                      would follow it with this app's credentials."
+                .into(),
+            cause: "The path or the API's BASE_URL is not the address the API serves (e.g. \
+                    http:// where it redirects to https://), or the API redirects after a \
+                    change (303)."
+                .into(),
+            fix: format!(
+                "Call the address the API redirects to directly: fix the path, or the BASE_URL \
+                 of {api_name:?}; an API meant for this proxy answers without redirects."
             ),
-        ));
+            action: ProblemAction::None,
+            ..Problem::default()
+        };
+        return Err((
+            StatusCode::BAD_GATEWAY,
+            Json(AppError::Problem(Box::new(problem))),
+        )
+            .into_response());
     }
     let mut returned = HeaderMap::new();
     for (header_name, value) in response.headers() {

@@ -12,6 +12,8 @@
 use std::time::Duration;
 
 use moka::future::Cache;
+
+use super::conditional::UpdateExisting;
 use tower_sessions::{
     SessionStore,
     cookie::time::OffsetDateTime,
@@ -83,7 +85,7 @@ fn live(record: Record) -> Option<Record> {
 }
 
 #[async_trait::async_trait]
-impl<S: SessionStore> SessionStore for Cached<S> {
+impl<S: SessionStore + UpdateExisting> SessionStore for Cached<S> {
     async fn create(&self, record: &mut Record) -> Result<()> {
         self.inner.create(record).await?;
         self.records.insert(record.id, record.clone()).await;
@@ -91,12 +93,13 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        self.inner.save(record).await?;
-        // Never over a tombstone: the database's save did not revive a session deleted
-        // meanwhile, and neither does the cache. A save comes within the request timeout
-        // (30 s) of the load it follows, so the tombstone's minute covers any such race.
-        if !self.tombstones.contains_key(&record.id) {
+        // Cached only if the database saved it (the session still exists there: not deleted
+        // meanwhile, here or by its expiry sweep) and no sign-out left a tombstone.
+        let saved = self.inner.update_existing(record).await?;
+        if saved && !self.tombstones.contains_key(&record.id) {
             self.records.insert(record.id, record.clone()).await;
+        } else {
+            self.records.invalidate(&record.id).await;
         }
         Ok(())
     }
@@ -137,7 +140,9 @@ impl<S: SessionStore> SessionStore for Cached<S> {
 mod tests {
     use std::collections::HashMap;
 
-    use tower_sessions::{MemoryStore, cookie::time::Duration as TimeDelta};
+    use tower_sessions::cookie::time::Duration as TimeDelta;
+
+    use crate::store::conditional::MemoryStore;
 
     use super::*;
 
@@ -206,5 +211,16 @@ mod tests {
             store.load(&a.id).await.unwrap().is_none(),
             "the tombstone holds"
         );
+    }
+
+    #[tokio::test]
+    async fn a_save_of_a_session_the_database_no_longer_has_is_not_cached() {
+        let store = Cached::new(MemoryStore::default());
+        let mut a = record(TimeDelta::hours(1), "signed in");
+        store.create(&mut a).await.unwrap();
+        // Gone from the database without passing the cache (its expiry sweep).
+        store.inner().delete(&a.id).await.unwrap();
+        store.save(&a).await.unwrap();
+        assert!(store.load(&a.id).await.unwrap().is_none());
     }
 }

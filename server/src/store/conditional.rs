@@ -23,6 +23,13 @@ use tower_sessions::{
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::{SqliteStore, sqlx::SqlitePool};
 
+/// A store whose save can say whether the session still existed (and so was saved).
+#[async_trait::async_trait]
+pub trait UpdateExisting {
+    /// Saves `record` if its session exists; whether it did.
+    async fn update_existing(&self, record: &Record) -> Result<bool>;
+}
+
 /// tower-sessions' SQLite store, with a save that updates only an existing record.
 #[derive(Debug, Clone)]
 pub struct ConditionalSqlite {
@@ -44,18 +51,7 @@ impl SessionStore for ConditionalSqlite {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        // The same encoding as the store's own writes (MessagePack of the whole record).
-        let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
-        tower_sessions_sqlx_store::sqlx::query(
-            "update tower_sessions set data = ?, expiry_date = ? where id = ?",
-        )
-        .bind(data)
-        .bind(record.expiry_date)
-        .bind(record.id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| Error::Backend(e.to_string()))?;
-        Ok(())
+        self.update_existing(record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -64,6 +60,24 @@ impl SessionStore for ConditionalSqlite {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl UpdateExisting for ConditionalSqlite {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        // The same encoding as the store's own writes (MessagePack of the whole record).
+        let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
+        let done = tower_sessions_sqlx_store::sqlx::query(
+            "update tower_sessions set data = ?, expiry_date = ? where id = ?",
+        )
+        .bind(data)
+        .bind(record.expiry_date)
+        .bind(record.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| Error::Backend(e.to_string()))?;
+        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -133,10 +147,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        if let Some(stored) = self.0.lock().await.get_mut(&record.id) {
-            *stored = record.clone();
-        }
-        Ok(())
+        self.update_existing(record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -156,6 +167,19 @@ impl SessionStore for MemoryStore {
     async fn delete(&self, id: &Id) -> Result<()> {
         self.0.lock().await.remove(id);
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl UpdateExisting for MemoryStore {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        match self.0.lock().await.get_mut(&record.id) {
+            Some(stored) => {
+                *stored = record.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 

@@ -25,6 +25,22 @@ const POOL_SIZE: usize = 4;
 /// Deletes a lease only if it is still ours (it may have expired and been taken since).
 const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+/// Sets a key's time to live to ARGV[1] seconds unless it already lives longer, atomically
+/// (two writers reading the TTL then setting it could shorten it).
+const EXTEND_TTL: &str = "if redis.call('ttl', KEYS[1]) < tonumber(ARGV[1]) then return redis.call('expire', KEYS[1], ARGV[1]) else return 0 end";
+
+/// Makes `key` live at least `secs` more seconds (see [`EXTEND_TTL`]).
+pub async fn extend_ttl(pool: &Pool, key: &str, secs: i64) -> Result<(), fred::error::Error> {
+    let _: i64 = pool
+        .eval(
+            EXTEND_TTL,
+            vec![key.to_owned()],
+            vec![secs.max(1).to_string()],
+        )
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("Redis: {0}")]
 pub struct RedisError(String);
@@ -173,13 +189,11 @@ impl Shared {
         // The index outlives its longest-lived entry by an hour (a stale member costs one
         // no-op DEL): a token that expires sooner never shortens it, or sign-out would miss
         // the older ones.
-        let wanted = ttl.as_secs() as i64 + 3_600;
-        let current: i64 = self.timed("obo_put", self.pool.ttl(user_index)).await?;
-        if current < wanted {
-            let _: i64 = self
-                .timed("obo_put", self.pool.expire(user_index, wanted, None))
-                .await?;
-        }
+        self.timed(
+            "obo_put",
+            extend_ttl(&self.pool, user_index, ttl.as_secs() as i64 + 3_600),
+        )
+        .await?;
         Ok(())
     }
 

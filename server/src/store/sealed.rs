@@ -344,7 +344,8 @@ impl<S: SessionStore> SessionStore for Sealed<S> {
         }
         // A session of the previous format, under its id: moved to the new one, once.
         let Some(legacy) = load_readable(&self.inner, id).await? else {
-            return Ok(None);
+            // Another request of this session may have just moved it.
+            return self.moved_meanwhile(id).await;
         };
         let Some(record) = self.open_legacy(&legacy) else {
             tracing::warn!(
@@ -356,11 +357,13 @@ impl<S: SessionStore> SessionStore for Sealed<S> {
         let mut moved = self.seal(&record)?;
         let wanted = moved.id;
         self.inner.create(&mut moved).await?;
-        self.inner.delete(id).await?;
         if moved.id != wanted {
+            // Another request of this session moved it first: the store put this copy
+            // elsewhere; the session is the one already moved.
             self.inner.delete(&moved.id).await?;
-            return Ok(None);
+            return Ok(self.moved_meanwhile(id).await?.or(Some(record)));
         }
+        self.inner.delete(id).await?;
         tracing::info!(
             "a session stored in the previous format (under its cookie) was moved to a hashed key"
         );
@@ -371,6 +374,15 @@ impl<S: SessionStore> SessionStore for Sealed<S> {
         self.inner.delete(&stored_id(&self.namespace, id)).await?;
         // A record of the previous format, not read since the upgrade.
         self.inner.delete(id).await
+    }
+}
+
+impl<S: SessionStore> Sealed<S> {
+    /// Session `id` as another request just moved it to the new format, if it did.
+    async fn moved_meanwhile(&self, id: &Id) -> Result<Option<Record>> {
+        Ok(load_readable(&self.inner, &stored_id(&self.namespace, id))
+            .await?
+            .and_then(|stored| self.open(id, stored)))
     }
 }
 

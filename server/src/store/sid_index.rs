@@ -148,14 +148,9 @@ impl SidIndex {
                     let _: i64 = pool.srem(&key, ended).await.map_err(|e| e.to_string())?;
                 }
                 // The set lives as long as its longest-lived session.
-                let ttl: i64 = pool.ttl(&key).await.map_err(|e| e.to_string())?;
-                let wanted = opened.expires_at - now;
-                if ttl < wanted {
-                    let _: i64 = pool
-                        .expire(&key, wanted.max(1), None)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+                crate::store::redis::extend_ttl(pool, &key, opened.expires_at - now)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(())
             }
         }
