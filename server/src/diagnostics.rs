@@ -253,7 +253,8 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
 }
 
 /// The client credential: its kind (never its value), proved by one app-only token request
-/// for this app's own API.
+/// for Microsoft Graph's `.default`, which Entra issues to any confidential client (without
+/// `roles` when no application permission is granted: emulator/README.md, ledger Q5).
 async fn credential_check(entra: &EntraClient, config: &Config) -> Check {
     let credential = &config.credential;
     let what = match credential.sources() {
@@ -263,14 +264,22 @@ async fn credential_check(entra: &EntraClient, config: &Config) -> Check {
             credential.kind()
         ),
     };
-    match entra
-        .app_token(&format!("{}/.default", config.client_id))
-        .await
-    {
+    let graph = config
+        .graph_scope
+        .iter()
+        .next()
+        .and_then(|scope| {
+            scope
+                .as_str()
+                .rsplit_once('/')
+                .map(|(api, _)| api.to_owned())
+        })
+        .unwrap_or_else(|| "https://graph.microsoft.com".to_owned());
+    match entra.app_token(&format!("{graph}/.default")).await {
         Ok(_) => check(
             "Client credential",
             Outcome::Pass,
-            format!("{what}: Entra ID issued a token for this app"),
+            format!("{what}: Entra ID issued this app a token"),
             None,
         ),
         Err(err) => {

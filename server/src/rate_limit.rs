@@ -7,8 +7,8 @@
 //! `X-Forwarded-For`: the one the nearest proxy appended (with a port, as Application
 //! Gateway writes it, or bracketed IPv6). The leftmost entries are whatever the client sent
 //! (proxies append to the header), so keying on them would let every request pick its own
-//! bucket; a request whose last entry is unreadable is refused rather than counted against
-//! the proxy (one without the header did not pass the proxy: its peer counts). IPv6 clients are keyed by their /64, which one client holds.
+//! bucket; a request whose last entry is missing or unreadable is refused rather than
+//! counted against the proxy. IPv6 clients are keyed by their /64, which one client holds.
 
 use std::{sync::Arc, time::Duration};
 
@@ -54,30 +54,23 @@ impl KeyExtractor for ClientKey {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
-        // Without the header the request did not come through the proxy (a probe, a sidecar):
-        // its peer is the client. With it, the last entry is the client the proxy saw; one
-        // that cannot be read is refused, not counted against the proxy's own address (one
-        // bucket for every user).
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| {
-                request
-                    .headers()
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .next_back()
-            })
-            .flatten();
-        let client = match forwarded {
-            Some(value) => value
-                .to_str()
-                .ok()
+        // Behind the proxy every request carries the header; one without a readable last
+        // entry is refused, not counted against the proxy's own address (one bucket for
+        // every user, e.g. behind a proxy that does not append).
+        let client = if self.trust_forwarded_for {
+            request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|value| value.to_str().ok())
                 .and_then(|list| list.rsplit(',').next())
-                .and_then(forwarded_address),
-            None => request
+                .and_then(forwarded_address)
+        } else {
+            request
                 .extensions()
                 .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
+                .map(|info| info.0.ip())
         };
         client
             .map(per_client)
@@ -155,7 +148,7 @@ fn too_many(error: GovernorError) -> Response<Body> {
         GovernorError::UnableToExtractKey => (
             StatusCode::BAD_REQUEST,
             None,
-            "The client address of this request is unreadable: with TRUST_FORWARDED_FOR=true, \
+            "The client address of this request is unknown: with TRUST_FORWARDED_FOR=true, \
              the reverse proxy must append it to X-Forwarded-For as an address (a port may \
              follow)."
                 .to_owned(),
@@ -203,14 +196,11 @@ mod tests {
             key.extract(&two_headers).unwrap().to_string(),
             "203.0.113.9"
         );
-        // An unreadable last entry is refused, not put in the proxy's bucket.
-        for unusable in [&["unknown"][..], &["203.0.113.9, "], &["not-an-ip:80"]] {
+        // Without a usable entry the request is refused, not put in the proxy's bucket.
+        for unusable in [&[][..], &["unknown"], &["203.0.113.9, "], &["not-an-ip:80"]] {
             let r = request(unusable, "10.0.0.2:4000");
             assert!(key.extract(&r).is_err(), "{unusable:?}");
         }
-        // No header: not through the proxy, so the peer is the client.
-        let direct = request(&[], "10.0.0.7:4000");
-        assert_eq!(key.extract(&direct).unwrap().to_string(), "10.0.0.7");
     }
 
     #[test]

@@ -258,6 +258,32 @@ mod tests {
         Config::from_vars(&vars).unwrap()
     }
 
+    #[test]
+    fn every_credential_refusal_entra_gives_is_explained_with_a_fix() {
+        let config = config("dd1d6603-7fe3-411d-b985-091f1cf1c698/access_as_user");
+        for code in [
+            70021, 700211, 700212, 700213, 7002138, 7000272, 50166, 700024, 700027, 7000214,
+            1000502, 7000215, 7000222,
+        ] {
+            let problem = explain(
+                &rejected(code, "invalid_client"),
+                &Operation::Refresh,
+                &config,
+                "/",
+            );
+            assert!(
+                problem.lookup_url.is_none(),
+                "AADSTS{code} is not in the catalogue"
+            );
+            assert_eq!(
+                problem.action,
+                ProblemAction::None,
+                "AADSTS{code}: a configuration fix"
+            );
+            assert!(!problem.fix.is_empty(), "AADSTS{code}");
+        }
+    }
+
     fn rejected(code: u32, error: &str) -> IdpError {
         IdpError::Rejected {
             endpoint: "token",

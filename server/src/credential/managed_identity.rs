@@ -70,14 +70,6 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
-fn number(value: Option<&serde_json::Value>) -> Option<i64> {
-    match value? {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 impl ManagedIdentity {
     pub fn new(endpoint: IdentityEndpoint, client_id: Option<String>, audience: String) -> Self {
         let http = reqwest::Client::builder()
@@ -209,8 +201,17 @@ impl ManagedIdentity {
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| fail(format!("{which} answered something unreadable: {e}"), false))?;
-        let expires_on = number(answer.expires_on.as_ref())
-            .or_else(|| number(answer.expires_in.as_ref()).map(|s| now + s))
+        let expires_on = answer
+            .expires_on
+            .as_ref()
+            .and_then(crate::domain::seconds)
+            .or_else(|| {
+                answer
+                    .expires_in
+                    .as_ref()
+                    .and_then(crate::domain::seconds)
+                    .map(|s| now + s)
+            })
             .unwrap_or(now + 3600);
         Ok((Secret::new(answer.access_token), expires_on))
     }

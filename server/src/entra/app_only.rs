@@ -1,5 +1,5 @@
 //! App-only tokens (the client credentials grant, `<resource>/.default`): this app calling as
-//! itself. The diagnostics page asks for one for the app's own API to prove the configured
+//! itself. The diagnostics page asks for one (for Microsoft Graph) to prove the configured
 //! client credential works.
 
 use oauth2::{Scope, TokenResponse as _, TokenUrl};

@@ -78,13 +78,7 @@ impl EntraClient {
                 endpoint: ENDPOINT,
                 detail: err.to_string(),
             })?;
-        // MSAL accepts `expires_in` as a number or a numeric string; so do we.
-        let lifetime = match &parsed.expires_in {
-            serde_json::Value::Number(n) => n.as_i64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .unwrap_or(3600);
+        let lifetime = crate::domain::seconds(&parsed.expires_in).unwrap_or(3600);
         Ok(OboToken {
             access_token: AccessToken::new(parsed.access_token),
             expires_at: jsonwebtoken::get_current_timestamp() as i64 + lifetime,

@@ -221,17 +221,7 @@ async fn session_rows(app: &TestApp) -> i64 {
 
 /// Who `client` is signed in as (`None`: anonymous).
 async fn signed_in_as(app: &TestApp, client: &Client) -> Option<String> {
-    let session: serde_json::Value = client
-        .post(app.url("/api/session"))
-        .header("x-csrf", "1")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["user"]["name"].as_str().map(str::to_owned)
+    crate::common::session_name(client.post(app.url("/api/session"))).await
 }
 
 /// The sign-in of `upn` in `client` up to the emulator's redirect back: the callback URL,

@@ -141,6 +141,21 @@ pub fn browser() -> Client {
         .unwrap()
 }
 
+/// Who the session server function, called with `request` (a POST to `/api/session`), says is
+/// signed in (`None`: anonymous).
+pub async fn session_name(request: reqwest::RequestBuilder) -> Option<String> {
+    let session: serde_json::Value = request
+        .header("x-csrf", "1")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["user"]["name"].as_str().map(str::to_owned)
+}
+
 /// The session cookie's value that `response` (a sign-in's callback) set, over HTTP.
 pub fn session_cookie(response: &Response) -> String {
     response
@@ -386,18 +401,8 @@ impl TestApp {
 
     /// Who a browser sending `cookie` as its session cookie (and no other) is signed in as.
     pub async fn signed_in_with_cookie(&self, cookie: &str) -> Option<String> {
-        let session: serde_json::Value = Client::new()
-            .post(self.url("/api/session"))
-            .header("cookie", format!("bff-session={cookie}"))
-            .header("x-csrf", "1")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session["user"]["name"].as_str().map(str::to_owned)
+        let request = Client::new().post(self.url("/api/session"));
+        session_name(request.header("cookie", format!("bff-session={cookie}"))).await
     }
 
     /// The session as the pages read it (the app's own [`SessionInfo`]).
