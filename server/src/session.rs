@@ -298,13 +298,13 @@ impl UserSession {
         self.0.id().map(|id| id.to_string())
     }
 
-    /// The session's key where it is not the cookie: the store's id of it in this app's
-    /// `namespace` ([`crate::store::sealed::stored_id`]), for caches, leases and the sign-in
-    /// index, none of which may hold a cookie.
-    pub fn stored_id(&self, namespace: &str) -> Option<String> {
-        self.0
-            .id()
-            .map(|id| crate::store::sealed::stored_id(namespace, &id).to_string())
+    /// The session's key where it is not the cookie: the store's id of it
+    /// ([`StoredIds::current`]), for caches, leases and the sign-in index, none of which may
+    /// hold a cookie.
+    ///
+    /// [`StoredIds::current`]: crate::store::sealed::StoredIds::current
+    pub fn stored_id(&self, ids: &crate::store::sealed::StoredIds) -> Option<String> {
+        self.0.id().map(|id| ids.current(&id).to_string())
     }
 }
 

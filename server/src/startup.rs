@@ -183,6 +183,7 @@ impl Application {
             Arc::new(entra),
             TOKEN_CACHE_MAX_BYTES,
             stores.shared.clone(),
+            stores.ids.clone(),
             metrics.clone(),
         ));
         let profiles = Arc::new(ProfileCache::new(config.profile_ttl));
@@ -193,6 +194,7 @@ impl Application {
             apis,
             graph_throttle: Default::default(),
             profiles: profiles.clone(),
+            session_ids: stores.ids.clone(),
             diagnostics: Default::default(),
         });
         let router = router(

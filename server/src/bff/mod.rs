@@ -48,6 +48,8 @@ pub struct BffService {
     pub graph_throttle: Arc<Throttle>,
     /// The Graph profile per session: a warm page view makes no call to Graph.
     pub profiles: Profiles,
+    /// Names the session in the profile cache without its cookie.
+    pub session_ids: crate::store::sealed::StoredIds,
     /// The diagnostics page's checks against the identity provider, refreshed at most every
     /// few seconds.
     pub diagnostics: crate::diagnostics::CachedChecks,

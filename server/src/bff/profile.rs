@@ -32,9 +32,7 @@ impl BffService {
     /// The signed-in user's profile: from the cache when it can.
     pub(super) async fn profile_view(&self, request: &Parts) -> Result<Profile, AppError> {
         let (session, user) = self.signed_in(request).await?;
-        let key = session
-            .stored_id(&self.config.client_id)
-            .unwrap_or_default();
+        let key = session.stored_id(&self.session_ids).unwrap_or_default();
         match self.profiles.get(&key).await {
             Cached::Fresh(profile) => return Ok(profile),
             Cached::Stale { profile, refresh } => {

@@ -93,15 +93,7 @@ impl<S: SessionStore + UpdateExisting> SessionStore for Cached<S> {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        // Cached only if the database saved it (the session still exists there: not deleted
-        // meanwhile, here or by its expiry sweep) and no sign-out left a tombstone.
-        let saved = self.inner.update_existing(record).await?;
-        if saved && !self.tombstones.contains_key(&record.id) {
-            self.records.insert(record.id, record.clone()).await;
-        } else {
-            self.records.invalidate(&record.id).await;
-        }
-        Ok(())
+        self.update_existing(record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -133,6 +125,21 @@ impl<S: SessionStore + UpdateExisting> SessionStore for Cached<S> {
         self.records.invalidate(id).await;
         self.inner.delete(id).await?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: SessionStore + UpdateExisting> UpdateExisting for Cached<S> {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        // Cached only if the database saved it (the session still exists there: not deleted
+        // meanwhile, here or by its expiry sweep) and no sign-out left a tombstone.
+        let saved = self.inner.update_existing(record).await?;
+        if saved && !self.tombstones.contains_key(&record.id) {
+            self.records.insert(record.id, record.clone()).await;
+        } else {
+            self.records.invalidate(&record.id).await;
+        }
+        Ok(saved)
     }
 }
 

@@ -104,21 +104,7 @@ impl SessionStore for ConditionalRedis {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        // The same key and encoding as the store's own writes.
-        let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
-        let expiry = Expiration::EXAT(record.expiry_date.unix_timestamp());
-        let _: Value = self
-            .pool
-            .set(
-                record.id.to_string(),
-                data.as_slice(),
-                Some(expiry),
-                Some(SetOptions::XX),
-                false,
-            )
-            .await
-            .map_err(|e| Error::Backend(e.to_string()))?;
-        Ok(())
+        self.update_existing(record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -130,10 +116,40 @@ impl SessionStore for ConditionalRedis {
     }
 }
 
+#[async_trait::async_trait]
+impl UpdateExisting for ConditionalRedis {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        // The same key and encoding as the store's own writes.
+        let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
+        let expiry = Expiration::EXAT(record.expiry_date.unix_timestamp());
+        // `OK`, or nil when the key is gone (`XX`).
+        let answer: Value = self
+            .pool
+            .set(
+                record.id.to_string(),
+                data.as_slice(),
+                Some(expiry),
+                Some(SetOptions::XX),
+                false,
+            )
+            .await
+            .map_err(|e| Error::Backend(e.to_string()))?;
+        Ok(!answer.is_null())
+    }
+}
+
 /// Sessions in this process's memory (tests, a single instance that may sign everyone out
 /// at restart), saved only while they exist.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore(Arc<tokio::sync::Mutex<HashMap<Id, Record>>>);
+
+impl MemoryStore {
+    /// The ids it holds (tests of what a store's keys give away).
+    #[cfg(test)]
+    pub async fn ids(&self) -> Vec<Id> {
+        self.0.lock().await.keys().copied().collect()
+    }
+}
 
 #[async_trait::async_trait]
 impl SessionStore for MemoryStore {

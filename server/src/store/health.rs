@@ -23,6 +23,7 @@ use tower_sessions::{
     session_store::{Error, Result},
 };
 
+use super::conditional::UpdateExisting;
 use crate::metrics::Metrics;
 
 /// Whether the last store call failed.
@@ -100,6 +101,13 @@ impl<S: SessionStore> SessionStore for Watched<S> {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         self.watch("delete", self.inner.delete(id)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: UpdateExisting + Sync> UpdateExisting for Watched<S> {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        self.watch("save", self.inner.update_existing(record)).await
     }
 }
 

@@ -30,19 +30,18 @@ use crate::{
 };
 use health::{StoreHealth, Watched};
 use idle::IdleExpiry;
-use sealed::{KeyRing, Sealed};
+use sealed::{KeyRing, Sealed, StoredIds};
 
 /// The opened store, ready to be layered onto the router.
 pub struct Stores {
     backend: Backend,
-    pub ring: Arc<KeyRing>,
     pub health: Arc<StoreHealth>,
     /// Redis's shared leases and token cache, when sessions live in Redis.
     pub shared: Option<Arc<redis::Shared>>,
     /// The sessions each identity-provider sign-in session opened (front-channel sign-out).
     pub sid_index: sid_index::SidIndex,
-    /// This app's namespace in a shared store (its client id): see [`sealed::stored_id`].
-    pub namespace: String,
+    /// Where each session is stored, in this app's namespace (its client id).
+    pub ids: StoredIds,
     metrics: Arc<Metrics>,
 }
 
@@ -89,11 +88,10 @@ impl Stores {
         };
         Ok(Self {
             backend,
-            ring,
+            ids: StoredIds::new(ring, &config.client_id),
             health: Arc::default(),
             shared,
             sid_index,
-            namespace: config.client_id.clone(),
             metrics,
         })
     }
@@ -113,14 +111,14 @@ impl Stores {
         ))
     }
 
-    fn session_layer<S: SessionStore + Clone>(
+    fn session_layer<S: SessionStore + conditional::UpdateExisting + Clone>(
         &self,
         store: S,
         config: &Config,
     ) -> SessionManagerLayer<IdleExpiry<Sealed<Watched<S>>>> {
         let watched = Watched::new(store, self.health.clone(), self.metrics.clone());
         let store = IdleExpiry::new(
-            Sealed::new(watched, self.ring.clone(), &self.namespace),
+            Sealed::new(watched, self.ids.clone()),
             config.session.idle_timeout,
         );
         SessionManagerLayer::new(store)
@@ -138,14 +136,14 @@ impl Stores {
     }
 
     /// Deletes a session outside any request (a front-channel sign-out), by its stored id as
-    /// the sign-in index keeps it ([`sealed::stored_id`]; an index entry written before the
-    /// ids were hashed holds the session id, whose record may or may not have moved: both
-    /// go). A value that is not an id, or names no session, is nothing to delete.
+    /// the sign-in index keeps it ([`StoredIds::current`]; an index entry written by an
+    /// earlier version holds the session id itself, whose record may have moved since: every
+    /// place of it goes). A value that is not an id, or names no session, is nothing to delete.
     pub async fn delete_session(&self, id: &str) -> Result<(), String> {
         let Ok(id) = id.parse::<tower_sessions::session::Id>() else {
             return Ok(());
         };
-        for id in [id, sealed::stored_id(&self.namespace, &id)] {
+        for id in std::iter::once(id).chain(self.ids.all(&id)) {
             let result = match &self.backend {
                 Backend::Memory(store) => store.delete(&id).await,
                 Backend::Sqlite(store) => store.delete(&id).await,

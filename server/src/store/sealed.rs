@@ -2,18 +2,21 @@
 //! pending PKCE verifiers) reaches the store only as AES-256-GCM ciphertext, under a key ring
 //! that rotates without signing anyone out.
 //!
-//! The session id is the cookie's value, so it must not be readable from the store: a record
-//! is stored under a one-way hash of the id and this app's namespace ([`stored_id`]), and
-//! sealed with a key derived from the ring's key **and the id**, so that a dump of the store
-//! (a Redis `SCAN`, a replica, a SQLite backup) yields neither a cookie nor, even with the key
-//! ring, a readable record. Two apps sharing a store and a ring (different namespaces) neither
-//! find nor open each other's records.
+//! The session id is the cookie's value, so it must not be readable from the store, nor
+//! computable from anything the store holds: a record is stored under an HMAC of the id and
+//! this app's namespace, keyed with a key of the ring ([`StoredIds`]), and sealed with a key
+//! derived from the ring's key **and the id**. A dump of the store (a Redis `SCAN`, a replica,
+//! a SQLite backup) thus yields neither a cookie nor, even with the key ring, a readable
+//! record. Two apps sharing a store and a ring (different namespaces) neither find nor open
+//! each other's records.
 //!
 //! The first key of the ring seals; every key opens, found by the key id written beside the
-//! ciphertext. A record that no key opens (its key was dropped from the ring, or the record
-//! was altered) reads as no session: the user is signed out, with a log line, never a 500.
-//! Records of the previous format (stored under the id itself) are moved to the new one when
-//! their session is next read.
+//! ciphertext. A session stays where it was created (under the then first key) for its whole
+//! life, so that no rotation moves records; its key may leave the ring once the absolute
+//! session lifetime has passed. A record that no key opens (its key was dropped from the
+//! ring, or the record was altered) reads as no session: the user is signed out, with a log
+//! line, never a 500. Records of the previous formats (under the id itself, then under an
+//! unkeyed hash of it) are moved to the current one when their session is next read.
 
 use std::{collections::HashMap, io::Write as _, path::Path};
 
@@ -29,6 +32,7 @@ use tower_sessions::{
     session_store::{Error, Result},
 };
 
+use super::conditional::UpdateExisting;
 use crate::config::{KEY_LEN, KeySource};
 
 /// The one field of a sealed record's data.
@@ -172,12 +176,58 @@ fn bound_key(derive: &ring::hmac::Key, bound: &[u8]) -> LessSafeKey {
     LessSafeKey::new(key)
 }
 
-/// Where session `id` is stored for the app `namespace`: a one-way hash of both, so that
-/// the store's keys (and the sign-in index's entries, and lease names) are not cookies. A
-/// hash, not an HMAC under the ring: ids carry 128 random bits, so nothing is gained from a
-/// key, and one tied to the ring would move every record at each rotation.
-pub fn stored_id(namespace: &str, id: &Id) -> Id {
-    let digest = sha2::Sha256::digest(format!("bff-session-id\n{namespace}\n{id}").as_bytes());
+/// Where each session is stored: computed from its id, which only the cookie holds, with the
+/// key ring, so that the store's keys (and the sign-in index's entries, and lease names)
+/// neither are cookies nor lead to them.
+#[derive(Clone, Debug)]
+pub struct StoredIds {
+    ring: std::sync::Arc<KeyRing>,
+    /// This app's namespace (its client id): part of every stored id and seal.
+    namespace: String,
+}
+
+impl StoredIds {
+    pub fn new(ring: std::sync::Arc<KeyRing>, namespace: &str) -> Self {
+        Self {
+            ring,
+            namespace: namespace.to_owned(),
+        }
+    }
+
+    /// Where a new session goes, keyed with the sealing key; also the session's name for
+    /// caches, leases and the sign-in index.
+    pub fn current(&self, id: &Id) -> Id {
+        self.keyed_with(&self.ring.keys[0].2, id)
+    }
+
+    /// Where the session may be stored, one place per key of the ring, the current first.
+    fn keyed<'a>(&'a self, id: &'a Id) -> impl Iterator<Item = Id> + 'a {
+        self.ring
+            .keys
+            .iter()
+            .map(move |(_, _, derive)| self.keyed_with(derive, id))
+    }
+
+    /// Where earlier versions stored it: an unkeyed hash of the id, before that the id itself.
+    fn previous(&self, id: &Id) -> [Id; 2] {
+        let digest =
+            sha2::Sha256::digest(format!("bff-session-id\n{}\n{id}", self.namespace).as_bytes());
+        [id_of(&digest), *id]
+    }
+
+    /// Every place the session may be: what a sign-out deletes.
+    pub fn all(&self, id: &Id) -> Vec<Id> {
+        self.keyed(id).chain(self.previous(id)).collect()
+    }
+
+    fn keyed_with(&self, derive: &ring::hmac::Key, id: &Id) -> Id {
+        let input = format!("bff-stored-id\n{}\n{id}", self.namespace);
+        id_of(ring::hmac::sign(derive, input.as_bytes()).as_ref())
+    }
+}
+
+/// A session id made of the first 128 bits of a digest.
+fn id_of(digest: &[u8]) -> Id {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Id(i128::from_le_bytes(bytes))
@@ -217,51 +267,47 @@ fn generated_key(path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
 #[derive(Clone)]
 pub struct Sealed<S> {
     inner: S,
-    ring: std::sync::Arc<KeyRing>,
-    /// This app's namespace (its client id): part of every stored id and seal.
-    namespace: String,
+    ids: StoredIds,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Sealed<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sealed")
             .field("inner", &self.inner)
-            .field("namespace", &self.namespace)
+            .field("namespace", &self.ids.namespace)
             .finish()
     }
 }
 
 impl<S> Sealed<S> {
-    pub fn new(inner: S, ring: std::sync::Arc<KeyRing>, namespace: &str) -> Self {
-        Self {
-            inner,
-            ring,
-            namespace: namespace.to_owned(),
-        }
+    pub fn new(inner: S, ids: StoredIds) -> Self {
+        Self { inner, ids }
     }
 
-    /// The record as stored: under [`stored_id`], one field sealed with a key bound to the
-    /// session id (which only the cookie holds) and to this app's namespace.
+    /// The record as stored: under its current stored id, one field sealed with a key bound
+    /// to the session id (which only the cookie holds) and to this app's namespace.
     fn seal(&self, record: &Record) -> Result<Record> {
         let plain = serde_json::to_vec(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         let bound = record.id.to_string();
         let sealed = self
+            .ids
             .ring
             .seal_bound(&plain, bound.as_bytes(), self.context().as_bytes());
         Ok(Record {
-            id: stored_id(&self.namespace, &record.id),
+            id: self.ids.current(&record.id),
             data: HashMap::from([(SEALED_FIELD.to_owned(), sealed.into())]),
             expiry_date: record.expiry_date,
         })
     }
 
-    /// Session `id`'s record from what the store holds under its stored id.
+    /// Session `id`'s record from what the store holds under one of its stored ids.
     fn open(&self, id: &Id, stored: Record) -> Option<Record> {
         let sealed = stored.data.get(SEALED_FIELD)?.as_str()?;
         let bound = id.to_string();
-        let plain = self
-            .ring
-            .open_bound(sealed, bound.as_bytes(), self.context().as_bytes())?;
+        let plain =
+            self.ids
+                .ring
+                .open_bound(sealed, bound.as_bytes(), self.context().as_bytes())?;
         let data = serde_json::from_slice(&plain).ok()?;
         Some(Record {
             id: *id,
@@ -270,10 +316,11 @@ impl<S> Sealed<S> {
         })
     }
 
-    /// A record of the previous format: stored under the session id itself, sealed v1.
+    /// A record of the first format: stored under the session id itself, sealed v1.
     fn open_legacy(&self, stored: &Record) -> Option<Record> {
         let sealed = stored.data.get(SEALED_FIELD)?.as_str()?;
         let plain = self
+            .ids
             .ring
             .open(sealed, legacy_context(&stored.id).as_bytes())?;
         let data = serde_json::from_slice(&plain).ok()?;
@@ -284,7 +331,7 @@ impl<S> Sealed<S> {
     }
 
     fn context(&self) -> String {
-        format!("bff-session:{}", self.namespace)
+        format!("bff-session:{}", self.ids.namespace)
     }
 }
 
@@ -308,7 +355,7 @@ async fn load_readable<S: SessionStore>(inner: &S, id: &Id) -> Result<Option<Rec
 }
 
 #[async_trait::async_trait]
-impl<S: SessionStore> SessionStore for Sealed<S> {
+impl<S: SessionStore + UpdateExisting> SessionStore for Sealed<S> {
     async fn create(&self, record: &mut Record) -> Result<()> {
         loop {
             let mut stored = self.seal(record)?;
@@ -325,31 +372,57 @@ impl<S: SessionStore> SessionStore for Sealed<S> {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        self.inner.save(&self.seal(record)?).await
+        // Where the session was created: under the current key, or an older one of the ring.
+        // None of them: it ended meanwhile, and stays ended.
+        let mut stored = self.seal(record)?;
+        for place in self.ids.keyed(&record.id) {
+            stored.id = place;
+            if self.inner.update_existing(&stored).await? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        if let Some(stored) = load_readable(&self.inner, &stored_id(&self.namespace, id)).await? {
-            return match self.open(id, stored) {
-                Some(record) => Ok(Some(record)),
-                None => {
+        for place in self.ids.keyed(id) {
+            if let Some(stored) = load_readable(&self.inner, &place).await? {
+                return Ok(self.open(id, stored).or_else(|| {
                     tracing::warn!(
                         "a session record opens with no key of SESSION_ENCRYPTION_KEYS (its key \
                          was removed from the ring, or the record was altered): treated as \
                          signed out"
                     );
-                    Ok(None)
-                }
-            };
+                    None
+                }));
+            }
         }
-        // A session of the previous format, under its id: moved to the new one, once.
-        let Some(legacy) = load_readable(&self.inner, id).await? else {
+        self.load_previous(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        for place in self.ids.all(id) {
+            self.inner.delete(&place).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: SessionStore> Sealed<S> {
+    /// A session stored by an earlier version, moved to its current stored id, once.
+    async fn load_previous(&self, id: &Id) -> Result<Option<Record>> {
+        let [hashed, raw] = self.ids.previous(id);
+        let (place, record) = if let Some(stored) = load_readable(&self.inner, &hashed).await? {
+            (hashed, self.open(id, stored))
+        } else if let Some(stored) = load_readable(&self.inner, &raw).await? {
+            (raw, self.open_legacy(&stored))
+        } else {
             // Another request of this session may have just moved it.
             return self.moved_meanwhile(id).await;
         };
-        let Some(record) = self.open_legacy(&legacy) else {
+        let Some(record) = record else {
             tracing::warn!(
-                "a session record of the previous format opens with no key of \
+                "a session record of a previous format opens with no key of \
                  SESSION_ENCRYPTION_KEYS: treated as signed out"
             );
             return Ok(None);
@@ -363,24 +436,14 @@ impl<S: SessionStore> SessionStore for Sealed<S> {
             self.inner.delete(&moved.id).await?;
             return Ok(self.moved_meanwhile(id).await?.or(Some(record)));
         }
-        self.inner.delete(id).await?;
-        tracing::info!(
-            "a session stored in the previous format (under its cookie) was moved to a hashed key"
-        );
+        self.inner.delete(&place).await?;
+        tracing::info!("a session stored in a previous format was moved to its keyed stored id");
         Ok(Some(record))
     }
 
-    async fn delete(&self, id: &Id) -> Result<()> {
-        self.inner.delete(&stored_id(&self.namespace, id)).await?;
-        // A record of the previous format, not read since the upgrade.
-        self.inner.delete(id).await
-    }
-}
-
-impl<S: SessionStore> Sealed<S> {
-    /// Session `id` as another request just moved it to the new format, if it did.
+    /// Session `id` as another request just moved it to the current format, if it did.
     async fn moved_meanwhile(&self, id: &Id) -> Result<Option<Record>> {
-        Ok(load_readable(&self.inner, &stored_id(&self.namespace, id))
+        Ok(load_readable(&self.inner, &self.ids.current(id))
             .await?
             .and_then(|stored| self.open(id, stored)))
     }
@@ -445,76 +508,132 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn the_store_holds_no_session_id_and_legacy_records_move_once() {
-        use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+    use std::sync::Arc;
 
-        use crate::store::conditional::MemoryStore;
-        let ring = std::sync::Arc::new(KeyRing::new(&[[5; 32]]));
-        let backend = MemoryStore::default();
-        let store = Sealed::new(backend.clone(), ring.clone(), "app-a");
-        let mut record = Record {
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+
+    use crate::store::conditional::MemoryStore;
+
+    fn record(user: &str) -> Record {
+        Record {
             id: Id::default(),
-            data: HashMap::from([("user".to_owned(), "adele".into())]),
+            data: HashMap::from([("user".to_owned(), user.into())]),
             expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
-        };
-        store.create(&mut record).await.unwrap();
+        }
+    }
+
+    fn sealed(backend: &MemoryStore, keys: &[[u8; 32]], namespace: &str) -> Sealed<MemoryStore> {
+        let ids = StoredIds::new(Arc::new(KeyRing::new(keys)), namespace);
+        Sealed::new(backend.clone(), ids)
+    }
+
+    async fn user(store: &Sealed<MemoryStore>, id: &Id) -> Option<String> {
+        let record = store.load(id).await.unwrap()?;
+        Some(record.data["user"].as_str()?.to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_store_holds_neither_the_id_nor_anything_computed_from_it_without_the_key() {
+        let backend = MemoryStore::default();
+        let store = sealed(&backend, &[[5; 32]], "app-a");
+        let mut session = record("adele");
+        store.create(&mut session).await.unwrap();
+        let keys: Vec<Id> = backend.ids().await;
+        assert_eq!(keys.len(), 1);
+        let unkeyed = StoredIds::new(Arc::new(KeyRing::new(&[[6; 32]])), "app-a");
         assert!(
-            backend.load(&record.id).await.unwrap().is_none(),
-            "not under the cookie"
+            !keys.contains(&session.id)
+                && !keys.contains(&unkeyed.current(&session.id))
+                && !unkeyed
+                    .previous(&session.id)
+                    .iter()
+                    .any(|p| keys.contains(p)),
+            "the stored id is neither the cookie nor computable without the ring's key"
         );
-        let stored = backend
-            .load(&stored_id("app-a", &record.id))
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = backend.load(&keys[0]).await.unwrap().unwrap();
         assert!(
             !stored.data[SEALED_FIELD]
                 .to_string()
-                .contains(&record.id.to_string())
+                .contains(&session.id.to_string())
+        );
+        assert_eq!(user(&store, &session.id).await.as_deref(), Some("adele"));
+        // Another app on the same store and ring finds nothing; neither does another ring.
+        assert_eq!(
+            user(&sealed(&backend, &[[5; 32]], "app-b"), &session.id).await,
+            None
         );
         assert_eq!(
-            store.load(&record.id).await.unwrap().unwrap().data["user"],
-            "adele"
+            user(&sealed(&backend, &[[6; 32]], "app-a"), &session.id).await,
+            None
         );
-        // Another app on the same store and ring finds nothing.
-        let other = Sealed::new(backend.clone(), ring.clone(), "app-b");
-        assert!(other.load(&record.id).await.unwrap().is_none());
+    }
 
-        // A record of the previous format, under its id, sealed v1.
-        let mut legacy = Record {
-            id: Id::default(),
-            data: HashMap::from([(
-                SEALED_FIELD.to_owned(),
-                ring.seal(
-                    &serde_json::to_vec(&HashMap::from([("user", "megan")])).unwrap(),
-                    legacy_context(&Id::default()).as_bytes(),
-                )
-                .into(),
-            )]),
-            expiry_date: record.expiry_date,
-        };
-        let id = legacy.id;
-        legacy.data.insert(
+    #[tokio::test]
+    async fn a_session_stays_where_it_was_created_through_a_rotation() {
+        let backend = MemoryStore::default();
+        let before = sealed(&backend, &[[1; 32]], "app");
+        let mut session = record("adele");
+        before.create(&mut session).await.unwrap();
+        let created_at = before.ids.current(&session.id);
+
+        // A new key first: the session is found and saved where it is, resealed.
+        let rotated = sealed(&backend, &[[2; 32], [1; 32]], "app");
+        session.data.insert("user".into(), "adele, again".into());
+        rotated.save(&session).await.unwrap();
+        let keys: Vec<Id> = backend.ids().await;
+        assert_eq!(keys, vec![created_at], "not moved, not copied");
+        assert_eq!(
+            user(&rotated, &session.id).await.as_deref(),
+            Some("adele, again")
+        );
+        // New sessions go under the new key; an instance not yet rotated finds them too
+        // when it holds the new key second.
+        let mut new = record("megan");
+        rotated.create(&mut new).await.unwrap();
+        let rolling = sealed(&backend, &[[1; 32], [2; 32]], "app");
+        assert_eq!(user(&rolling, &new.id).await.as_deref(), Some("megan"));
+        // Dropping the old key ends the sessions created under it, and only those.
+        let dropped = sealed(&backend, &[[2; 32]], "app");
+        assert_eq!(user(&dropped, &session.id).await, None);
+        assert_eq!(user(&dropped, &new.id).await.as_deref(), Some("megan"));
+        // A save of a session gone meanwhile brings nothing back.
+        rotated.delete(&new.id).await.unwrap();
+        rotated.save(&new).await.unwrap();
+        assert_eq!(user(&rotated, &new.id).await, None);
+    }
+
+    #[tokio::test]
+    async fn records_of_previous_formats_move_once() {
+        let backend = MemoryStore::default();
+        let store = sealed(&backend, &[[5; 32]], "app-a");
+        let ring = &store.ids.ring;
+
+        // The first format: under the id itself, sealed v1.
+        let mut first = record("megan");
+        let data = serde_json::to_vec(&HashMap::from([("user", "megan")])).unwrap();
+        first.data = HashMap::from([(
             SEALED_FIELD.to_owned(),
-            ring.seal(
-                &serde_json::to_vec(&HashMap::from([("user", "megan")])).unwrap(),
-                legacy_context(&id).as_bytes(),
-            )
-            .into(),
-        );
-        backend.create(&mut legacy).await.unwrap();
-        assert_eq!(
-            store.load(&id).await.unwrap().unwrap().data["user"],
-            "megan"
-        );
-        assert!(
-            backend.load(&id).await.unwrap().is_none(),
-            "moved off the cookie's key"
-        );
-        assert_eq!(
-            store.load(&id).await.unwrap().unwrap().data["user"],
-            "megan"
-        );
+            ring.seal(&data, legacy_context(&first.id).as_bytes())
+                .into(),
+        )]);
+        backend.create(&mut first).await.unwrap();
+        // The second: under an unkeyed hash of the id, sealed bound to it.
+        let second = record("alex");
+        let mut hashed = Record {
+            id: store.ids.previous(&second.id)[0],
+            ..store.seal(&second).unwrap()
+        };
+        backend.create(&mut hashed).await.unwrap();
+
+        for (id, name) in [(first.id, "megan"), (second.id, "alex")] {
+            assert_eq!(user(&store, &id).await.as_deref(), Some(name));
+            let keys: Vec<Id> = backend.ids().await;
+            assert!(keys.contains(&store.ids.current(&id)), "moved");
+            assert!(
+                store.ids.previous(&id).iter().all(|p| !keys.contains(p)),
+                "nothing left behind"
+            );
+            assert_eq!(user(&store, &id).await.as_deref(), Some(name));
+        }
     }
 }

@@ -38,7 +38,10 @@ use crate::{
     entra::{EntraClient, IdpError},
     metrics::{LockLabels, Metrics, TierLabels},
     session::{SignedInUser, UserSession, now},
-    store::redis::{Lease, RedisError, Shared},
+    store::{
+        redis::{Lease, RedisError, Shared},
+        sealed::StoredIds,
+    },
 };
 
 /// How long a refresh or exchange may hold its deployment-wide lease: longer than the
@@ -130,6 +133,8 @@ pub struct TokenService {
     max_bytes: u64,
     /// Redis, when several instances share the deployment's state.
     shared: Option<Arc<Shared>>,
+    /// Names a session's refresh lease without its cookie.
+    session_ids: StoredIds,
     metrics: Arc<Metrics>,
 }
 
@@ -139,6 +144,7 @@ impl TokenService {
         entra: Arc<EntraClient>,
         max_bytes: u64,
         shared: Option<Arc<Shared>>,
+        session_ids: StoredIds,
         metrics: Arc<Metrics>,
     ) -> Self {
         let obo_cache = obo_cache(max_bytes);
@@ -151,6 +157,7 @@ impl TokenService {
                 .build(),
             max_bytes,
             shared,
+            session_ids,
             metrics,
         }
     }
@@ -169,9 +176,7 @@ impl TokenService {
         // One refresh per session: the others wait, then read what the first one stored
         // (first in this process, then, with Redis, in the whole deployment).
         // The stored id: a lease name in Redis must not be a cookie.
-        let key = session
-            .stored_id(&self.entra.config().client_id)
-            .unwrap_or_default();
+        let key = session.stored_id(&self.session_ids).unwrap_or_default();
         let lock = self
             .refresh_locks
             .get_with(key.clone(), || Arc::new(Mutex::new(())));

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ADELE, AppError, ProblemAction, Seen, TestApp, contains_jwt,
+    ADELE, AppError, MEGAN, ProblemAction, Seen, TestApp, contains_jwt,
     redis::{ClientLike as _, Deployment, RedisServer, key},
     start_error,
 };
@@ -174,6 +174,24 @@ async fn a_rotated_key_ring_keeps_sessions_and_a_dropped_key_signs_out_cleanly()
         Some("Adele Vance")
     );
     rotated.profile().await;
+    // A rolling deploy: an instance that holds the new key second serves the sessions that
+    // instances holding it first create, and the other way round.
+    let megan = deployment.instance(&format!("{},{}", key(2), key(1))).await;
+    megan.sign_in(MEGAN, "/", &mut Seen::default()).await;
+    let not_yet = as_browser(
+        deployment.instance(&format!("{},{}", key(1), key(2))).await,
+        &megan,
+    );
+    assert_eq!(
+        signed_in_name(&not_yet).await.as_deref(),
+        Some("Megan Bowen")
+    );
+    not_yet.profile().await;
+    assert_eq!(
+        signed_in_name(&megan).await.as_deref(),
+        Some("Megan Bowen"),
+        "a save on the instance not yet rotated kept the session where it was"
+    );
 
     // The old key dropped: its sessions read as signed out, not as an error.
     let dropped = as_browser(deployment.instance(&key(2)).await, &old);
@@ -400,9 +418,14 @@ async fn a_dump_of_redis_holds_no_cookie_and_opens_no_session() {
         Some("Adele Vance")
     );
 
+    let guessable = crate::common::guessable_stored_ids(&cookie);
     let mut candidates = Vec::new();
     for k in deployment.redis.keys("*").await {
         assert!(!k.contains(&cookie), "the key {k} holds the cookie");
+        assert!(
+            !guessable.iter().any(|g| k.contains(g.as_str())),
+            "the key {k} is computable from the cookie without the key ring"
+        );
         let values = if k.starts_with("bff:obo-user:") || k.starts_with("bff:sid:") {
             deployment.redis.members(&k).await
         } else {
@@ -411,6 +434,10 @@ async fn a_dump_of_redis_holds_no_cookie_and_opens_no_session() {
         };
         for value in values {
             assert!(!value.contains(&cookie), "{k} holds the cookie");
+            assert!(
+                !guessable.iter().any(|g| value.contains(g.as_str())),
+                "{k} holds an id computable from the cookie without the key ring"
+            );
             // The sign-in index's entries name sessions: by their stored id.
             if let Ok(opened) = serde_json::from_str::<Value>(&value)
                 && let Some(id) = opened["session_id"].as_str()

@@ -169,6 +169,19 @@ pub fn session_cookie(response: &Response) -> String {
         .to_owned()
 }
 
+/// What anyone could compute from a cookie without the server's key ring: the cookie's
+/// session id, an unkeyed hash of it, a keyed hash under some other key. A store must hold
+/// none of them.
+pub fn guessable_stored_ids(cookie: &str) -> Vec<String> {
+    use server::store::sealed::{KeyRing, StoredIds};
+    let id: tower_sessions::session::Id = cookie.parse().expect("a session cookie");
+    let elsewhere = StoredIds::new(
+        std::sync::Arc::new(KeyRing::new(&[[0; 32]])),
+        emulator::well_known::WEB_APP_CLIENT_ID,
+    );
+    elsewhere.all(&id).iter().map(ToString::to_string).collect()
+}
+
 pub fn location(response: &Response) -> String {
     assert!(
         response.status().is_redirection(),
