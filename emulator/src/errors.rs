@@ -146,7 +146,14 @@ impl AadError {
 
 impl IntoResponse for AadError {
     fn into_response(self) -> Response {
-        token_json(self.status(), self.body())
+        let body = self.body();
+        let trace_id = body["trace_id"].as_str().map(HeaderValue::from_str);
+        let mut resp = token_json(self.status(), body);
+        // Entra's `x-ms-request-id` is the body's `trace_id` (ledger I1).
+        if let Some(Ok(id)) = trace_id {
+            resp.headers_mut().insert("x-ms-request-id", id);
+        }
+        resp
     }
 }
 

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workload::router())
         .merge(managed_identity::router())
         .layer(middleware::from_fn_with_state(state.clone(), faults))
+        .layer(middleware::from_fn(request_id))
         .nest("/_emulator", admin::router())
         .with_state(state)
 }
@@ -59,6 +60,24 @@ fn classify(path: &str) -> Option<FaultEndpoint> {
     } else {
         None
     }
+}
+
+/// Entra's id of each answer of its own endpoints (token, authorize, discovery, keys), in
+/// `x-ms-request-id`: what its support looks a request up by (ledger I1). An error's is the
+/// `trace_id` of its body, set where the body is made.
+async fn request_id(req: Request, next: Next) -> Response {
+    let entra = !matches!(
+        classify(req.uri().path()),
+        None | Some(FaultEndpoint::Graph)
+    );
+    let mut resp = next.run(req).await;
+    if entra && !resp.headers().contains_key("x-ms-request-id") {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(id) = axum::http::HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-ms-request-id", id);
+        }
+    }
+    resp
 }
 
 async fn faults(State(st): State<AppState>, req: Request, next: Next) -> Response {

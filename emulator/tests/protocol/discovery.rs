@@ -77,3 +77,35 @@ async fn user_realm_discovery_says_a_tenant_user_is_managed() {
     let realm = get_json(format!("{common}/userrealm/{}?api-version=1.0", wk::ADELE)).await;
     assert_eq!(realm["account_type"], "Managed");
 }
+
+#[tokio::test]
+async fn every_entra_answer_carries_a_request_id_and_an_errors_is_its_trace_id() {
+    let emu = start().await;
+    for url in [discovery_url(&emu, wk::TENANT_ID), jwks_url(&emu)] {
+        let r = client().get(url).send().await.unwrap();
+        assert!(r.headers().contains_key("x-ms-request-id"));
+    }
+    // A refused token request: the header names the body's trace id, and the client's
+    // request id comes back as the correlation id.
+    let r = client()
+        .post(token_url(&emu))
+        .header("client-request-id", "5f8d7a90-0000-4000-8000-000000000001")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", wk::WEB_APP_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let id = r.headers()["x-ms-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["trace_id"], id.as_str());
+    assert_eq!(
+        body["correlation_id"],
+        "5f8d7a90-0000-4000-8000-000000000001"
+    );
+    // Graph's answers are Graph's: `request-id`, not Entra's header.
+    let r = graph_get(&emu, "/v1.0/me", None).await;
+    assert!(!r.headers().contains_key("x-ms-request-id"));
+}
