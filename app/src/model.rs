@@ -162,9 +162,14 @@ pub struct Problem {
     pub meaning: String,
     pub cause: String,
     pub fix: String,
+    /// Entra's `trace_id` and `correlation_id` of its answer.
     pub trace_id: Option<String>,
     pub correlation_id: Option<String>,
     pub timestamp: Option<String>,
+    /// This app's trace of the request (OpenTelemetry), when traces are exported: what an
+    /// operator looks up.
+    #[serde(default)]
+    pub request_trace_id: Option<String>,
     /// A link to Microsoft's error lookup, for codes this app does not know.
     pub lookup_url: Option<String>,
     pub action: ProblemAction,

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use jsonwebtoken::{DecodingKey, jwk::JwkSet};
 use tokio::sync::{Mutex, RwLock};
@@ -154,7 +155,22 @@ async fn fetch(http: &reqwest::Client, uri: &Url) -> Result<JwkSet, String> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (result, transient, wait) = match http.get(uri.clone()).send().await {
+        // A client span when an OpenTelemetry layer is installed (the BFF's traces): the
+        // attribute names are the semantic conventions'.
+        let span = tracing::info_span!(
+            "call",
+            otel.name = %format_args!("GET {}", uri.path()),
+            otel.kind = "client",
+            http.request.method = "GET",
+            server.address = uri.host_str().unwrap_or_default(),
+            entra.operation = "keys",
+            http.response.status_code = tracing::field::Empty,
+        );
+        let sent = http.get(uri.clone()).send().instrument(span.clone()).await;
+        if let Ok(response) = &sent {
+            span.record("http.response.status_code", response.status().as_u16());
+        }
+        let (result, transient, wait) = match sent {
             Err(err) => (Err(err.without_url().to_string()), true, None),
             Ok(response) if response.status().is_success() => (
                 response

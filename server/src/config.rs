@@ -85,6 +85,10 @@ pub struct Config {
     pub profile_ttl: Duration,
     /// The rate limit of `/auth/*` per client.
     pub auth_rate_limit: crate::rate_limit::AuthRateLimit,
+    /// `TRUST_TRACEPARENT`: whether a request's W3C `traceparent` makes it part of the
+    /// caller's trace (behind a gateway that starts traces), or is ignored (the default: a
+    /// browser can send anything).
+    pub trust_traceparent: bool,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
     /// well-known world.
@@ -306,6 +310,7 @@ impl Config {
         let limits = read_limits(&get, &mut problems);
         let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
         let auth_rate_limit = read_auth_rate_limit(&get, &mut problems);
+        let trust_traceparent = read_bool(&get, "TRUST_TRACEPARENT", false, &mut problems);
         let profile_ttl = match get("PROFILE_TTL_SECS") {
             None => Duration::from_secs(300),
             Some(raw) => match raw.parse::<u64>() {
@@ -343,6 +348,7 @@ impl Config {
             metrics_addr,
             profile_ttl,
             auth_rate_limit,
+            trust_traceparent,
             data_dir,
             emulator_world,
             warnings,

@@ -223,6 +223,7 @@ async fn forward(bff: &BffService, parts: &Parts, body: Body) -> Result<Response
                  of {api_name:?}; an API meant for this proxy answers without redirects."
             ),
             action: ProblemAction::None,
+            request_trace_id: crate::telemetry::trace_id(),
             ..Problem::default()
         };
         return Err((
@@ -256,6 +257,7 @@ fn refused(status: StatusCode, title: String, fix: String) -> Response {
             .into(),
         fix,
         action: ProblemAction::None,
+        request_trace_id: crate::telemetry::trace_id(),
         ..Problem::default()
     };
     (status, Json(AppError::Problem(Box::new(problem)))).into_response()

@@ -8,11 +8,13 @@ use std::{
 };
 
 use serde::Deserialize;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::{
     domain::{AccessToken, ClaimsRequest},
     entra::retry_after,
+    telemetry::http::PeerCall,
 };
 
 /// How long to hold off when Graph throttles without saying for how long (Microsoft
@@ -66,13 +68,24 @@ pub async fn me(
     token: &AccessToken,
 ) -> Result<Me, GraphCallError> {
     let url = format!("{}/v1.0/me", base.as_str().trim_end_matches('/'));
+    let url = Url::parse(&url).map_err(|err| GraphCallError::Unreachable(err.to_string()))?;
+    let call = PeerCall::start("GET /v1.0/me", "GET", &url, None);
+    let mut headers = http::HeaderMap::new();
+    call.propagate(&mut headers);
     let response = http
         .get(url)
+        .headers(headers)
         .bearer_auth(token.expose())
         .send()
+        .instrument(call.span().clone())
         .await
-        .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
+        .map_err(|err| {
+            let err = GraphCallError::Unreachable(err.without_url().to_string());
+            call.failed(&err.to_string());
+            err
+        })?;
     let status = response.status().as_u16();
+    call.answered(status, response.headers());
     let wait = retry_after(response.headers());
     let challenge = (status == 401)
         .then(|| crate::claims_challenge::from_headers(response.headers()))
@@ -92,6 +105,7 @@ pub async fn me(
             format!("an answer that is not a Graph error ({} bytes)", body.len()),
         ),
     };
+    call.graph_refused(&code);
     Err(GraphCallError::Api {
         status,
         code,

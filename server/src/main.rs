@@ -4,11 +4,20 @@ use server::startup::Application;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    server::telemetry::init();
+    // `.env` first: it may hold the OTEL_* and LOG_FORMAT settings too.
+    let _ = dotenvy::dotenv();
+    let telemetry = match server::telemetry::init() {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("The server cannot start: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let app = match Application::from_env().await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("{err}");
+            telemetry.shutdown();
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -17,11 +26,14 @@ async fn main() -> std::process::ExitCode {
         app.config().public_url,
         app.local_addr()
     );
-    match app.run_until_stopped().await {
+    let code = match app.run_until_stopped().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("server stopped: {err}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    // The last spans (the exporter blocks while it sends them).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }

@@ -24,6 +24,7 @@ use crate::{
         health::Probes,
     },
     store::Stores,
+    telemetry::http::Traceparent,
     tokens::TokenService,
 };
 
@@ -235,6 +236,15 @@ impl Application {
             .layer(middleware::from_fn_with_state(
                 Https(config.is_https()),
                 headers::secure,
+            ))
+            // Outermost: the request's span covers all of it.
+            .layer(middleware::from_fn_with_state(
+                if config.trust_traceparent {
+                    Traceparent::Trusted
+                } else {
+                    Traceparent::Ignored
+                },
+                crate::telemetry::http::server_span,
             ));
         Ok(Self {
             listener,
@@ -412,7 +422,13 @@ pub async fn start_weather_api(
     tokio::spawn(async move {
         let router = weather_api::router(Arc::new(validator))
             .layer(listener::body_limit())
-            .layer(listener::request_timeout(&limits));
+            .layer(listener::request_timeout(&limits))
+            // The API joins the trace of the BFF's call (one trace from the browser's
+            // request to the API's handler).
+            .layer(middleware::from_fn_with_state(
+                Traceparent::Trusted,
+                crate::telemetry::http::server_span,
+            ));
         let tcp = tcp.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });

@@ -20,6 +20,7 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
         trace_id,
         correlation_id,
         timestamp,
+        request_trace_id,
         lookup_url,
         action,
     } = problem;
@@ -50,9 +51,18 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
                 <ul class="evidence">
                     {error.map(|e| view! { <li>"OAuth error: " <code>{e}</code></li> })}
                     {message.map(|m| view! { <li>"Message: " {m}</li> })}
-                    {trace_id.map(|t| view! { <li>"Trace ID: " <code>{t}</code></li> })}
-                    {correlation_id.map(|c| view! { <li>"Correlation ID: " <code>{c}</code></li> })}
+                    {trace_id.map(|t| view! { <li>"Trace ID (Entra): " <code>{t}</code></li> })}
+                    {correlation_id
+                        .map(|c| view! { <li>"Correlation ID (Entra): " <code>{c}</code></li> })}
                     {timestamp.map(|t| view! { <li>"Timestamp: " {t}</li> })}
+                    {request_trace_id
+                        .map(|t| {
+                            view! {
+                                <li data-testid="request-trace-id">
+                                    "Trace ID (this app): " <code>{t}</code>
+                                </li>
+                            }
+                        })}
                     {lookup_url
                         .map(|u| {
                             view! {

@@ -39,6 +39,18 @@ use catalogue::{CATALOGUE, Remedy};
 
 /// Explains a failure of the identity provider in this configuration.
 pub fn explain(err: &IdpError, op: &Operation<'_>, config: &Config, sign_in_url: &str) -> Problem {
+    Problem {
+        request_trace_id: crate::telemetry::trace_id(),
+        ..explain_error(err, op, config, sign_in_url)
+    }
+}
+
+fn explain_error(
+    err: &IdpError,
+    op: &Operation<'_>,
+    config: &Config,
+    sign_in_url: &str,
+) -> Problem {
     match err {
         IdpError::Rejected { body, .. } => explain_rejection(body, op, config, sign_in_url),
         IdpError::Throttled { retry_after, .. } => transient(
@@ -232,12 +244,18 @@ fn explain_rejection(
         trace_id: body.trace_id.clone(),
         correlation_id: body.correlation_id.clone(),
         timestamp: body.timestamp.clone(),
+        request_trace_id: None,
         lookup_url: match (known, code) {
             (None, Some(c)) => Some(format!("https://login.microsoftonline.com/error?code={c}")),
             _ => None,
         },
         action,
     }
+}
+
+/// The catalogue's short meaning of `code` (its title), for spans and log lines.
+pub fn title_of(code: u32) -> Option<&'static str> {
+    CATALOGUE.iter().find(|e| e.code == code).map(|e| e.title)
 }
 
 /// The number of codes the catalogue explains.

@@ -11,12 +11,14 @@ use app::{
 use axum::body::Bytes;
 use http::{HeaderMap, Method, header, request::Parts};
 use http_body_util::BodyExt as _;
+use tracing::Instrument as _;
 
 use super::{BffService, Transient, api_problem, incident, named_apis::Api, step_up::Callee};
 use crate::{
     entra::decode_unverified,
     inspect,
     session::{SignedInUser, UserSession},
+    telemetry::http::PeerCall,
     tokens::Obtained,
 };
 
@@ -51,20 +53,37 @@ impl BffService {
         let url = api.url(request.path, request.query);
         let http = self.tokens.entra().http().clone();
         let send = |token: crate::domain::AccessToken| {
+            let call = PeerCall::start(
+                &format!("{} {}", request.method, api.config.name),
+                request.method.as_str(),
+                &api.base_url,
+                Some(&api.config.name),
+            );
+            let mut headers = request.headers.clone();
+            call.propagate(&mut headers);
             let mut outgoing = http
                 .request(request.method.clone(), &url)
-                .headers(request.headers.clone())
+                .headers(headers)
                 .bearer_auth(token.expose())
                 .timeout(CALL_TIMEOUT);
             if let Some(body) = &request.body {
                 outgoing = outgoing.body(body.clone());
             }
             async move {
-                outgoing.send().await.map_err(|err| {
+                let sent = outgoing
+                    .send()
+                    .instrument(call.span().clone())
+                    .await
+                    .map_err(reqwest::Error::without_url);
+                match &sent {
+                    Ok(response) => call.answered(response.status().as_u16(), response.headers()),
+                    Err(err) => call.failed(&err.to_string()),
+                }
+                sent.map_err(|err| {
                     api_problem(
                         "The downstream API is unreachable",
                         None,
-                        err.without_url().to_string(),
+                        err.to_string(),
                         format!(
                             "Check the base URL of the API {:?} and that it is running.",
                             api.config.name

@@ -64,6 +64,7 @@ pub(crate) fn api_problem(
         } else {
             ProblemAction::None
         },
+        request_trace_id: crate::telemetry::trace_id(),
         ..Problem::default()
     }))
 }

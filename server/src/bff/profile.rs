@@ -33,7 +33,9 @@ impl BffService {
     pub(super) async fn profile_view(&self, request: &Parts) -> Result<Profile, AppError> {
         let (session, user) = self.signed_in(request).await?;
         let key = session.stored_id(&self.session_ids).unwrap_or_default();
-        match self.profiles.get(&key).await {
+        let cached = self.profiles.get(&key).await;
+        crate::telemetry::cache_lookup("profile", !matches!(cached, Cached::Missing));
+        match cached {
             Cached::Fresh(profile) => return Ok(profile),
             Cached::Stale { profile, refresh } => {
                 if refresh {

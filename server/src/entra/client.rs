@@ -506,26 +506,22 @@ impl EntraClient {
                         detail: err.to_string(),
                     }
                 })?;
-                let response = http
-                    .execute(request)
-                    .await
-                    .map_err(|err| IdpError::transport("token", err))?;
-                let status = response.status();
-                if status.as_u16() == 429 || status.is_server_error() {
-                    let wait = retry_after(response.headers());
-                    let body = response.bytes().await.unwrap_or_default();
-                    return Err(IdpError::from_status("token", status.as_u16(), wait, &body));
+                let answer = super::traced::send(&http, request, "token", "token").await?;
+                if answer.status == 429 || answer.status >= 500 {
+                    let wait = retry_after(&answer.headers);
+                    return Err(IdpError::from_status(
+                        "token",
+                        answer.status,
+                        wait,
+                        &answer.body,
+                    ));
                 }
-                let mut builder = http::Response::builder().status(status);
-                for (name, value) in response.headers() {
+                let mut builder = http::Response::builder().status(answer.status);
+                for (name, value) in &answer.headers {
                     builder = builder.header(name, value);
                 }
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|err| IdpError::transport("token", err))?;
                 builder
-                    .body(body.to_vec())
+                    .body(answer.body.to_vec())
                     .map_err(|err| IdpError::InvalidResponse {
                         endpoint: "token",
                         detail: err.to_string(),

@@ -54,23 +54,28 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result =
-            match http.get(url).send().await {
-                Err(err) => Err(IdpError::transport(endpoint, err)),
-                Ok(response) if response.status().is_success() => response
-                    .json::<T>()
-                    .await
-                    .map_err(|err| IdpError::InvalidResponse {
-                        endpoint,
-                        detail: err.without_url().to_string(),
-                    }),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let wait = retry_after(response.headers());
-                    let body = response.bytes().await.unwrap_or_default();
-                    Err(IdpError::from_status(endpoint, status, wait, &body))
-                }
-            };
+        let request = http
+            .get(url)
+            .build()
+            .map_err(|err| IdpError::transport(endpoint, err))?;
+        let result = match super::traced::send(http, request, endpoint, endpoint).await {
+            Err(err) => Err(err),
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                serde_json::from_slice::<T>(&answer.body).map_err(|err| IdpError::InvalidResponse {
+                    endpoint,
+                    detail: err.to_string(),
+                })
+            }
+            Ok(answer) => {
+                let wait = retry_after(&answer.headers);
+                Err(IdpError::from_status(
+                    endpoint,
+                    answer.status,
+                    wait,
+                    &answer.body,
+                ))
+            }
+        };
         match result {
             Err(err) if err.is_transient() && attempt < 3 => {
                 let wait = match &err {

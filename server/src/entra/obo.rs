@@ -53,22 +53,22 @@ impl EntraClient {
                 let request = self
                     .http()
                     .post(endpoint.clone())
-                    .form(&[form.as_slice(), fields.as_slice()].concat());
+                    .form(&[form.as_slice(), fields.as_slice()].concat())
+                    .build();
                 async move {
-                    let response = request
-                        .send()
-                        .await
-                        .map_err(|err| IdpError::transport(ENDPOINT, err))?;
-                    let status = response.status().as_u16();
-                    let wait = retry_after(response.headers());
-                    let body = response
-                        .bytes()
-                        .await
-                        .map_err(|err| IdpError::transport(ENDPOINT, err))?;
-                    if status == 200 {
-                        Ok(body)
+                    let request = request.map_err(|err| IdpError::transport(ENDPOINT, err))?;
+                    let answer =
+                        super::traced::send(self.http(), request, "token", ENDPOINT).await?;
+                    if answer.status == 200 {
+                        Ok(answer.body)
                     } else {
-                        Err(IdpError::from_status(ENDPOINT, status, wait, &body))
+                        let wait = retry_after(&answer.headers);
+                        Err(IdpError::from_status(
+                            ENDPOINT,
+                            answer.status,
+                            wait,
+                            &answer.body,
+                        ))
                     }
                 }
             })

@@ -23,6 +23,8 @@ use tower_sessions::{
     session_store::{Error, Result},
 };
 
+use tracing::Instrument as _;
+
 use super::conditional::UpdateExisting;
 use crate::metrics::Metrics;
 
@@ -47,6 +49,8 @@ impl StoreHealth {
 #[derive(Clone)]
 pub struct Watched<S> {
     inner: S,
+    /// `redis`, `sqlite` or `memory`, for the spans.
+    system: &'static str,
     health: Arc<StoreHealth>,
     metrics: Arc<Metrics>,
 }
@@ -60,9 +64,15 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Watched<S> {
 }
 
 impl<S> Watched<S> {
-    pub fn new(inner: S, health: Arc<StoreHealth>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        inner: S,
+        system: &'static str,
+        health: Arc<StoreHealth>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             inner,
+            system,
             health,
             metrics,
         }
@@ -73,10 +83,14 @@ impl<S> Watched<S> {
         op: &'static str,
         call: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
+        let span = crate::telemetry::store_span(self.system, op);
         let started = Instant::now();
-        let result = call.await;
+        let result = call.instrument(span.clone()).await;
         self.metrics
             .store_call(op, started.elapsed(), result.is_err());
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
         self.health.record(&result);
         if let Err(err) = &result {
             tracing::error!(op, "session store: {err}");

@@ -101,9 +101,15 @@ impl Stores {
     pub fn layer(&self, router: Router, config: &Config) -> Router {
         let router = router.layer(middleware::from_fn(health::read_session_first));
         let router = match &self.backend {
-            Backend::Memory(store) => router.layer(self.session_layer(store.clone(), config)),
-            Backend::Sqlite(store) => router.layer(self.session_layer(store.clone(), config)),
-            Backend::Redis(store) => router.layer(self.session_layer(store.clone(), config)),
+            Backend::Memory(store) => {
+                router.layer(self.session_layer(store.clone(), "memory", config))
+            }
+            Backend::Sqlite(store) => {
+                router.layer(self.session_layer(store.clone(), "sqlite", config))
+            }
+            Backend::Redis(store) => {
+                router.layer(self.session_layer(store.clone(), "redis", config))
+            }
         };
         router.layer(middleware::from_fn_with_state(
             self.health.clone(),
@@ -114,9 +120,10 @@ impl Stores {
     fn session_layer<S: SessionStore + conditional::UpdateExisting + Clone>(
         &self,
         store: S,
+        system: &'static str,
         config: &Config,
     ) -> SessionManagerLayer<IdleExpiry<Sealed<Watched<S>>>> {
-        let watched = Watched::new(store, self.health.clone(), self.metrics.clone());
+        let watched = Watched::new(store, system, self.health.clone(), self.metrics.clone());
         let store = IdleExpiry::new(
             Sealed::new(watched, self.ids.clone()),
             config.session.idle_timeout,

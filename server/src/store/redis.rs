@@ -17,6 +17,8 @@ use fred::{
     types::{Expiration, SetOptions},
 };
 
+use tracing::Instrument as _;
+
 use crate::{config::RedisSettings, metrics::Metrics, store::sealed::KeyRing};
 
 /// Connections kept open to Redis by each instance.
@@ -101,10 +103,14 @@ impl Shared {
         op: &'static str,
         call: impl std::future::Future<Output = Result<T, fred::error::Error>>,
     ) -> Result<T, RedisError> {
+        let span = crate::telemetry::store_span("redis", op);
         let started = Instant::now();
-        let result = call.await;
+        let result = call.instrument(span.clone()).await;
         self.metrics
             .store_call(op, started.elapsed(), result.is_err());
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
         result.map_err(|err| {
             tracing::error!(op, "Redis: {err}");
             err.into()

@@ -25,6 +25,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use tracing::Instrument as _;
 
 use moka::future::Cache;
 use tokio::sync::Mutex;
@@ -282,6 +283,22 @@ impl TokenService {
         session: &UserSession,
         scopes: &ScopeSet,
     ) -> Result<Obtained, TokenError> {
+        let span = crate::telemetry::token_span("on_behalf_of", &scopes.to_wire());
+        let result = self
+            .obtain_on_behalf_of(session, scopes)
+            .instrument(span.clone())
+            .await;
+        if let Ok(obtained) = &result {
+            span.record("cache.hit", obtained.source == TokenSource::Cache);
+        }
+        result
+    }
+
+    async fn obtain_on_behalf_of(
+        &self,
+        session: &UserSession,
+        scopes: &ScopeSet,
+    ) -> Result<Obtained, TokenError> {
         // The assertion must be valid for the exchange, and it is part of the key.
         let user = self.fresh_user(session).await?;
         let claims = session.api_claims(scopes).await?;
@@ -328,6 +345,7 @@ impl TokenService {
     }
 
     fn hit(&self, tier: &'static str) {
+        tracing::Span::current().record("bff.cache.tier", tier);
         self.metrics
             .obo_cache_hits
             .get_or_create(&TierLabels { tier })
