@@ -166,7 +166,13 @@ async fn fetch(http: &reqwest::Client, uri: &Url) -> Result<JwkSet, String> {
             entra.operation = "keys",
             http.response.status_code = tracing::field::Empty,
         );
-        let sent = http.get(uri.clone()).send().instrument(span.clone()).await;
+        // Entra's support looks a call up by the id its client sent.
+        let sent = http
+            .get(uri.clone())
+            .header("client-request-id", uuid::Uuid::new_v4().to_string())
+            .send()
+            .instrument(span.clone())
+            .await;
         if let Ok(response) = &sent {
             span.record("http.response.status_code", response.status().as_u16());
         }

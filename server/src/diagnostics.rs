@@ -117,6 +117,7 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
         entra
             .http()
             .get(entra.metadata().jwks_uri.clone())
+            .header("client-request-id", uuid::Uuid::new_v4().to_string())
             .send()
             .await?
             .error_for_status()?

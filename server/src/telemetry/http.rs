@@ -137,6 +137,8 @@ fn client_span(name: &str, method: &str, url: &Url) -> Span {
 pub struct EntraCall {
     span: Span,
     client_request_id: String,
+    /// Entra's `x-ms-request-id` of the answer, for the log line of a refusal.
+    request_id: std::sync::OnceLock<String>,
 }
 
 impl EntraCall {
@@ -158,6 +160,7 @@ impl EntraCall {
         Self {
             span,
             client_request_id,
+            request_id: std::sync::OnceLock::new(),
         }
     }
 
@@ -180,6 +183,7 @@ impl EntraCall {
         record_answer(&self.span, status);
         if let Some(id) = headers.get("x-ms-request-id").and_then(|v| v.to_str().ok()) {
             self.span.record("entra.request_id", id);
+            let _ = self.request_id.set(id.to_owned());
         }
     }
 
@@ -208,6 +212,7 @@ impl EntraCall {
                 entra.trace_id = body.trace_id.as_deref(),
                 entra.correlation_id = body.correlation_id.as_deref(),
                 entra.client_request_id = %self.client_request_id,
+                entra.request_id = self.request_id.get().map(String::as_str),
                 "the identity provider refused: {meaning}"
             );
         });

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::{
-    EnvFilter, Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+    EnvFilter, Layer as _, filter::FilterExt as _, layer::SubscriberExt as _,
+    util::SubscriberInitExt as _,
 };
 
 /// Whether spans are exported: request spans are made only then.
@@ -63,25 +64,33 @@ pub fn init() -> Result<Telemetry, String> {
         }
     };
     let provider = otlp::provider_from_env()?;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Log lines as `RUST_LOG` says; the spans they happen in at `info` whatever it says, so
+    // that a `warn` line still names its request (and its trace).
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .or(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.is_span() && meta.level() <= &tracing::Level::INFO
+        }));
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("entra-bff"))
-            // tower-sessions wraps each request in a span named `call` that says nothing
-            // the request's own span does not.
+            // Spans at `info`, whatever `RUST_LOG` asks of the log lines (`warn` in
+            // production must not switch traces off); tower-sessions wraps each request in a
+            // span named `call` that says nothing the request's own span does not.
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                !meta.target().starts_with("tower_sessions")
+                meta.level() <= &tracing::Level::INFO
+                    && !meta.target().starts_with("tower_sessions")
             }))
     });
     let logs = if json {
         tracing_subscriber::fmt::layer()
             .event_format(json::JsonLines)
+            .with_filter(filter)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        tracing_subscriber::fmt::layer().with_filter(filter).boxed()
     };
     let installed = tracing_subscriber::registry()
-        .with(filter)
         .with(traces)
         .with(logs)
         .try_init()

@@ -28,6 +28,8 @@ fn receiver() -> &'static Receiver {
             std::env::set_var("OTEL_TRACES_SAMPLER", "always_on");
             std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
             std::env::set_var("OTEL_SERVICE_NAME", "entra-bff-under-test");
+            // Production's log level: it must not switch the (`info`) spans off.
+            std::env::set_var("RUST_LOG", "warn");
         }
         let telemetry = server::telemetry::init().expect("the trace pipeline starts");
         assert!(server::telemetry::exporting());
