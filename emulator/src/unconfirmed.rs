@@ -22,6 +22,21 @@ pub struct Unconfirmed {
     pub consent_wall: ConsentWall,
     /// On-Behalf-Of with an assertion issued before the user's sign-in sessions were revoked.
     pub obo_after_revocation: AfterRevocation,
+    /// How a sign-in refused for want of an assignment (AADSTS50105) ends.
+    pub assignment_refusal: AssignmentRefusal,
+}
+
+/// Where a user who is not assigned to an app that requires assignment ends up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentRefusal {
+    /// Entra's own error page, with no way back to the app (what MSAL's maintainers describe:
+    /// microsoft-authentication-library-for-js#4529, next-auth#5455).
+    #[default]
+    ErrorPage,
+    /// An error redirect to the app: `error=access_denied` with the AADSTS50105 text (what
+    /// older implicit-flow clients received: azure-activedirectory-library-for-js#463).
+    ErrorRedirect,
 }
 
 /// The `error` value of a step-up refusal at the token endpoint.

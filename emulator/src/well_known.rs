@@ -45,6 +45,24 @@ pub const ADELE_OID: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
 pub const MEGAN_OID: &str = "48d31887-5fad-4d73-a9f5-3c356e68a038";
 /// Object id of Alex Wilber.
 pub const ALEX_OID: &str = "c2a1e5b0-2f43-4e7c-9b8a-7f0f6a1f3e21";
+/// Patti Fernandez: in 250 groups (past a JWT's 200, so her tokens carry the overage marker
+/// instead of `groups`), holding the web app's `Reader` role through one of them.
+pub const PATTI: &str = "PattiF@contoso.onmicrosoft.com";
+/// Object id of Patti Fernandez.
+pub const PATTI_OID: &str = "7a3f0c5e-9b12-4d6a-8e47-2f1c0d9b6a58";
+/// How many groups Patti is a direct member of.
+pub const PATTI_GROUPS: usize = 250;
+/// Id of the web app's `Reader` app role (for users).
+pub const READER_ROLE_ID: &str = "a3f9b2c1-4d5e-4f60-8a1b-2c3d4e5f6071";
+/// Id of the web app's `Admin` app role (for users).
+pub const ADMIN_ROLE_ID: &str = "b4e0c3d2-5e6f-4071-9b2c-3d4e5f607182";
+/// The security group *Weather Watchers*, assigned the web app's `Reader` role. Megan is a
+/// member through [`MARKETING_GROUP_ID`] (nested).
+pub const WEATHER_WATCHERS_GROUP_ID: &str = "c5f1d4e3-6f70-4182-8c3d-4e5f60718293";
+/// The security group *Marketing*: Megan and Alex; a member of *Weather Watchers*.
+pub const MARKETING_GROUP_ID: &str = "d6027e54-7081-4293-9d4e-5f60718293a4";
+/// The first of Patti's groups, the one assigned the web app's `Reader` role.
+pub const PATTI_READER_GROUP_ID: &str = "e7138f65-8192-43a4-8e5f-60718293a4b5";
 /// Id of the Conditional Access policy requiring MFA for the Weather API (Megan).
 pub const MFA_POLICY_ID: &str = "a1b2c3d4-0000-4000-8000-00000000cafe";
 /// Microsoft Graph `User.Read` delegated permission id.
@@ -117,6 +135,16 @@ impl World {
             id: id.into(),
             value: value.into(),
             allowed_member_types: vec!["Application".into()],
+        };
+        // A role for users and groups (`roles` in their tokens).
+        let user_role = |id: &str, value: &str| AppRole {
+            id: id.into(),
+            value: value.into(),
+            allowed_member_types: vec!["User".into()],
+        };
+        let assignment = |principal: &str, role: &str| AppRoleAssignment {
+            principal_id: principal.into(),
+            app_role_id: role.into(),
         };
         // The optional claims an API registration lists for its access tokens.
         let access_token_claims = |names: &[&str]| OptionalClaims {
@@ -264,6 +292,18 @@ impl World {
                 }],
                 ..OptionalClaims::default()
             },
+            app_roles: vec![
+                user_role(wk::READER_ROLE_ID, "Reader"),
+                user_role(wk::ADMIN_ROLE_ID, "Admin"),
+            ],
+            group_membership_claims: Some("SecurityGroup".into()),
+            app_role_assigned_to: vec![
+                assignment(wk::ADELE_OID, wk::ADMIN_ROLE_ID),
+                assignment(wk::ADELE_OID, wk::READER_ROLE_ID),
+                assignment(wk::MEGAN_OID, wk::READER_ROLE_ID),
+                assignment(wk::WEATHER_WATCHERS_GROUP_ID, wk::READER_ROLE_ID),
+                assignment(wk::PATTI_READER_GROUP_ID, wk::READER_ROLE_ID),
+            ],
             ..Application::default()
         };
         // Microsoft's first-party app whose tokens (`api://AzureADTokenExchange`) a managed
@@ -325,7 +365,16 @@ impl World {
                     "Marketing Assistant",
                     false,
                 ),
+                user(
+                    wk::PATTI_OID,
+                    wk::PATTI,
+                    "Patti",
+                    "Fernandez",
+                    "President",
+                    false,
+                ),
             ],
+            groups: contoso_groups(),
             applications: vec![
                 web_app.clone(),
                 weather,
@@ -395,6 +444,7 @@ impl World {
             conditional_access_policies: vec![],
             users_may_consent: true,
             managed_identities: vec![],
+            groups: vec![],
         };
         let northwind = Tenant {
             id: wk::NORTHWIND_TENANT_ID.into(),
@@ -412,6 +462,7 @@ impl World {
             conditional_access_policies: vec![],
             users_may_consent: true,
             managed_identities: vec![],
+            groups: vec![],
         };
         World {
             tenants: vec![contoso, fabrikam, northwind],
@@ -423,4 +474,39 @@ impl World {
     pub fn well_known_with_v2_web_app() -> Self {
         Self::well_known().with_access_token_version(wk::WEB_APP_CLIENT_ID, Some(2))
     }
+}
+
+/// Contoso's groups: *Marketing* (Megan, Alex) inside *Weather Watchers*, and Patti's 250.
+fn contoso_groups() -> Vec<Group> {
+    let group = |id: &str, name: &str, members: &[&str]| Group {
+        id: id.into(),
+        display_name: name.into(),
+        security_enabled: true,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+    };
+    let mut groups = vec![
+        group(
+            wk::WEATHER_WATCHERS_GROUP_ID,
+            "Weather Watchers",
+            &[wk::MARKETING_GROUP_ID],
+        ),
+        group(
+            wk::MARKETING_GROUP_ID,
+            "Marketing",
+            &[wk::MEGAN_OID, wk::ALEX_OID],
+        ),
+        group(
+            wk::PATTI_READER_GROUP_ID,
+            "Readers (Patti)",
+            &[wk::PATTI_OID],
+        ),
+    ];
+    for n in 2..=wk::PATTI_GROUPS {
+        groups.push(group(
+            &crate::tokens::derived_guid(&format!("group|patti|{n}")),
+            &format!("Project {n:03}"),
+            &[wk::PATTI_OID],
+        ));
+    }
+    groups
 }

@@ -10,7 +10,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 mod application;
+mod directory;
 pub use application::*;
+pub use directory::*;
 
 /// Everything the emulator knows about.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +52,9 @@ pub struct Tenant {
     /// instance metadata endpoint issues their tokens).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_identities: Vec<ManagedIdentity>,
+    /// Groups, with their members (users and nested groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
 }
 
 /// A managed identity: a service principal that Azure, not the app, holds the credential of.

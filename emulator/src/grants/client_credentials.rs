@@ -48,7 +48,17 @@ pub fn grant(req: &TokenRequest<'_>, tenant_alias: bool) -> Result<Value, AadErr
         object_id: &sp,
         acr: req.acr.claim(),
     };
+    // Application permissions the client requires are taken as admin-consented (ledger G11).
     let roles = client.required_roles(resource);
+    if roles.is_empty() && resource.app_role_assignment_required {
+        return Err(AadError::grant(
+            501051,
+            format!(
+                "Application '{}'({}) is not assigned to a role for the application '{}'({}).",
+                client.app_id, client.display_name, resource.app_id, resource.display_name
+            ),
+        ));
+    }
     let (token, exp_in) = app_token(state, tenant, &principal, resource, &scopes.aud_form, roles);
     Ok(json!({
         "token_type": "Bearer",

@@ -427,6 +427,8 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
             at["email"] = json!(sign_in_name);
         }
     }
+    // The resource's roles and groups for this user.
+    i.tenant.add_directory_claims(&mut at, u, resource);
     let (access_token, mut resp);
     {
         let keys = state.keys.read().expect("keys lock");
@@ -472,6 +474,8 @@ pub fn issue_user(state: &Shared, i: UserIssue<'_>) -> Result<Value, AadError> {
             if i.client.optional_claims.id_token_has("login_hint") {
                 id["login_hint"] = json!(tokens::login_hint(&u.id, tid));
             }
+            // The client's own roles and groups for this user.
+            i.tenant.add_directory_claims(&mut id, u, i.client);
             resp["id_token"] = json!(tokens::sign(keys.current(), &id, tokens::Header::V2));
         }
     }

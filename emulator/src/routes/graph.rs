@@ -33,6 +33,18 @@ pub fn router() -> Router<AppState> {
         .route("/v1.0/me", get(me))
         .route("/v1.0/me/photo", get(photo_meta))
         .route("/v1.0/me/photo/$value", get(photo_value))
+        .route(
+            "/v1.0/me/getMemberObjects",
+            axum::routing::post(super::graph_memberships::get_member_objects),
+        )
+        .route(
+            "/v1.0/me/transitiveMemberOf",
+            get(super::graph_memberships::transitive_member_of),
+        )
+        .route(
+            "/v1.0/me/transitiveMemberOf/microsoft.graph.group",
+            get(super::graph_memberships::transitive_member_of),
+        )
         .route("/oidc/userinfo", get(userinfo))
 }
 
@@ -101,7 +113,7 @@ pub fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response 
 }
 
 /// Validates the bearer token as Graph does; returns the signed-in user.
-fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
+pub(super) fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
     Counters::bump(&st.stats.graph);
     let unauthorized =
         |m: &str| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
@@ -228,7 +240,7 @@ pub fn user_json(u: &User) -> Map<String, Value> {
     m
 }
 
-fn odata(v: Value) -> Response {
+pub(super) fn odata(v: Value) -> Response {
     let mut r = Json(v).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -48,6 +48,29 @@ pub struct Application {
     /// `include_user_token`) in access tokens.
     #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
     pub optional_claims: OptionalClaims,
+    /// Which groups the `groups` claim of this app's tokens lists: `None` (absent),
+    /// `SecurityGroup`, `All` or `ApplicationGroup` (Graph's `groupMembershipClaims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_membership_claims: Option<String>,
+    /// Who holds which of its app roles: users and groups (Graph's `appRoleAssignedTo` of the
+    /// app's service principal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_role_assigned_to: Vec<AppRoleAssignment>,
+    /// *Assignment required?* of the enterprise app (the service principal's
+    /// `appRoleAssignmentRequired`): a user with no assignment, directly or through a group
+    /// they are a direct member of, is refused at sign-in with AADSTS50105.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub app_role_assignment_required: bool,
+}
+
+/// One assignment of an app role (Graph's `appRoleAssignment`): to a user or a group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    /// The user's or group's object id.
+    pub principal_id: String,
+    /// The role's id; the all-zero id is *Default Access* (assigned, with no role value).
+    pub app_role_id: String,
 }
 
 /// `signInAudience` for a single-tenant app.
@@ -77,6 +100,9 @@ impl Default for Application {
             key_credentials: vec![],
             federated_identity_credentials: vec![],
             optional_claims: OptionalClaims::default(),
+            group_membership_claims: None,
+            app_role_assigned_to: vec![],
+            app_role_assignment_required: false,
         }
     }
 }

@@ -9,6 +9,7 @@ mod client_auth;
 mod common;
 mod consent;
 mod continuous_access;
+mod directory;
 mod discovery;
 mod federation;
 mod graph;

@@ -41,7 +41,7 @@ use crate::{
     params::Params,
     state::{AppState, CodeGrant, Counters, Session, Shared, SignInProgress},
     tokens,
-    unconfirmed::ConsentWall,
+    unconfirmed::{AssignmentRefusal, ConsentWall},
 };
 
 /// The session cookie (Entra's is also called ESTSAUTH).
@@ -239,6 +239,22 @@ fn advance(st: &Shared, headers: &HeaderMap, txn: &str, new_session: Option<Stri
         .find_map(|s| request::missing_service_principal(&world, tenant, app, s))
     {
         return with_cookie(redirect_error(&req, &e));
+    }
+    // *Assignment required*: a user without an assignment, directly or through a group they
+    // are a direct member of, is refused after signing in (ledger G10).
+    if app.app_role_assignment_required && !tenant.is_assigned(user, app) {
+        let refusal = AadError::new(
+            50105,
+            "access_denied",
+            format!(
+                "Your administrator has configured the application {} ('{}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '{}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.",
+                app.display_name, app.app_id, user.user_principal_name
+            ),
+        );
+        return with_cookie(match st.unconfirmed().assignment_refusal {
+            AssignmentRefusal::ErrorPage => error_page(StatusCode::BAD_REQUEST, &refusal),
+            AssignmentRefusal::ErrorRedirect => redirect_error(&req, &refusal),
+        });
     }
     // Group the requested scopes by resource (several resources are allowed at /authorize).
     let mut groups: Vec<(String, Vec<String>)> = vec![];
