@@ -47,7 +47,7 @@ pub const MAX_ANSWER_BYTES: usize = 10 * 1024 * 1024;
 /// `Authorization`), not hop-by-hop headers, and none of the headers some frameworks let
 /// override the method, the path or the client address (`X-HTTP-Method-Override`,
 /// `X-Original-URL`, `X-Forwarded-For`, ...), which would slip past the allowed lists.
-const FORWARDED: [&str; 14] = [
+const FORWARDED: [&str; 12] = [
     "accept",
     "accept-language",
     "content-type",
@@ -59,8 +59,6 @@ const FORWARDED: [&str; 14] = [
     "if-range",
     "range",
     "prefer",
-    "traceparent",
-    "tracestate",
     "x-request-id",
 ];
 

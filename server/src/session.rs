@@ -167,6 +167,10 @@ impl UserSession {
             self.0.remove_value(API_CLAIMS_KEY).await?;
         }
         self.0.cycle_id().await?;
+        // The old id's place: the new id is stored elsewhere.
+        self.0
+            .remove_value(crate::store::sealed::STORED_ID_FIELD)
+            .await?;
         self.0
             .set_expiry(Some(tower_sessions::Expiry::OnSessionEnd));
         self.0.insert(LAST_USE_KEY, now()).await?;
@@ -303,8 +307,17 @@ impl UserSession {
     /// hold a cookie.
     ///
     /// [`StoredIds::current`]: crate::store::sealed::StoredIds::current
-    pub fn stored_id(&self, ids: &crate::store::sealed::StoredIds) -> Option<String> {
-        self.0.id().map(|id| ids.current(&id).to_string())
+    pub async fn stored_id(&self, ids: &crate::store::sealed::StoredIds) -> Option<String> {
+        let id = self.0.id()?;
+        // Where the store found it (under an older key of the ring, whatever this instance's
+        // ring order); a session created by this request is where this instance put it.
+        let found: Option<String> = self
+            .0
+            .get(crate::store::sealed::STORED_ID_FIELD)
+            .await
+            .ok()
+            .flatten();
+        Some(found.unwrap_or_else(|| ids.current(&id).to_string()))
     }
 }
 

@@ -32,7 +32,10 @@ impl BffService {
     /// The signed-in user's profile: from the cache when it can.
     pub(super) async fn profile_view(&self, request: &Parts) -> Result<Profile, AppError> {
         let (session, user) = self.signed_in(request).await?;
-        let key = session.stored_id(&self.session_ids).unwrap_or_default();
+        let key = session
+            .stored_id(&self.session_ids)
+            .await
+            .unwrap_or_default();
         let cached = self.profiles.get(&key).await;
         crate::telemetry::cache_lookup("profile", !matches!(cached, Cached::Missing));
         match cached {
@@ -106,44 +109,57 @@ impl BffService {
         let throttle = self.graph_throttle.clone();
         let graph = self.graph_base_url.clone();
         let scope = self.config.graph_scope.clone();
-        tokio::spawn(async move {
-            let read = async {
-                if throttle.remaining(&tenant).is_some() {
-                    return Err("Graph asked to wait".to_owned());
-                }
-                let obtained = tokens
-                    .on_behalf_of(&session, &scope)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match graph::me(tokens.entra().http(), &graph, &obtained.token).await {
-                    Ok(me) => Ok(profile_of(me, obtained.source)),
+        // Its own trace: the page's answer has gone (its OBO, Graph and store spans hang here).
+        let span = if crate::telemetry::exporting() {
+            let span = tracing::info_span!(parent: None, "profile refresh");
+            span.follows_from(tracing::Span::current());
+            span
+        } else {
+            tracing::Span::none()
+        };
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let read = async {
+                    if throttle.remaining(&tenant).is_some() {
+                        return Err("Graph asked to wait".to_owned());
+                    }
+                    let obtained = tokens
+                        .on_behalf_of(&session, &scope)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    match graph::me(tokens.entra().http(), &graph, &obtained.token).await {
+                        Ok(me) => Ok(profile_of(me, obtained.source)),
+                        Err(err) => {
+                            if let Some(wait) = err.throttled_for() {
+                                throttle.hold(&tenant, wait);
+                            }
+                            // As in the foreground: a cached token Graph refuses is dropped, so
+                            // that the next attempt exchanges anew instead of failing until it
+                            // expires.
+                            if err.is_token_refused() && obtained.source.is_cache() {
+                                let _ = tokens.forget(&session, &scope).await;
+                            }
+                            // A claims challenge needs the user (a step-up, a sign-in): the next
+                            // page view reads the profile in the foreground, where it is answered.
+                            if err.claims_challenge().is_some() {
+                                profiles.forget(&key).await;
+                            }
+                            Err(err.to_string())
+                        }
+                    }
+                };
+                match read.await {
+                    Ok(profile) => profiles.put(&key, profile).await,
                     Err(err) => {
-                        if let Some(wait) = err.throttled_for() {
-                            throttle.hold(&tenant, wait);
-                        }
-                        // As in the foreground: a cached token Graph refuses is dropped, so
-                        // that the next attempt exchanges anew instead of failing until it
-                        // expires.
-                        if err.is_token_refused() && obtained.source.is_cache() {
-                            let _ = tokens.forget(&session, &scope).await;
-                        }
-                        // A claims challenge needs the user (a step-up, a sign-in): the next
-                        // page view reads the profile in the foreground, where it is answered.
-                        if err.claims_challenge().is_some() {
-                            profiles.forget(&key).await;
-                        }
-                        Err(err.to_string())
+                        tracing::warn!(
+                            "the profile was not refreshed (the cached one stays): {err}"
+                        );
+                        profiles.refresh_failed(&key);
                     }
                 }
-            };
-            match read.await {
-                Ok(profile) => profiles.put(&key, profile).await,
-                Err(err) => {
-                    tracing::warn!("the profile was not refreshed (the cached one stays): {err}");
-                    profiles.refresh_failed(&key);
-                }
-            }
-        });
+            },
+            span,
+        ));
     }
 
     pub(super) async fn graph_token(

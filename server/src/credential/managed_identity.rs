@@ -9,6 +9,7 @@
 //! The endpoint is on the host: its requests never go through a proxy.
 
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use serde::Deserialize;
 use url::Url;
@@ -142,7 +143,7 @@ impl ManagedIdentity {
         };
         let http = &self.http;
         let which = self.endpoint.describe();
-        let request = match &self.endpoint {
+        let (url, request) = match &self.endpoint {
             IdentityEndpoint::Imds(origin) => {
                 let mut url = origin
                     .join("/metadata/identity/oauth2/token")
@@ -153,7 +154,7 @@ impl ManagedIdentity {
                 if let Some(id) = &self.client_id {
                     url.query_pairs_mut().append_pair("client_id", id);
                 }
-                http.get(url).header("Metadata", "true")
+                (url.clone(), http.get(url).header("Metadata", "true"))
             }
             IdentityEndpoint::AppService { endpoint, header } => {
                 let mut url = endpoint.clone();
@@ -163,13 +164,25 @@ impl ManagedIdentity {
                 if let Some(id) = &self.client_id {
                     url.query_pairs_mut().append_pair("client_id", id);
                 }
-                http.get(url).header("X-IDENTITY-HEADER", header.expose())
+                (
+                    url.clone(),
+                    http.get(url).header("X-IDENTITY-HEADER", header.expose()),
+                )
             }
         };
-        let response = request.send().await.map_err(|err| {
-            let why = if err.is_timeout() { "timed out".to_owned() } else { err.without_url().to_string() };
-            fail(format!("{which} could not be reached ({why}); is a managed identity assigned to this host?"), true)
-        })?;
+        // A client span (no query, no header values on it), with a request id as for Entra.
+        let call = crate::telemetry::http::EntraCall::start("managed_identity", "GET", &url, None);
+        let response = request
+            .headers(call.headers())
+            .send()
+            .instrument(call.span().clone())
+            .await
+            .map_err(|err| {
+                let why = if err.is_timeout() { "timed out".to_owned() } else { err.without_url().to_string() };
+                call.failed(&why);
+                fail(format!("{which} could not be reached ({why}); is a managed identity assigned to this host?"), true)
+            })?;
+        call.answered(response.status().as_u16(), response.headers());
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         if !status.is_success() {

@@ -143,14 +143,15 @@ impl Stores {
     }
 
     /// Deletes a session outside any request (a front-channel sign-out), by its stored id as
-    /// the sign-in index keeps it ([`StoredIds::current`]; an index entry written by an
-    /// earlier version holds the session id itself, whose record may have moved since: every
-    /// place of it goes). A value that is not an id, or names no session, is nothing to delete.
+    /// the sign-in index keeps it; an entry written by an earlier version (a hash of the id,
+    /// or the id itself) finds the session where it moved since
+    /// ([`StoredIds::for_index_entry`]). A value that is not an id, or names no session, is
+    /// nothing to delete.
     pub async fn delete_session(&self, id: &str) -> Result<(), String> {
         let Ok(id) = id.parse::<tower_sessions::session::Id>() else {
             return Ok(());
         };
-        for id in std::iter::once(id).chain(self.ids.all(&id)) {
+        for id in self.ids.for_index_entry(&id) {
             let result = match &self.backend {
                 Backend::Memory(store) => store.delete(&id).await,
                 Backend::Sqlite(store) => store.delete(&id).await,

@@ -37,6 +37,10 @@ use crate::config::{KEY_LEN, KeySource};
 
 /// The one field of a sealed record's data.
 const SEALED_FIELD: &str = "sealed";
+/// The field of an opened record that says where it is stored (never stored itself): the
+/// session's name for leases and caches, whatever the order of the ring on this instance
+/// ([`crate::session::UserSession::stored_id`]).
+pub const STORED_ID_FIELD: &str = "bff.stored_id";
 /// Sealed with a ring key (cached tokens; session records before v2).
 const FORMAT: &str = "v1";
 /// Sealed with a key derived from a ring key and a secret of the record's owner (the id).
@@ -195,24 +199,32 @@ impl StoredIds {
     }
 
     /// Where a new session goes, keyed with the sealing key; also the session's name for
-    /// caches, leases and the sign-in index.
+    /// caches, leases and the sign-in index until it is read back from where it is.
     pub fn current(&self, id: &Id) -> Id {
-        self.keyed_with(&self.ring.keys[0].2, id)
+        keyed_with(&self.ring.keys[0].2, &self.hashed(id))
     }
 
     /// Where the session may be stored, one place per key of the ring, the current first.
     fn keyed<'a>(&'a self, id: &'a Id) -> impl Iterator<Item = Id> + 'a {
+        let hashed = self.hashed(id);
         self.ring
             .keys
             .iter()
-            .map(move |(_, _, derive)| self.keyed_with(derive, id))
+            .map(move |(_, _, derive)| keyed_with(derive, &hashed))
+    }
+
+    /// The id hashed with this app's namespace: where the previous version stored the
+    /// session, and what the keyed id is the HMAC of (so that a sign-in index entry of that
+    /// version still finds the session once it has moved).
+    fn hashed(&self, id: &Id) -> Id {
+        id_of(&sha2::Sha256::digest(
+            format!("bff-session-id\n{}\n{id}", self.namespace).as_bytes(),
+        ))
     }
 
     /// Where earlier versions stored it: an unkeyed hash of the id, before that the id itself.
     fn previous(&self, id: &Id) -> [Id; 2] {
-        let digest =
-            sha2::Sha256::digest(format!("bff-session-id\n{}\n{id}", self.namespace).as_bytes());
-        [id_of(&digest), *id]
+        [self.hashed(id), *id]
     }
 
     /// Every place the session may be: what a sign-out deletes.
@@ -220,10 +232,26 @@ impl StoredIds {
         self.keyed(id).chain(self.previous(id)).collect()
     }
 
-    fn keyed_with(&self, derive: &ring::hmac::Key, id: &Id) -> Id {
-        let input = format!("bff-stored-id\n{}\n{id}", self.namespace);
-        id_of(ring::hmac::sign(derive, input.as_bytes()).as_ref())
+    /// Every place a sign-in index entry may name: a stored id of this version (itself), a
+    /// hash of an earlier one (and where that session moved), or a session id of the first
+    /// (and every place of it).
+    pub fn for_index_entry(&self, entry: &Id) -> Vec<Id> {
+        let moved = self
+            .ring
+            .keys
+            .iter()
+            .map(|(_, _, derive)| keyed_with(derive, entry));
+        std::iter::once(*entry)
+            .chain(moved)
+            .chain(self.all(entry))
+            .collect()
     }
+}
+
+/// HMAC-SHA256(ring key, "bff-stored-id" ‖ the namespaced hash of the id), as an id.
+fn keyed_with(derive: &ring::hmac::Key, hashed: &Id) -> Id {
+    let input = format!("bff-stored-id\n{hashed}");
+    id_of(ring::hmac::sign(derive, input.as_bytes()).as_ref())
 }
 
 /// A session id made of the first 128 bits of a digest.
@@ -287,7 +315,9 @@ impl<S> Sealed<S> {
     /// The record as stored: under its current stored id, one field sealed with a key bound
     /// to the session id (which only the cookie holds) and to this app's namespace.
     fn seal(&self, record: &Record) -> Result<Record> {
-        let plain = serde_json::to_vec(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        let mut data = record.data.clone();
+        data.remove(STORED_ID_FIELD);
+        let plain = serde_json::to_vec(&data).map_err(|e| Error::Encode(e.to_string()))?;
         let bound = record.id.to_string();
         let sealed = self
             .ids
@@ -333,6 +363,14 @@ impl<S> Sealed<S> {
     fn context(&self) -> String {
         format!("bff-session:{}", self.ids.namespace)
     }
+}
+
+/// `record` with where it is stored in [`STORED_ID_FIELD`].
+fn with_stored_id(mut record: Record, place: Id) -> Record {
+    record
+        .data
+        .insert(STORED_ID_FIELD.to_owned(), place.to_string().into());
+    record
 }
 
 fn legacy_context(id: &Id) -> String {
@@ -387,7 +425,7 @@ impl<S: SessionStore + UpdateExisting> SessionStore for Sealed<S> {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         for place in self.ids.keyed(id) {
             if let Some(stored) = load_readable(&self.inner, &place).await? {
-                return Ok(self.open(id, stored).or_else(|| {
+                return Ok(self.open(id, stored).map(|r| with_stored_id(r, place)).or_else(|| {
                     tracing::warn!(
                         "a session record opens with no key of SESSION_ENCRYPTION_KEYS (its key \
                          was removed from the ring, or the record was altered): treated as \
@@ -436,9 +474,16 @@ impl<S: SessionStore> Sealed<S> {
             self.inner.delete(&moved.id).await?;
             return Ok(self.moved_meanwhile(id).await?.or(Some(record)));
         }
+        // A sign-out between the read and the move deleted the old record: the copy must not
+        // bring the session back.
+        let signed_out_meanwhile = load_readable(&self.inner, &place).await?.is_none();
         self.inner.delete(&place).await?;
+        if signed_out_meanwhile {
+            self.inner.delete(&wanted).await?;
+            return Ok(None);
+        }
         tracing::info!("a session stored in a previous format was moved to its keyed stored id");
-        Ok(Some(record))
+        Ok(Some(with_stored_id(record, wanted)))
     }
 
     /// Session `id` as another request just moved it to the current format, if it did.
@@ -586,6 +631,14 @@ mod tests {
             user(&rotated, &session.id).await.as_deref(),
             Some("adele, again")
         );
+        // Read back, it names where it is (the lease and cache name on every instance),
+        // and that name is not stored with it.
+        let loaded = rotated.load(&session.id).await.unwrap().unwrap();
+        assert_eq!(loaded.data[STORED_ID_FIELD], created_at.to_string());
+        rotated.save(&loaded).await.unwrap();
+        let stored = backend.load(&created_at).await.unwrap().unwrap();
+        let opened = rotated.open(&session.id, stored).unwrap();
+        assert!(!opened.data.contains_key(STORED_ID_FIELD));
         // New sessions go under the new key; an instance not yet rotated finds them too
         // when it holds the new key second.
         let mut new = record("megan");
@@ -635,5 +688,83 @@ mod tests {
             );
             assert_eq!(user(&store, &id).await.as_deref(), Some(name));
         }
+    }
+
+    #[tokio::test]
+    async fn an_index_entry_of_the_previous_version_finds_the_session_where_it_moved() {
+        let backend = MemoryStore::default();
+        let store = sealed(&backend, &[[5; 32]], "app-a");
+        let mut session = record("adele");
+        store.create(&mut session).await.unwrap();
+        // The sign-in index of the previous version held the unkeyed hash.
+        let [hashed, _] = store.ids.previous(&session.id);
+        assert!(
+            store
+                .ids
+                .for_index_entry(&hashed)
+                .contains(&store.ids.current(&session.id))
+        );
+        // And one of the version before it, the session id itself.
+        assert!(
+            store
+                .ids
+                .for_index_entry(&session.id)
+                .contains(&store.ids.current(&session.id))
+        );
+    }
+
+    /// A store on which a sign-out lands while a session of a previous format is being moved:
+    /// its `create` first deletes `victim` (the old record), as a concurrent sign-out would.
+    #[derive(Debug, Clone)]
+    struct SignOutDuringMove {
+        inner: MemoryStore,
+        victim: Id,
+    }
+
+    #[async_trait::async_trait]
+    impl SessionStore for SignOutDuringMove {
+        async fn create(&self, record: &mut Record) -> Result<()> {
+            self.inner.delete(&self.victim).await?;
+            self.inner.create(record).await
+        }
+        async fn save(&self, record: &Record) -> Result<()> {
+            self.inner.save(record).await
+        }
+        async fn load(&self, id: &Id) -> Result<Option<Record>> {
+            self.inner.load(id).await
+        }
+        async fn delete(&self, id: &Id) -> Result<()> {
+            self.inner.delete(id).await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl UpdateExisting for SignOutDuringMove {
+        async fn update_existing(&self, record: &Record) -> Result<bool> {
+            self.inner.update_existing(record).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_during_the_move_of_an_old_record_is_not_undone() {
+        let backend = MemoryStore::default();
+        let ids = StoredIds::new(Arc::new(KeyRing::new(&[[5; 32]])), "app-a");
+        let session = record("alex");
+        let [hashed, _] = ids.previous(&session.id);
+        let plain = Sealed::new(backend.clone(), ids.clone());
+        let mut old = Record {
+            id: hashed,
+            ..plain.seal(&session).unwrap()
+        };
+        backend.create(&mut old).await.unwrap();
+        let store = Sealed::new(
+            SignOutDuringMove {
+                inner: backend.clone(),
+                victim: hashed,
+            },
+            ids,
+        );
+        assert!(store.load(&session.id).await.unwrap().is_none());
+        assert!(backend.ids().await.is_empty(), "{:?}", backend.ids().await);
     }
 }

@@ -150,7 +150,11 @@ impl EntraCall {
         url: &Url,
         grant_type: Option<&str>,
     ) -> Self {
-        let span = client_span(&format!("{method} {}", url.path()), method, url);
+        let span = if super::exporting() {
+            client_span(&format!("{method} {}", url.path()), method, url)
+        } else {
+            Span::none()
+        };
         span.record("entra.operation", operation);
         if let Some(grant) = grant_type {
             span.record("entra.grant_type", grant_name(grant));
@@ -256,14 +260,16 @@ impl PeerCall {
         &self.span
     }
 
-    /// Puts this call's W3C `traceparent` (and `tracestate`) into `headers`, in place of any
-    /// the browser sent, when traces are exported; leaves `headers` alone otherwise.
+    /// Puts this call's W3C `traceparent` (and `tracestate`) into `headers`, in place of
+    /// anything the browser sent (a browser's trace context never reaches an API: it could
+    /// name any trace); none when traces are not exported.
     pub fn propagate(&self, headers: &mut HeaderMap) {
+        for name in ["traceparent", "tracestate", "baggage"] {
+            headers.remove(name);
+        }
         if self.span.is_none() {
             return;
         }
-        headers.remove("traceparent");
-        headers.remove("tracestate");
         opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(
             &self.span.context(),
             &mut opentelemetry_http::HeaderInjector(headers),

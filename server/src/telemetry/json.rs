@@ -49,14 +49,16 @@ where
             let spans: Vec<Value> = scope.from_root().map(|s| s.name().into()).collect();
             line.insert("spans".into(), spans.into());
         }
-        if let Some(span) = ctx.lookup_current() {
+        // The innermost span the trace exporter knows (spans it leaves out, tower-sessions',
+        // have no ids of their own).
+        let ids = ctx.event_scope().into_iter().flatten().find_map(|span| {
             let extensions = span.extensions();
-            if let Some(otel) = extensions.get::<tracing_opentelemetry::OtelData>()
-                && let (Some(trace), Some(id)) = (otel.trace_id(), otel.span_id())
-            {
-                line.insert("trace_id".into(), trace.to_string().into());
-                line.insert("span_id".into(), id.to_string().into());
-            }
+            let otel = extensions.get::<tracing_opentelemetry::OtelData>()?;
+            Some((otel.trace_id()?, otel.span_id()?))
+        });
+        if let Some((trace, id)) = ids {
+            line.insert("trace_id".into(), trace.to_string().into());
+            line.insert("span_id".into(), id.to_string().into());
         }
         writeln!(writer, "{}", Value::Object(line))
     }
@@ -96,7 +98,7 @@ mod tests {
 
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _};
 
     use super::*;
 
@@ -118,8 +120,15 @@ mod tests {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
         let lines = Lines::default();
         let writer = lines.clone();
+        // As in production: the exporter leaves some spans out.
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("test"))
+                    .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                        meta.name() != "left_out"
+                    })),
+            )
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(JsonLines)
@@ -129,6 +138,8 @@ mod tests {
             tracing::info!("before any request");
             let span = tracing::info_span!("request");
             let _entered = span.enter();
+            let inner = tracing::info_span!("left_out");
+            let _inner = inner.enter();
             tracing::warn!(user = "adele", count = 3, "signed in");
             let context = span.context();
             let ids = context.span().span_context().clone();
@@ -147,7 +158,7 @@ mod tests {
         assert_eq!(line["message"], "signed in");
         assert_eq!(line["fields"]["user"], "adele");
         assert_eq!(line["fields"]["count"], 3);
-        assert_eq!(line["spans"], serde_json::json!(["request"]));
+        assert_eq!(line["spans"], serde_json::json!(["request", "left_out"]));
         assert_eq!(line["trace_id"], trace_id.as_str());
         assert_eq!(line["span_id"], span_id.as_str());
         assert!(line["timestamp"].as_str().unwrap().starts_with("20"));

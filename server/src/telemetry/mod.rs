@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::{
-    EnvFilter, Layer as _, filter::FilterExt as _, layer::SubscriberExt as _,
+    EnvFilter, Layer as _, filter::FilterExt, layer::SubscriberExt as _,
     util::SubscriberInitExt as _,
 };
 
@@ -64,31 +64,38 @@ pub fn init() -> Result<Telemetry, String> {
         }
     };
     let provider = otlp::provider_from_env()?;
-    // Log lines as `RUST_LOG` says; the spans they happen in at `info` whatever it says, so
-    // that a `warn` line still names its request (and its trace).
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        .or(tracing_subscriber::filter::filter_fn(|meta| {
-            meta.is_span() && meta.level() <= &tracing::Level::INFO
-        }));
+    let log_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // While exporting: every span at `info` (whatever `RUST_LOG` says, `warn` in production
+    // must not switch traces off) but tower-sessions' (a `call` span around each request
+    // that says nothing the request's own does not); events as `RUST_LOG` says, since they
+    // become span events. The log lines get the same spans, so that a `warn` line still
+    // names its request and trace.
+    let exported_spans = || {
+        tracing_subscriber::filter::filter_fn(|meta| {
+            meta.is_span()
+                && meta.level() <= &tracing::Level::INFO
+                && !meta.target().starts_with("tower_sessions")
+        })
+    };
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("entra-bff"))
-            // Spans at `info`, whatever `RUST_LOG` asks of the log lines (`warn` in
-            // production must not switch traces off); tower-sessions wraps each request in a
-            // span named `call` that says nothing the request's own span does not.
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                meta.level() <= &tracing::Level::INFO
-                    && !meta.target().starts_with("tower_sessions")
-            }))
+            .with_filter(exported_spans().or(log_filter()))
     });
+    let log_filter = match &provider {
+        Some(_) => FilterExt::boxed(log_filter().or(exported_spans())),
+        None => FilterExt::boxed(log_filter()),
+    };
     let logs = if json {
         tracing_subscriber::fmt::layer()
             .event_format(json::JsonLines)
-            .with_filter(filter)
+            .with_filter(log_filter)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_filter(filter).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_filter(log_filter)
+            .boxed()
     };
     let installed = tracing_subscriber::registry()
         .with(traces)
@@ -133,15 +140,16 @@ pub fn store_span(system: &'static str, operation: &'static str) -> tracing::Spa
 
 /// A span around obtaining a token (`on_behalf_of`, `client_credentials`) for `scopes`,
 /// from a cache or the identity provider: `cache.hit` and `bff.cache.tier` say which.
-pub fn token_span(kind: &'static str, scopes: &str) -> tracing::Span {
+pub fn token_span(kind: &'static str, scopes: impl FnOnce() -> String) -> tracing::Span {
     if !exporting() {
         return tracing::Span::none();
     }
+    let scopes = scopes();
     tracing::info_span!(
         "token",
         otel.name = %format_args!("token {kind}"),
         bff.token.kind = kind,
-        bff.token.scopes = scopes,
+        bff.token.scopes = %scopes,
         cache.hit = tracing::field::Empty,
         bff.cache.tier = tracing::field::Empty,
     )

@@ -177,7 +177,10 @@ impl TokenService {
         // One refresh per session: the others wait, then read what the first one stored
         // (first in this process, then, with Redis, in the whole deployment).
         // The stored id: a lease name in Redis must not be a cookie.
-        let key = session.stored_id(&self.session_ids).unwrap_or_default();
+        let key = session
+            .stored_id(&self.session_ids)
+            .await
+            .unwrap_or_default();
         let lock = self
             .refresh_locks
             .get_with(key.clone(), || Arc::new(Mutex::new(())));
@@ -283,7 +286,7 @@ impl TokenService {
         session: &UserSession,
         scopes: &ScopeSet,
     ) -> Result<Obtained, TokenError> {
-        let span = crate::telemetry::token_span("on_behalf_of", &scopes.to_wire());
+        let span = crate::telemetry::token_span("on_behalf_of", || scopes.to_wire());
         let result = self
             .obtain_on_behalf_of(session, scopes)
             .instrument(span.clone())

@@ -218,6 +218,7 @@ async fn failures_are_error_spans_with_their_codes_and_the_problem_names_the_tra
     );
     assert_eq!(refused.status_code(), receiver::ERROR);
     // Entra's ids, as support asks for them, beside the trace id on the problem.
+    assert!(problem.trace_id.is_some() && problem.correlation_id.is_some());
     assert_eq!(refused.attr("entra.trace_id"), problem.trace_id);
     assert_eq!(refused.attr("entra.correlation_id"), problem.correlation_id);
     assert!(refused.attr("entra.client_request_id").is_some());

@@ -353,7 +353,10 @@ pub(super) async fn complete(
         .purge_user(&user.tenant_id, &user.object_id)
         .await;
     session.sign_in(&user).await?;
-    let session_id = session.stored_id(&state.stores.ids).unwrap_or_default();
+    let session_id = session
+        .stored_id(&state.stores.ids)
+        .await
+        .unwrap_or_default();
     // Remembered for the identity provider's front-channel sign-out. Without it the session
     // still works; only single sign-out misses it, so the sign-in goes on.
     let session_state = query

@@ -34,7 +34,7 @@ pub async fn logout(
             .purge_user(&user.tenant_id, &user.object_id)
             .await;
     }
-    if let Some(id) = session.stored_id(&state.stores.ids) {
+    if let Some(id) = session.stored_id(&state.stores.ids).await {
         state.profiles.forget(&id).await;
     }
     if let Err(err) = session.destroy().await {
