@@ -22,6 +22,10 @@ pub enum AppError {
     /// The request lacked the anti-CSRF proof.
     #[error("request refused: {0}")]
     Forbidden(String),
+    /// Signed in, but the app (or an API) requires a role or group the user does not hold:
+    /// the problem says who they are, what is required, what they have and who can fix it.
+    #[error("{}", .0.title)]
+    NotAllowed(Box<Problem>),
     /// The request (or its answer) could not be read: a malformed body. What the parser
     /// said is not echoed: it describes this server's internals, not the caller's mistake.
     #[error("the request could not be read; reload the page and try again")]
@@ -40,7 +44,7 @@ impl AppError {
         match self {
             Self::NotSignedIn => http::StatusCode::UNAUTHORIZED,
             Self::BadRequest => http::StatusCode::BAD_REQUEST,
-            Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::NotAllowed(_) => http::StatusCode::FORBIDDEN,
             Self::Problem(problem) if problem.action == ProblemAction::Retry => {
                 http::StatusCode::SERVICE_UNAVAILABLE
             }

@@ -38,6 +38,13 @@ pub struct Profile {
     pub token_from_cache: bool,
     /// How long ago Graph was read (0: for this view); the server caches the profile.
     pub read_secs_ago: u64,
+    /// The user's app roles in this app (the `roles` claim).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// How many groups the user is in, and where that was read: `token`, `Microsoft Graph`
+    /// (past the token's 200), or `None` when the token lists no groups.
+    #[serde(default)]
+    pub groups: Option<(usize, String)>,
 }
 
 /// The result of calling the downstream API On-Behalf-Of the user.
@@ -62,6 +69,12 @@ pub struct DownstreamApiInfo {
     pub scopes: String,
     /// What the page's button GETs.
     pub sample_path: String,
+    /// Why this user may not call it (a role or group it requires), if so.
+    #[serde(default)]
+    pub unavailable: Option<String>,
+    /// Called with an app-only token (client credentials), not On-Behalf-Of the user.
+    #[serde(default)]
+    pub as_app: bool,
 }
 
 /// The answer of one named downstream API to a GET, as the Call API page shows it.
@@ -78,6 +91,9 @@ pub struct NamedApiCall {
     /// The OBO token the server sent, decoded.
     pub token: DecodedToken,
     pub token_from_cache: bool,
+    /// The token was the app's own (client credentials), not the user's.
+    #[serde(default)]
+    pub as_app: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -89,6 +89,8 @@ pub struct Config {
     /// caller's trace (behind a gateway that starts traces), or is ignored (the default: a
     /// browser can send anything).
     pub trust_traceparent: bool,
+    /// `REQUIRED_ROLES` / `ALLOWED_GROUPS`: who may use the app once signed in.
+    pub access: crate::authorization::AccessRule,
     pub data_dir: PathBuf,
     /// A world file (tenants, apps, users) for the embedded emulator instead of its
     /// well-known world.
@@ -311,6 +313,12 @@ impl Config {
         let metrics_addr = read_metrics_addr(&get, &mut problems, &mut warnings);
         let auth_rate_limit = read_auth_rate_limit(&get, &mut problems);
         let trust_traceparent = read_bool(&get, "TRUST_TRACEPARENT", false, &mut problems);
+        let access = crate::authorization::AccessRule::read(
+            "REQUIRED_ROLES",
+            "ALLOWED_GROUPS",
+            &get,
+            &mut problems,
+        );
         let profile_ttl = match get("PROFILE_TTL_SECS") {
             None => Duration::from_secs(300),
             Some(raw) => match raw.parse::<u64>() {
@@ -349,6 +357,7 @@ impl Config {
             profile_ttl,
             auth_rate_limit,
             trust_traceparent,
+            access,
             data_dir,
             emulator_world,
             warnings,

@@ -276,7 +276,7 @@ async fn credential_check(entra: &EntraClient, config: &Config) -> Check {
                 .map(|(api, _)| api.to_owned())
         })
         .unwrap_or_else(|| "https://graph.microsoft.com".to_owned());
-    match entra.app_token(&format!("{graph}/.default")).await {
+    match entra.app_token(None, &format!("{graph}/.default")).await {
         Ok(_) => check(
             "Client credential",
             Outcome::Pass,

@@ -115,6 +115,84 @@ pub async fn me(
     })
 }
 
+/// Pages of groups read at most (999 ids a page: about 50,000 groups).
+const MAX_GROUP_PAGES: usize = 50;
+
+/// The object ids of every group the token's user is in, transitively
+/// (`/me/transitiveMemberOf/microsoft.graph.group`, 999 a page, following `@odata.nextLink`
+/// only on Graph's own host): what a token's groups overage marker stands for.
+pub async fn member_groups(
+    http: &reqwest::Client,
+    base: &Url,
+    token: &AccessToken,
+) -> Result<Vec<String>, GraphCallError> {
+    #[derive(Deserialize)]
+    struct Page {
+        value: Vec<GroupId>,
+        #[serde(rename = "@odata.nextLink")]
+        next: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct GroupId {
+        id: String,
+    }
+    let first = format!(
+        "{}/v1.0/me/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999",
+        base.as_str().trim_end_matches('/')
+    );
+    let mut url = Url::parse(&first).map_err(|err| GraphCallError::Unreachable(err.to_string()))?;
+    let mut ids = Vec::new();
+    for _ in 0..MAX_GROUP_PAGES {
+        let call = PeerCall::start("GET /v1.0/me/transitiveMemberOf", "GET", &url, None);
+        let mut headers = http::HeaderMap::new();
+        call.propagate(&mut headers);
+        let response = http
+            .get(url.clone())
+            .headers(headers)
+            .bearer_auth(token.expose())
+            .send()
+            .instrument(call.span().clone())
+            .await
+            .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        call.answered(status, response.headers());
+        if status != 200 {
+            let wait = retry_after(response.headers());
+            let body = response.bytes().await.unwrap_or_default();
+            let (code, message) = match serde_json::from_slice::<GraphErrorBody>(&body) {
+                Ok(b) => (b.error.code, b.error.message),
+                Err(_) => ("unreadable".into(), format!("HTTP {status}")),
+            };
+            call.graph_refused(&code);
+            return Err(GraphCallError::Api {
+                status,
+                code,
+                message,
+                retry_after: wait,
+                challenge: None,
+            });
+        }
+        let page: Page = response
+            .json()
+            .await
+            .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
+        ids.extend(page.value.into_iter().map(|g| g.id));
+        match page.next.and_then(|next| Url::parse(&next).ok()) {
+            Some(next) if next.origin() == base.origin() => url = next,
+            Some(_) => {
+                return Err(GraphCallError::Unreachable(
+                    "the next page of groups is not on Microsoft Graph's host".into(),
+                ));
+            }
+            None => return Ok(ids),
+        }
+    }
+    Err(GraphCallError::Unreachable(format!(
+        "more than {} pages of groups",
+        MAX_GROUP_PAGES
+    )))
+}
+
 impl GraphCallError {
     /// Graph refused the token itself (`InvalidAuthenticationToken`): revoked, expired
     /// early or signed with a withdrawn key. Another token may well work.

@@ -28,7 +28,16 @@ fn explain(name: &str) -> &'static str {
         }
         "appid" => "The client app that requested this token (v1 tokens).",
         "scp" => "Delegated permissions (scopes) granted to the client app for this user.",
-        "roles" => "App roles assigned to the user or app.",
+        "roles" => {
+            "App roles of this token's audience: assigned to the user (directly, or through a group they are a direct member of) for a user token, granted to the app as application permissions for an app-only one. REQUIRED_ROLES checks these."
+        }
+        "groups" => {
+            "Object ids of the user's groups (nested ones included), as the app registration's groupMembershipClaims asks. Past 200 Entra sends the overage marker instead."
+        }
+        "_claim_names" | "_claim_sources" => {
+            "Groups overage: the user is in more groups than a token holds (200), so the groups are not here. This app reads them from Microsoft Graph (/me/transitiveMemberOf) instead of the endpoint named."
+        }
+        "hasgroups" => "The user has groups that did not fit in this token: read them from Graph.",
         "tid" => "Tenant ID: the directory the user signed in to.",
         "oid" => "Object ID: the user's immutable ID in the tenant, the same in every app.",
         "sub" => "Subject: the user's ID for this app only (pairwise).",
@@ -58,7 +67,9 @@ fn explain(name: &str) -> &'static str {
         "xms_cc" => {
             "Client capabilities the client declared: cp1 means it handles claims challenges (step-up, Continuous Access Evaluation). Present when the API asked for this optional claim."
         }
-        "wids" => "Directory roles of the user.",
+        "wids" => {
+            "Template ids of the user's directory (Entra admin) roles, such as Global Administrator: tenant-wide roles, not this app's."
+        }
         _ => "",
     }
 }

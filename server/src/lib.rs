@@ -8,6 +8,7 @@
 
 pub mod aadsts;
 pub mod assets;
+pub mod authorization;
 pub mod bff;
 pub mod claims_challenge;
 pub mod config;

@@ -149,6 +149,8 @@ mod tests {
             office_location: None,
             token_from_cache: false,
             read_secs_ago: 0,
+            roles: vec![],
+            groups: None,
         }
     }
 

@@ -17,6 +17,7 @@ const CONSENT_SCOPES_KEY: &str = "auth.consent_scopes";
 const API_CLAIMS_KEY: &str = "auth.api_claims";
 const CONSENT_REFUSED_KEY: &str = "auth.consent_refused";
 const LAST_USE_KEY: &str = "auth.last_use";
+const GRAPH_GROUPS_KEY: &str = "auth.graph_groups";
 /// Sign-ins started in other tabs stay valid; more than this many pending is abuse.
 const MAX_PENDING_SIGN_INS: usize = 5;
 /// A sign-in must come back from the identity provider within this time; a session that
@@ -66,6 +67,13 @@ pub struct SignedInUser {
     /// sign-in already asked for is a loop, not a reason for another sign-in.
     #[serde(default)]
     pub sign_in_claims: Option<ClaimsRequest>,
+}
+
+/// The groups Microsoft Graph listed for the user (their token had too many to list).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphGroups {
+    pub ids: Vec<String>,
+    pub read_at: i64,
 }
 
 /// A problem reading or writing the session store.
@@ -177,6 +185,7 @@ impl UserSession {
         self.0.remove_value(TRANSACTIONS_KEY).await?;
         self.0.remove_value(CLAIMS_CHALLENGE_KEY).await?;
         self.0.remove_value(CONSENT_SCOPES_KEY).await?;
+        self.0.remove_value(GRAPH_GROUPS_KEY).await?;
         self.0.insert(USER_KEY, user).await?;
         self.0.save().await?;
         Ok(self.id().unwrap_or_default())
@@ -295,6 +304,25 @@ impl UserSession {
     /// Deletes the session and everything in it.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         self.0.flush().await?;
+        Ok(())
+    }
+
+    /// The groups read from Graph for a token with the overage marker, and when (Unix
+    /// seconds): kept with the session, never in the cookie.
+    pub async fn graph_groups(&self) -> Result<Option<GraphGroups>, SessionError> {
+        Ok(self.0.get(GRAPH_GROUPS_KEY).await?)
+    }
+
+    pub async fn set_graph_groups(&self, ids: Vec<String>) -> Result<(), SessionError> {
+        self.0
+            .insert(
+                GRAPH_GROUPS_KEY,
+                GraphGroups {
+                    ids,
+                    read_at: now(),
+                },
+            )
+            .await?;
         Ok(())
     }
 

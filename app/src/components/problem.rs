@@ -83,7 +83,9 @@ pub fn ProblemCard(problem: Problem) -> impl IntoView {
 #[component]
 pub fn ErrorCard(error: AppError) -> impl IntoView {
     match error {
-        AppError::Problem(problem) => view! { <ProblemCard problem=*problem/> }.into_any(),
+        AppError::Problem(problem) | AppError::NotAllowed(problem) => {
+            view! { <ProblemCard problem=*problem/> }.into_any()
+        }
         // The header's *Sign in* (on every page) comes back here.
         AppError::NotSignedIn => view! {
             <section class="card" data-testid="signed-out">

@@ -162,12 +162,28 @@ fn ApiTable(list: Vec<DownstreamApiInfo>) -> impl IntoView {
                                     <code>{api.scopes}</code>
                                 </td>
                                 <td>
-                                    <form method="get" action="/call-api">
-                                        <input type="hidden" name="api" value=api.name.clone()/>
-                                        <button type="submit" data-testid=format!("call-{}", api.name)>
-                                            "GET " {api.sample_path}
-                                        </button>
-                                    </form>
+                                    {match api.unavailable {
+                                        Some(reason) => {
+                                            view! {
+                                                <p data-testid=format!("unavailable-{}", api.name)>
+                                                    "Not available to you: " {reason}
+                                                </p>
+                                            }
+                                                .into_any()
+                                        }
+                                        None => {
+                                            view! {
+                                                <form method="get" action="/call-api">
+                                                    <input type="hidden" name="api" value=api.name.clone()/>
+                                                    <button type="submit" data-testid=format!("call-{}", api.name)>
+                                                        "GET " {api.sample_path}
+                                                    </button>
+                                                </form>
+                                            }
+                                                .into_any()
+                                        }
+                                    }}
+                                    {api.as_app.then(|| view! { <p class="muted">"Called as the app (client credentials)."</p> })}
                                 </td>
                             </tr>
                         }
@@ -188,6 +204,7 @@ fn NamedApiResult(result: NamedApiCall) -> impl IntoView {
         truncated,
         token,
         token_from_cache,
+        as_app,
     } = result;
     view! {
         <section class="card" data-testid=format!("api-call-{name}")>
@@ -195,6 +212,13 @@ fn NamedApiResult(result: NamedApiCall) -> impl IntoView {
             <p data-testid="api-call-status">"HTTP " {status} " · " {content_type}</p>
             <pre class="api-body">{body}</pre>
             {truncated.then(|| view! { <p class="muted">"(The rest of the answer is not shown.)"</p> })}
+            <p data-testid="api-call-identity">
+                {if as_app {
+                    "Called as the app itself: an app-only token (client credentials), carrying the application permissions granted to this app in `roles`, not yours."
+                } else {
+                    "Called On-Behalf-Of you: the token speaks for you and this app."
+                }}
+            </p>
             <p>
                 {token_source(token_from_cache)}
             </p>

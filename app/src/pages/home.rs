@@ -146,6 +146,16 @@ fn ProfileCard(profile: Profile) -> impl IntoView {
                 {field("User principal name", profile.user_principal_name, "profile-upn")}
                 {field("Job title", profile.job_title, "profile-job")}
                 {field("Office", profile.office_location, "profile-office")}
+                {field(
+                    "App roles",
+                    (!profile.roles.is_empty()).then(|| profile.roles.join(", ")),
+                    "profile-roles",
+                )}
+                {field(
+                    "Groups",
+                    profile.groups.map(|(count, from)| format!("{count} (from {from})")),
+                    "profile-groups",
+                )}
             </dl>
             <p class="muted" data-testid="profile-read">
                 "Read from Microsoft Graph /me " {read_when(profile.read_secs_ago)}

@@ -41,6 +41,22 @@ const fn entry(
 
 pub(super) const CATALOGUE: &[Entry] = &[
     entry(
+        50105,
+        "The user is not assigned to this app",
+        "The app's enterprise application requires assignment (Assignment required? = Yes), and this user holds no assignment: not directly, and not through a group they are a direct member of.",
+        "An administrator turned on Assignment required for this app without assigning this user (nested group memberships do not count).",
+        "In the Entra admin center, Enterprise applications > this app (<client-id>) > Users and groups > Add user/group: assign the user, or a group they are a direct member of. Or set Properties > Assignment required? to No.",
+        Remedy::Configuration,
+    ),
+    entry(
+        501051,
+        "The app holds no role of the API it calls as itself",
+        "An app-only token (client credentials) was asked for an API that requires assignment, and this app has been granted none of the API's application permissions.",
+        "A downstream API called with AS=app requires its callers to hold one of its app roles, and this app's registration does not (or no administrator consented).",
+        "App registrations > this app (<client-id>) > API permissions > Add a permission > the API > Application permissions: add its role, then Grant admin consent.",
+        Remedy::Configuration,
+    ),
+    entry(
         50013,
         "Assertion failed signature validation",
         "The On-Behalf-Of assertion could not be verified by Entra ID.",

@@ -13,6 +13,8 @@ use crate::{
 pub enum Operation<'a> {
     SignIn,
     Refresh,
+    /// A token for this app itself (client credentials).
+    AppOnly,
     /// On-Behalf-Of for `scopes`, with the assertion's `aud` claim.
     OnBehalfOf {
         scopes: &'a str,

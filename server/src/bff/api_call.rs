@@ -13,13 +13,17 @@ use http::{HeaderMap, Method, header, request::Parts};
 use http_body_util::BodyExt as _;
 use tracing::Instrument as _;
 
-use super::{BffService, Transient, api_problem, incident, named_apis::Api, step_up::Callee};
+use super::{
+    BffService, Transient, api_problem, incident, internal, named_apis::Api, step_up::Callee,
+};
 use crate::{
+    aadsts::{self, Operation},
+    authorization::Scope,
     entra::decode_unverified,
     inspect,
     session::{SignedInUser, UserSession},
     telemetry::http::PeerCall,
-    tokens::Obtained,
+    tokens::{Obtained, TokenError},
 };
 
 /// The longest a call to an API (answer included) may take.
@@ -50,6 +54,15 @@ impl BffService {
         api: &Api,
         request: ApiRequest<'_>,
     ) -> Result<(reqwest::Response, Obtained), AppError> {
+        // Who may call it, decided before any token is obtained.
+        let (session, user) = signed_in;
+        self.require(
+            &api.config.access,
+            Scope::Api(&api.config.name),
+            session,
+            user,
+        )
+        .await?;
         let url = api.url(request.path, request.query);
         let http = self.tokens.entra().http().clone();
         let send = |token: crate::domain::AccessToken| {
@@ -93,6 +106,24 @@ impl BffService {
                 })
             }
         };
+        if api.config.as_app {
+            // The app's own token: no user in it, so no claims challenge to answer for them.
+            let obtained = self
+                .tokens
+                .app_only(&user.tenant_id, &api.config.scopes)
+                .await
+                .map_err(|err| match err {
+                    TokenError::AppOnly(e) => AppError::Problem(Box::new(aadsts::explain(
+                        &e,
+                        &Operation::AppOnly,
+                        &self.config,
+                        &Self::sign_in_url(parts),
+                    ))),
+                    other => internal(other),
+                })?;
+            let response = send(obtained.token.clone()).await?;
+            return Ok((response, obtained));
+        }
         let callee = Callee {
             name: &api.config.name,
             scopes: &api.config.scopes,
@@ -151,6 +182,7 @@ impl BffService {
             truncated,
             token: inspect::decoded(TokenKind::Downstream, &header, &claims),
             token_from_cache,
+            as_app: api.config.as_app,
         })
     }
 }

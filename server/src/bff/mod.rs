@@ -3,6 +3,7 @@
 //! answers their claims challenges (`step_up.rs`), and turns every failure into a `Problem`
 //! the page explains.
 
+mod access;
 pub(crate) mod api_call;
 pub mod named_apis;
 mod problems;
@@ -28,6 +29,7 @@ pub(crate) use problems::{Transient, api_problem, incident, internal};
 
 use crate::{
     aadsts::{self, Operation},
+    authorization::Scope,
     config::Config,
     domain::{ClaimsRequest, ReturnTo, ScopeSet},
     entra::decode_unverified,
@@ -70,10 +72,14 @@ impl BffService {
         Ok((session, user))
     }
 
-    /// The signed-in user, or `NotSignedIn`.
+    /// The signed-in user, or `NotSignedIn`; `NotAllowed` when the app requires a role or
+    /// group they do not hold (`REQUIRED_ROLES`, `ALLOWED_GROUPS`).
     async fn user(&self, session: &UserSession) -> Result<SignedInUser, AppError> {
         let stored = session.user().await.map_err(internal)?;
-        self.admit(session, stored).await
+        let user = self.admit(session, stored).await?;
+        self.require(&self.config.access, Scope::App, session, &user)
+            .await?;
+        Ok(user)
     }
 
     /// The stored user, if still within the session's limits (marking the use); a session
@@ -134,6 +140,12 @@ impl BffService {
             TokenError::Refresh(e) => AppError::Problem(Box::new(aadsts::explain(
                 &e,
                 &Operation::Refresh,
+                &self.config,
+                &sign_in,
+            ))),
+            TokenError::AppOnly(e) => AppError::Problem(Box::new(aadsts::explain(
+                &e,
+                &Operation::AppOnly,
                 &self.config,
                 &sign_in,
             ))),
@@ -291,8 +303,12 @@ impl Bff for BffService {
     }
 
     async fn downstream_apis(&self, request: &Parts) -> Result<Vec<DownstreamApiInfo>, AppError> {
-        self.user(&Self::session(request)?).await?;
-        Ok(self.apis.info())
+        let (session, user) = self.signed_in(request).await?;
+        let who = match self.apis.has_rules() {
+            true => Some(self.membership(&session, &user).await?),
+            false => None,
+        };
+        Ok(self.apis.info(who.as_ref()))
     }
 
     async fn call_named_api(&self, request: &Parts, name: &str) -> Result<NamedApiCall, AppError> {

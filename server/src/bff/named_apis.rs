@@ -4,7 +4,7 @@
 use app::model::DownstreamApiInfo;
 use url::Url;
 
-use crate::config::DownstreamApi;
+use crate::{authorization::Membership, config::DownstreamApi};
 
 /// One configured API and where it is.
 pub struct Api {
@@ -35,8 +35,8 @@ impl DownstreamApis {
         self.0.iter().find(|api| api.config.name == name)
     }
 
-    /// What the Call API page lists.
-    pub fn info(&self) -> Vec<DownstreamApiInfo> {
+    /// What the Call API page lists, for a user holding `who` (`None`: no API has a rule).
+    pub fn info(&self, who: Option<&Membership>) -> Vec<DownstreamApiInfo> {
         self.0
             .iter()
             .map(|api| DownstreamApiInfo {
@@ -44,7 +44,16 @@ impl DownstreamApis {
                 base_url: api.base_url.to_string(),
                 scopes: api.config.scopes.to_wire(),
                 sample_path: api.config.sample_path.clone(),
+                unavailable: who
+                    .filter(|who| !api.config.access.admits(who))
+                    .map(|_| api.config.access.describe()),
+                as_app: api.config.as_app,
             })
             .collect()
+    }
+
+    /// Whether any API requires a role or group.
+    pub fn has_rules(&self) -> bool {
+        self.0.iter().any(|api| !api.config.access.is_open())
     }
 }

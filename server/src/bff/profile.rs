@@ -13,6 +13,7 @@ use super::{
     step_up::{Answer, Callee},
 };
 use crate::{
+    authorization::GroupsSource,
     domain::ClaimsRequest,
     graph::{self, GraphCallError},
     profiles::Cached,
@@ -29,9 +30,28 @@ impl Answer for Result<graph::Me, GraphCallError> {
 }
 
 impl BffService {
-    /// The signed-in user's profile: from the cache when it can.
+    /// The signed-in user's profile (from the cache when it can), with their roles and how
+    /// many groups they are in (from the token, or Graph past its 200).
     pub(super) async fn profile_view(&self, request: &Parts) -> Result<Profile, AppError> {
         let (session, user) = self.signed_in(request).await?;
+        let mut profile = self.cached_profile(request, &session, &user).await?;
+        let who = self.membership(&session, &user).await?;
+        profile.groups = match who.groups_from {
+            GroupsSource::NotInToken => None,
+            GroupsSource::Token => Some((who.groups.len(), "the token".to_owned())),
+            GroupsSource::Graph => Some((who.groups.len(), "Microsoft Graph".to_owned())),
+        };
+        profile.roles = who.roles;
+        Ok(profile)
+    }
+
+    async fn cached_profile(
+        &self,
+        request: &Parts,
+        session: &UserSession,
+        user: &SignedInUser,
+    ) -> Result<Profile, AppError> {
+        let (session, user) = (session.clone(), user.clone());
         let key = session
             .stored_id(&self.session_ids)
             .await
@@ -179,6 +199,8 @@ fn profile_of(me: graph::Me, source: TokenSource) -> Profile {
         office_location: me.office_location,
         token_from_cache: source.is_cache(),
         read_secs_ago: 0,
+        roles: Vec::new(),
+        groups: None,
     }
 }
 

@@ -11,6 +11,8 @@
 //! | `ALLOWED_PATHS` | no, `/` | comma-separated path prefixes the proxy forwards |
 //! | `ALLOWED_METHODS` | no, `GET` | comma-separated methods the proxy forwards |
 //! | `SAMPLE_PATH` | no, the first allowed path | what the Call API page's button GETs |
+//! | `REQUIRED_ROLES`, `ALLOWED_GROUPS` | no | who may call it: any of these app roles, or groups (object ids); checked before any token is obtained |
+//! | `AS` | no, `user` | `app`: called with an app-only token (client credentials, `SCOPES` a `<resource>/.default`) |
 //!
 //! `<NAME>` becomes the API's name in lower case with `-` for `_` (`HR_API` → `hr-api`). The
 //! entry `weather` exists by default: the embedded Weather API with the emulator, or
@@ -28,12 +30,15 @@ use super::{embedded, parse_http_url};
 use crate::domain::ScopeSet;
 
 const PREFIX: &str = "DOWNSTREAM_API__";
-const SETTINGS: [&str; 5] = [
+const SETTINGS: [&str; 8] = [
     "BASE_URL",
     "SCOPES",
     "ALLOWED_PATHS",
     "ALLOWED_METHODS",
     "SAMPLE_PATH",
+    "REQUIRED_ROLES",
+    "ALLOWED_GROUPS",
+    "AS",
 ];
 /// The default entry's name: the Weather API, the Call API page's showcase.
 pub const WEATHER: &str = "weather";
@@ -49,6 +54,10 @@ pub struct DownstreamApi {
     pub allowed_methods: Vec<Method>,
     /// The path the Call API page offers to GET.
     pub sample_path: String,
+    /// Who may call it (besides who may use the app).
+    pub access: crate::authorization::AccessRule,
+    /// Called as the app (client credentials), not On-Behalf-Of the user.
+    pub as_app: bool,
 }
 
 impl DownstreamApi {
@@ -238,6 +247,33 @@ fn read_api(
         None if name == WEATHER => "/weatherforecast".to_owned(),
         None => allowed_paths[0].clone(),
     };
+    let settings_get = |setting: &str| settings.get(setting).cloned();
+    let access = crate::authorization::AccessRule::read(
+        "REQUIRED_ROLES",
+        "ALLOWED_GROUPS",
+        &settings_get,
+        problems,
+    );
+    let as_app = match settings.get("AS").map(|v| v.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "user" => false,
+        Some(v) if v == "app" => true,
+        Some(other) => {
+            problems.push(format!(
+                "{}={other:?}: use `user` (On-Behalf-Of the signed-in user, the default) or                  `app` (an app-only token).",
+                var("AS")
+            ));
+            return None;
+        }
+    };
+    if as_app && !scopes.iter().all(|s| s.to_string().ends_with("/.default")) {
+        problems.push(format!(
+            "{} must be the API's `/.default` scope (e.g. api://<api-client-id>/.default) with              {}=app: an app-only token carries the application permissions granted to this              app, not scopes.",
+            var("SCOPES"),
+            var("AS")
+        ));
+        return None;
+    }
     Some(DownstreamApi {
         name: name.to_owned(),
         location,
@@ -245,6 +281,8 @@ fn read_api(
         allowed_paths,
         allowed_methods,
         sample_path,
+        access,
+        as_app,
     })
 }
 
@@ -280,6 +318,8 @@ fn read_legacy_weather(
         allowed_paths: vec!["/".to_owned()],
         allowed_methods: vec![Method::GET],
         sample_path: "/weatherforecast".to_owned(),
+        access: Default::default(),
+        as_app: false,
     })
 }
 

@@ -8,13 +8,19 @@ use super::{EntraClient, IdpError, client::map_token_error};
 use crate::domain::AccessToken;
 
 impl EntraClient {
-    /// An app-only token for `scope` (a `.default` scope) in the configured tenant; with a
-    /// multi-tenant authority, in the first allowed tenant (Entra refuses client credentials
-    /// at `/common` and `/organizations`: AADSTS9001023).
-    pub async fn app_token(&self, scope: &str) -> Result<AccessToken, IdpError> {
+    /// An app-only token for `scope` (a `.default` scope) in tenant `tid` (a signed-in
+    /// user's), else the configured tenant; with a multi-tenant authority and no `tid`, the
+    /// first allowed tenant (Entra refuses client credentials at `/common` and
+    /// `/organizations`: AADSTS9001023). With its expiry (Unix seconds).
+    pub async fn app_token(
+        &self,
+        tid: Option<&str>,
+        scope: &str,
+    ) -> Result<(AccessToken, i64), IdpError> {
         let config = self.config();
-        let endpoint = match config.allowed_tenants.first() {
-            Some(tid) if config.is_multi_tenant() => self.token_endpoint_for(tid),
+        let endpoint = match (tid, config.allowed_tenants.first()) {
+            (Some(tid), _) => self.token_endpoint_for(tid),
+            (None, Some(tid)) if config.is_multi_tenant() => self.token_endpoint_for(tid),
             _ => self.metadata().token_endpoint.clone(),
         };
         let oauth = self
@@ -36,6 +42,10 @@ impl EntraClient {
                     .map_err(|err| map_token_error(err, "token (client_credentials)"))
             })
             .await?;
-        Ok(AccessToken::new(response.access_token().secret().clone()))
+        let lifetime = response.expires_in().map_or(3600, |d| d.as_secs() as i64);
+        Ok((
+            AccessToken::new(response.access_token().secret().clone()),
+            jsonwebtoken::get_current_timestamp() as i64 + lifetime,
+        ))
     }
 }

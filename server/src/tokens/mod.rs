@@ -89,6 +89,8 @@ pub enum TokenError {
     Refresh(IdpError),
     #[error("the On-Behalf-Of exchange failed: {0}")]
     OnBehalfOf(IdpError),
+    #[error("the app-only token request failed: {0}")]
+    AppOnly(IdpError),
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
     /// Redis (leases, the shared token cache) failed or timed out.
@@ -100,7 +102,7 @@ impl TokenError {
     /// The identity provider's error body, when it refused the refresh or the exchange.
     pub fn entra_body(&self) -> Option<&crate::entra::EntraErrorBody> {
         match self {
-            Self::Refresh(e) | Self::OnBehalfOf(e) => e.entra_body(),
+            Self::Refresh(e) | Self::OnBehalfOf(e) | Self::AppOnly(e) => e.entra_body(),
             _ => None,
         }
     }
@@ -322,12 +324,10 @@ impl TokenService {
                     scopes,
                     claims: claims.as_ref(),
                 };
+                let exchange = || self.exchange(&request, &exchanged);
                 match &self.shared {
-                    None => self.exchange(&request, &exchanged).await,
-                    Some(shared) => {
-                        self.shared_exchange(shared, &key, &request, &exchanged)
-                            .await
-                    }
+                    None => exchange().await,
+                    Some(shared) => self.shared_exchange(shared, &key, exchange).await,
                 }
             })
             .await;
@@ -335,6 +335,79 @@ impl TokenService {
             Ok(cached) => Ok(Obtained {
                 token: cached.token,
                 source: if exchanged.load(Ordering::Relaxed) {
+                    TokenSource::IdentityProvider
+                } else {
+                    TokenSource::Cache
+                },
+            }),
+            Err(shared) => Err(match Arc::try_unwrap(shared) {
+                Ok(err) => err,
+                Err(shared) => clone_error(&shared),
+            }),
+        }
+    }
+
+    /// An app-only token (client credentials) for `scopes` (a `.default` scope) in tenant
+    /// `tid`: cached per tenant and resource until shortly before it expires, one request at a
+    /// time in this process and, with Redis, in the deployment (as On-Behalf-Of tokens).
+    pub async fn app_only(&self, tid: &str, scopes: &ScopeSet) -> Result<Obtained, TokenError> {
+        let span = crate::telemetry::token_span("client_credentials", || scopes.to_wire());
+        let result = self
+            .obtain_app_only(tid, scopes)
+            .instrument(span.clone())
+            .await;
+        if let Ok(obtained) = &result {
+            span.record("cache.hit", obtained.source == TokenSource::Cache);
+        }
+        result
+    }
+
+    async fn obtain_app_only(&self, tid: &str, scopes: &ScopeSet) -> Result<Obtained, TokenError> {
+        // The app's own identity: no user, no assertion.
+        let key = OboKey {
+            tenant_id: tid.to_owned(),
+            object_id: "app".to_owned(),
+            client_id: self.entra.config().client_id.clone(),
+            scopes: scopes.to_wire(),
+            claims: String::new(),
+            assertion_hash: "client_credentials".to_owned(),
+        };
+        if let Some(hit) = self.obo_cache.get(&key).await {
+            self.hit("process");
+            return Ok(Obtained {
+                token: hit.token,
+                source: TokenSource::Cache,
+            });
+        }
+        let requested = AtomicBool::new(false);
+        let request = || async {
+            requested.store(true, Ordering::Relaxed);
+            self.metrics.obo_exchanges.inc();
+            let (token, expires_at) = self
+                .entra
+                .app_token(Some(tid), &scopes.to_wire())
+                .await
+                .map_err(TokenError::AppOnly)?;
+            let lifetime = expires_at - now();
+            let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
+            Ok(CachedToken {
+                token,
+                evict_at: Instant::now() + Duration::from_secs(keep),
+            })
+        };
+        let result = self
+            .obo_cache
+            .try_get_with(key.clone(), async {
+                match &self.shared {
+                    None => request().await,
+                    Some(shared) => self.shared_exchange(shared, &key, request).await,
+                }
+            })
+            .await;
+        match result {
+            Ok(cached) => Ok(Obtained {
+                token: cached.token,
+                source: if requested.load(Ordering::Relaxed) {
                     TokenSource::IdentityProvider
                 } else {
                     TokenSource::Cache
@@ -384,13 +457,16 @@ impl TokenService {
 
     /// The shared tier: another instance's token if it has one, else one exchange for the
     /// whole deployment (under a lease), stored for every instance.
-    async fn shared_exchange(
+    async fn shared_exchange<F, Fut>(
         &self,
         shared: &Shared,
         key: &OboKey,
-        request: &Exchange<'_>,
-        exchanged: &AtomicBool,
-    ) -> Result<CachedToken, TokenError> {
+        exchange: F,
+    ) -> Result<CachedToken, TokenError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<CachedToken, TokenError>>,
+    {
         let redis_key = key.redis_key();
         let stored = || async {
             Ok(shared
@@ -420,7 +496,7 @@ impl TokenService {
                 self.hit("redis");
                 Ok(found)
             }
-            Ok(None) => match self.exchange(request, exchanged).await {
+            Ok(None) => match exchange().await {
                 Ok(fresh) => {
                     let ttl = fresh.evict_at.saturating_duration_since(Instant::now());
                     shared
@@ -515,6 +591,7 @@ fn clone_error(err: &TokenError) -> TokenError {
         TokenError::NotSignedIn => TokenError::NotSignedIn,
         TokenError::Refresh(e) => TokenError::Refresh(e.clone()),
         TokenError::OnBehalfOf(e) => TokenError::OnBehalfOf(e.clone()),
+        TokenError::AppOnly(e) => TokenError::AppOnly(e.clone()),
         TokenError::Session(e) => TokenError::Store(e.to_string()),
         TokenError::Store(e) => TokenError::Store(e.clone()),
     }

@@ -1,6 +1,7 @@
 //! The server's integration tests, in one binary (one link, one set of debug info): each
 //! module drives the whole server and its in-process emulator over HTTP, as a browser would.
 
+mod authorization;
 mod certificate_credential;
 mod common;
 mod consent_flow;
