@@ -33,7 +33,10 @@ impl BffService {
         let (groups, groups_from) = match groups {
             TokenGroups::Listed(ids) => (ids, GroupsSource::Token),
             TokenGroups::Absent => (Vec::new(), GroupsSource::NotInToken),
-            TokenGroups::Overage => (self.graph_groups(session).await?, GroupsSource::Graph),
+            TokenGroups::Overage => (
+                Box::pin(self.graph_groups(session)).await?,
+                GroupsSource::Graph,
+            ),
         };
         Ok(Membership {
             roles,
@@ -94,7 +97,9 @@ impl BffService {
         if rule.is_open() {
             return Ok(());
         }
-        let who = self.membership(session, user).await?;
+        // Boxed: a page's future nests the whole token path beneath it, deeper than the
+        // compiler's layout limit in a non-incremental build.
+        let who = Box::pin(self.membership(session, user)).await?;
         if rule.admits(&who) {
             return Ok(());
         }
