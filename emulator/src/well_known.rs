@@ -191,6 +191,13 @@ impl World {
                 oauth2_permission_scopes: vec![
                     scope(wk::GRAPH_USER_READ_ID, "User.Read"),
                     scope("b340eb25-3456-403f-be2f-af7a0d370277", "User.ReadBasic.All"),
+                    PermissionScope {
+                        kind: ConsentBy::Admin,
+                        ..scope(
+                            "bc024368-1153-4739-b217-4326f2e966d0",
+                            "GroupMember.Read.All",
+                        )
+                    },
                     scope("37f7f235-527c-4136-accd-4a02d197296e", "openid"),
                     scope("14dad69e-099b-42c9-810b-d002981feec1", "profile"),
                     scope("64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", "email"),

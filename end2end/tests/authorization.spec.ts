@@ -1,3 +1,4 @@
+import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures/test";
 import { ADELE, ALEX } from "./fixtures/emulator_sign_in";
 import { startServer, type RunningServer } from "./fixtures/server";
@@ -7,6 +8,13 @@ import { ProblemCard, signedInAs } from "./fixtures/pages";
 // 250 groups, so her token carries the overage marker and her groups come from Graph.
 const PATTI = "PattiF@contoso.onmicrosoft.com";
 const PATTIS_READERS_GROUP = "e7138f65-8192-43a4-8e5f-60718293a4b5";
+
+/** Signs `upn` in, accepting the consent page the first sign-in shows (the Weather API). */
+async function signedInConsenting(page: Page, upn: string, origin: string) {
+  await signedInAs(page, upn, "/", origin);
+  await page.getByRole("button", { name: "Accept" }).click();
+  await expect(page).toHaveURL(`${origin}/`);
+}
 
 test.describe("REQUIRED_ROLES=Reader", () => {
   let server: RunningServer;
@@ -18,7 +26,7 @@ test.describe("REQUIRED_ROLES=Reader", () => {
   });
 
   test("Alex holds no role: he is told who he is, what is required and who can assign it", async ({ page }) => {
-    await signedInAs(page, ALEX, "/", server.url);
+    await signedInConsenting(page, ALEX, server.url);
     await expect(page.getByTestId("signed-in-as")).toContainText("Alex Wilber");
     const problem = new ProblemCard(page);
     await expect(problem.root).toContainText("not allowed to use this app");
@@ -47,7 +55,7 @@ test.describe("ALLOWED_GROUPS with a group of a user past the token's 200", () =
   });
 
   test("Patti is admitted on the groups Microsoft Graph lists", async ({ page }) => {
-    await signedInAs(page, PATTI, "/", server.url);
+    await signedInConsenting(page, PATTI, server.url);
     await expect(page.getByTestId("profile-name")).toHaveText("Patti Fernandez");
     await expect(page.getByTestId("profile-groups")).toHaveText("250 (from Microsoft Graph)");
     await expect(page.getByTestId("profile-roles")).toHaveText("Reader");

@@ -114,6 +114,15 @@ pub fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response 
 
 /// Validates the bearer token as Graph does; returns the signed-in user.
 pub(super) fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
+    authenticate_for(st, headers, &[])
+}
+
+/// [`authenticate`], also accepting a token whose only fitting scope is one of `also`.
+pub(super) fn authenticate_for(
+    st: &Shared,
+    headers: &HeaderMap,
+    also: &[&str],
+) -> Result<User, Response> {
     Counters::bump(&st.stats.graph);
     let unauthorized =
         |m: &str| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
@@ -166,7 +175,10 @@ pub(super) fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Res
         "User.Read.All",
         "Directory.Read.All",
     ];
-    if !scp.split(' ').any(|s| allowed.contains(&s)) {
+    if !scp
+        .split(' ')
+        .any(|s| allowed.contains(&s) || also.contains(&s))
+    {
         return Err(graph_error(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",

@@ -16,7 +16,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::graph::{authenticate, graph_error, odata};
+use super::graph::{authenticate_for, graph_error, odata};
 use crate::state::{AppState, Shared};
 
 /// Graph's page size for directory object collections when `$top` is not given.
@@ -26,7 +26,9 @@ const MAX_PAGE: usize = 999;
 
 /// The signed-in user's groups, transitively: `(id, displayName, securityEnabled)`.
 fn memberships(st: &Shared, headers: &HeaderMap) -> Result<Vec<(String, String, bool)>, Response> {
-    let user = authenticate(st, headers)?;
+    // `User.Read` is enough for the signed-in user's own memberships (ledger G8-G9);
+    // `GroupMember.Read.All` works too.
+    let user = authenticate_for(st, headers, &["GroupMember.Read.All"])?;
     let world = st.world.read().expect("world lock");
     let tenant = world
         .tenants

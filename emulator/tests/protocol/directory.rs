@@ -169,6 +169,37 @@ async fn graph_lists_the_overage_users_groups_whole_and_in_pages() {
     whole.sort();
     assert_eq!(ids, whole);
 
+    // A token for GroupMember.Read.All alone (admin-consented) reads them too.
+    let mut world = emulator::World::well_known();
+    world.tenants[0]
+        .consents
+        .push(emulator::world::ConsentGrant {
+            client_id: wk::WEB_APP_CLIENT_ID.into(),
+            resource_app_id: wk::GRAPH_APP_ID.into(),
+            scopes: vec!["GroupMember.Read.All".into()],
+            principal: None,
+        });
+    let admin_consented = start_with(world).await;
+    let assertion = user_token(&admin_consented, wk::PATTI).await;
+    let group_reader = obo(
+        &admin_consented,
+        &assertion,
+        "https://graph.microsoft.com/GroupMember.Read.All",
+    )
+    .await
+    .success();
+    let r = client()
+        .post(format!(
+            "{}/graph/v1.0/me/getMemberObjects",
+            admin_consented.base_url()
+        ))
+        .bearer_auth(access_token(&group_reader))
+        .json(&json!({"securityEnabledOnly": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
     // Without a token, Graph's 401.
     let r = client()
         .post(format!("{}/graph/v1.0/me/getMemberObjects", emu.base_url()))
