@@ -6,6 +6,11 @@
 //! claims challenges read by `claims_challenge`); `downstream` is the proxy route to those
 //! APIs; `routes` holds sign-in and sign-out; `startup` wires it all into one axum router.
 
+// A page's future nests the whole token path (session, refresh, On-Behalf-Of, Graph, the
+// traced HTTP call) beneath it: deeper than the compiler's default query depth when it lays
+// out the async state machines in a non-incremental (CI) build.
+#![recursion_limit = "256"]
+
 pub mod aadsts;
 pub mod assets;
 pub mod authorization;

@@ -288,15 +288,12 @@ impl TokenService {
         session: &UserSession,
         scopes: &ScopeSet,
     ) -> Result<Obtained, TokenError> {
-        let span = crate::telemetry::token_span("on_behalf_of", || scopes.to_wire());
-        let result = self
-            .obtain_on_behalf_of(session, scopes)
-            .instrument(span.clone())
-            .await;
-        if let Ok(obtained) = &result {
-            span.record("cache.hit", obtained.source == TokenSource::Cache);
-        }
-        result
+        traced(
+            "on_behalf_of",
+            scopes,
+            self.obtain_on_behalf_of(session, scopes),
+        )
+        .await
     }
 
     async fn obtain_on_behalf_of(
@@ -308,58 +305,25 @@ impl TokenService {
         let user = self.fresh_user(session).await?;
         let claims = session.api_claims(scopes).await?;
         let key = self.obo_key(&user, scopes, claims.as_ref());
-        if let Some(hit) = self.obo_cache.get(&key).await {
-            self.hit("process");
-            return Ok(Obtained {
-                token: hit.token,
-                source: TokenSource::Cache,
-            });
-        }
-        let exchanged = AtomicBool::new(false);
-        let result = self
-            .obo_cache
-            .try_get_with(key.clone(), async {
-                let request = Exchange {
-                    user: &user,
-                    scopes,
-                    claims: claims.as_ref(),
-                };
-                let exchange = || self.exchange(&request, &exchanged);
-                match &self.shared {
-                    None => exchange().await,
-                    Some(shared) => self.shared_exchange(shared, &key, exchange).await,
-                }
-            })
-            .await;
-        match result {
-            Ok(cached) => Ok(Obtained {
-                token: cached.token,
-                source: if exchanged.load(Ordering::Relaxed) {
-                    TokenSource::IdentityProvider
-                } else {
-                    TokenSource::Cache
-                },
-            }),
-            Err(shared) => Err(match Arc::try_unwrap(shared) {
-                Ok(err) => err,
-                Err(shared) => clone_error(&shared),
-            }),
-        }
+        let request = Exchange {
+            user: &user,
+            scopes,
+            claims: claims.as_ref(),
+        };
+        self.cached_or_fetched(key, || self.exchange(&request))
+            .await
     }
 
     /// An app-only token (client credentials) for `scopes` (a `.default` scope) in tenant
     /// `tid`: cached per tenant and resource until shortly before it expires, one request at a
     /// time in this process and, with Redis, in the deployment (as On-Behalf-Of tokens).
     pub async fn app_only(&self, tid: &str, scopes: &ScopeSet) -> Result<Obtained, TokenError> {
-        let span = crate::telemetry::token_span("client_credentials", || scopes.to_wire());
-        let result = self
-            .obtain_app_only(tid, scopes)
-            .instrument(span.clone())
-            .await;
-        if let Ok(obtained) = &result {
-            span.record("cache.hit", obtained.source == TokenSource::Cache);
-        }
-        result
+        traced(
+            "client_credentials",
+            scopes,
+            self.obtain_app_only(tid, scopes),
+        )
+        .await
     }
 
     async fn obtain_app_only(&self, tid: &str, scopes: &ScopeSet) -> Result<Obtained, TokenError> {
@@ -372,6 +336,28 @@ impl TokenService {
             claims: String::new(),
             assertion_hash: "client_credentials".to_owned(),
         };
+        let request = || async {
+            self.metrics.obo_exchanges.inc();
+            let (token, expires_at) = self
+                .entra
+                .app_token(Some(tid), &scopes.to_wire())
+                .await
+                .map_err(TokenError::AppOnly)?;
+            Ok(CachedToken {
+                token,
+                evict_at: evict_at(expires_at),
+            })
+        };
+        self.cached_or_fetched(key, request).await
+    }
+
+    /// The token cached under `key` (this process's tier, then Redis's), else `fetch`'s: once
+    /// at a time for `key` in this process, and with Redis in the deployment.
+    async fn cached_or_fetched<F, Fut>(&self, key: OboKey, fetch: F) -> Result<Obtained, TokenError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<CachedToken, TokenError>>,
+    {
         if let Some(hit) = self.obo_cache.get(&key).await {
             self.hit("process");
             return Ok(Obtained {
@@ -379,35 +365,24 @@ impl TokenService {
                 source: TokenSource::Cache,
             });
         }
-        let requested = AtomicBool::new(false);
-        let request = || async {
-            requested.store(true, Ordering::Relaxed);
-            self.metrics.obo_exchanges.inc();
-            let (token, expires_at) = self
-                .entra
-                .app_token(Some(tid), &scopes.to_wire())
-                .await
-                .map_err(TokenError::AppOnly)?;
-            let lifetime = expires_at - now();
-            let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
-            Ok(CachedToken {
-                token,
-                evict_at: Instant::now() + Duration::from_secs(keep),
-            })
+        let fetched = AtomicBool::new(false);
+        let fetch = || {
+            fetched.store(true, Ordering::Relaxed);
+            fetch()
         };
         let result = self
             .obo_cache
             .try_get_with(key.clone(), async {
                 match &self.shared {
-                    None => request().await,
-                    Some(shared) => self.shared_exchange(shared, &key, request).await,
+                    None => fetch().await,
+                    Some(shared) => self.shared_exchange(shared, &key, fetch).await,
                 }
             })
             .await;
         match result {
             Ok(cached) => Ok(Obtained {
                 token: cached.token,
-                source: if requested.load(Ordering::Relaxed) {
+                source: if fetched.load(Ordering::Relaxed) {
                     TokenSource::IdentityProvider
                 } else {
                     TokenSource::Cache
@@ -429,12 +404,7 @@ impl TokenService {
     }
 
     /// The On-Behalf-Of exchange at the identity provider.
-    async fn exchange(
-        &self,
-        request: &Exchange<'_>,
-        exchanged: &AtomicBool,
-    ) -> Result<CachedToken, TokenError> {
-        exchanged.store(true, Ordering::Relaxed);
+    async fn exchange(&self, request: &Exchange<'_>) -> Result<CachedToken, TokenError> {
         self.metrics.obo_exchanges.inc();
         let user = request.user;
         let token = self
@@ -447,11 +417,9 @@ impl TokenService {
             )
             .await
             .map_err(TokenError::OnBehalfOf)?;
-        let lifetime = token.expires_at - now();
-        let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
         Ok(CachedToken {
             token: token.access_token,
-            evict_at: Instant::now() + Duration::from_secs(keep),
+            evict_at: evict_at(token.expires_at),
         })
     }
 
@@ -578,6 +546,30 @@ impl TokenService {
         self.obo_cache.run_pending_tasks().await;
         (self.obo_cache.entry_count(), self.obo_cache.weighted_size())
     }
+}
+
+/// When a token expiring at `expires_at` (Unix seconds) leaves the cache: a tenth of its life
+/// (at most 5 minutes) before.
+fn evict_at(expires_at: i64) -> Instant {
+    let lifetime = expires_at - now();
+    let keep = (lifetime - renewal_margin(lifetime)).max(0) as u64;
+    Instant::now() + Duration::from_secs(keep)
+}
+
+/// `obtain` in a span that says whether the token came from a cache.
+async fn traced(
+    kind: &'static str,
+    scopes: &ScopeSet,
+    obtain: impl std::future::Future<Output = Result<Obtained, TokenError>>,
+) -> Result<Obtained, TokenError> {
+    let span = crate::telemetry::token_span(kind, || scopes.to_wire());
+    // Boxed: the refresh, lease and exchange beneath make a large future, and a page nests
+    // several of them.
+    let result = Box::pin(obtain.instrument(span.clone())).await;
+    if let Ok(obtained) = &result {
+        span.record("cache.hit", obtained.source == TokenSource::Cache);
+    }
+    result
 }
 
 fn needs_renewal(user: &SignedInUser) -> bool {
