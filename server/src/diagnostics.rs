@@ -8,6 +8,7 @@
 //! only each check's name and outcome.
 
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use app::model::{Check, Diagnostics, Outcome};
 use http::request::Parts;
@@ -112,18 +113,23 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
         )),
     }
 
-    // 2. Signing keys.
+    // 2. Signing keys (a call to Entra like any other: its span and request id).
+    let jwks_uri = entra.metadata().jwks_uri.clone();
+    let call = crate::telemetry::http::EntraCall::start("keys", "GET", &jwks_uri, None);
     let keys = async {
-        entra
+        let response = entra
             .http()
-            .get(entra.metadata().jwks_uri.clone())
-            .header("client-request-id", uuid::Uuid::new_v4().to_string())
+            .get(jwks_uri.clone())
+            .headers(call.headers())
             .send()
-            .await?
+            .await?;
+        call.answered(response.status().as_u16(), response.headers());
+        response
             .error_for_status()?
             .json::<jsonwebtoken::jwk::JwkSet>()
             .await
     }
+    .instrument(call.span().clone())
     .await;
     checks.push(match keys {
         Ok(set) if !set.keys.is_empty() => check(

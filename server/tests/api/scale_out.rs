@@ -90,6 +90,37 @@ async fn fifty_concurrent_calls_over_two_instances_make_one_refresh_and_one_obo_
 }
 
 #[tokio::test]
+async fn fifty_calls_as_the_app_over_two_instances_make_one_client_credentials_request() {
+    let deployment = Deployment::start(RedisServer::start()).await;
+    let echo = crate::common::apis::echo_api().await;
+    let scope = format!("{}/.default", emulator::well_known::WEATHER_API_ID_URI);
+    let more = [
+        ("DOWNSTREAM_API__REPORTS__BASE_URL", echo.as_str()),
+        ("DOWNSTREAM_API__REPORTS__SCOPES", scope.as_str()),
+        ("DOWNSTREAM_API__REPORTS__AS", "app"),
+    ];
+    let a = deployment.instance_with(&key(1), &more).await;
+    let b = as_browser(deployment.instance_with(&key(1), &more).await, &a);
+    a.sign_in(ADELE, "/", &mut Seen::default()).await;
+    a.reset_emulator_stats().await;
+    let calls = (0..50).map(|i| {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        instance.proxied("/api/downstream/reports/things")
+    });
+    for response in futures::future::join_all(calls).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let stats = a.emulator_stats().await;
+    assert_eq!(
+        stats["client_credentials"], 1,
+        "one app-only token for the deployment: {stats}"
+    );
+    // Shared with every user, so a user's sign-out keeps it.
+    assert!(b.sign_out().await.status().is_redirection());
+    assert_eq!(deployment.redis.keys("bff:obo:*").await.len(), 1);
+}
+
+#[tokio::test]
 async fn signing_out_on_one_instance_signs_out_everywhere_and_purges_the_shared_tokens() {
     let deployment = Deployment::start(RedisServer::start()).await;
     let (a, b) = deployment.two().await;
