@@ -25,11 +25,11 @@ impl AccessRule {
         self.roles.is_empty() && self.groups.is_empty()
     }
 
-    /// What it asks, in words: "the app role "Admin" or membership of the group ...".
+    /// What it asks, in words: `the app role "Admin" or membership of the group "..."`.
     pub fn describe(&self) -> String {
         let mut asks = Vec::new();
         if !self.roles.is_empty() {
-            asks.push(format!("it requires the app role {}", or_list(&self.roles)));
+            asks.push(format!("the app role {}", or_list(&self.roles)));
         }
         if !self.groups.is_empty() {
             asks.push(format!("membership of the group {}", or_list(&self.groups)));
@@ -152,13 +152,6 @@ pub fn refusal(
         Scope::App => "this app".to_owned(),
         Scope::Api(name) => format!("the API {name:?}"),
     };
-    let mut asks = Vec::new();
-    if !rule.roles.is_empty() {
-        asks.push(format!("the app role {}", or_list(&rule.roles)));
-    }
-    if !rule.groups.is_empty() {
-        asks.push(format!("membership of the group {}", or_list(&rule.groups)));
-    }
     let roles = if who.roles.is_empty() {
         "no app role".to_owned()
     } else {
@@ -190,7 +183,7 @@ pub fn refusal(
         title: format!("You are signed in, but not allowed to use {what}"),
         meaning: format!(
             "{what} requires {}. You are signed in as {username}, with {roles} and {groups}.",
-            asks.join(" or ")
+            rule.describe()
         ),
         cause: "Your account has not been given that access in Entra ID.".into(),
         fix: format!(

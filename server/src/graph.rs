@@ -97,14 +97,7 @@ pub async fn me(
             .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()));
     }
     let body = response.bytes().await.unwrap_or_default();
-    let (code, message) = match serde_json::from_slice::<GraphErrorBody>(&body) {
-        Ok(b) => (b.error.code, b.error.message),
-        // Not Graph's error shape: say so, without passing an unknown body to the browser.
-        Err(_) => (
-            "unreadable".into(),
-            format!("an answer that is not a Graph error ({} bytes)", body.len()),
-        ),
-    };
+    let (code, message) = error_of(&body);
     call.graph_refused(&code);
     Err(GraphCallError::Api {
         status,
@@ -113,6 +106,18 @@ pub async fn me(
         retry_after: wait,
         challenge,
     })
+}
+
+/// Graph's error code and message from an error answer's body.
+fn error_of(body: &[u8]) -> (String, String) {
+    match serde_json::from_slice::<GraphErrorBody>(body) {
+        Ok(b) => (b.error.code, b.error.message),
+        // Not Graph's error shape: say so, without passing an unknown body to the browser.
+        Err(_) => (
+            "unreadable".into(),
+            format!("an answer that is not a Graph error ({} bytes)", body.len()),
+        ),
+    }
 }
 
 /// Pages of groups read at most (999 ids a page: about 50,000 groups).
@@ -159,10 +164,7 @@ pub async fn member_groups(
         if status != 200 {
             let wait = retry_after(response.headers());
             let body = response.bytes().await.unwrap_or_default();
-            let (code, message) = match serde_json::from_slice::<GraphErrorBody>(&body) {
-                Ok(b) => (b.error.code, b.error.message),
-                Err(_) => ("unreadable".into(), format!("HTTP {status}")),
-            };
+            let (code, message) = error_of(&body);
             call.graph_refused(&code);
             return Err(GraphCallError::Api {
                 status,

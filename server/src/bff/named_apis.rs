@@ -46,7 +46,7 @@ impl DownstreamApis {
                 sample_path: api.config.sample_path.clone(),
                 unavailable: who
                     .filter(|who| !api.config.access.admits(who))
-                    .map(|_| api.config.access.describe()),
+                    .map(|_| format!("it requires {}", api.config.access.describe())),
                 as_app: api.config.as_app,
             })
             .collect()

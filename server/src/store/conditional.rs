@@ -30,28 +30,48 @@ pub trait UpdateExisting {
     async fn update_existing(&self, record: &Record) -> Result<bool>;
 }
 
-/// tower-sessions' SQLite store, with a save that updates only an existing record.
+/// tower-sessions' store `S` for creating, loading and deleting records, with saves through
+/// `U`, which updates only a record that still exists.
 #[derive(Debug, Clone)]
-pub struct ConditionalSqlite {
-    inner: SqliteStore,
-    pool: SqlitePool,
+pub struct Conditional<S, U> {
+    inner: S,
+    update: U,
 }
+
+/// tower-sessions' SQLite store with `UPDATE ... WHERE id = ?` saves.
+pub type ConditionalSqlite = Conditional<SqliteStore, SqliteUpdate>;
+/// tower-sessions' Redis store with `SET ... XX` saves, a gone key meaning "ended".
+pub type ConditionalRedis = Conditional<RedisStore<Pool>, RedisUpdate>;
 
 impl ConditionalSqlite {
     /// `inner` must use its default table (`tower_sessions`) on `pool`.
     pub fn new(inner: SqliteStore, pool: SqlitePool) -> Self {
-        Self { inner, pool }
+        Self {
+            inner,
+            update: SqliteUpdate(pool),
+        }
+    }
+}
+
+impl ConditionalRedis {
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            inner: RedisStore::new(pool.clone()),
+            update: RedisUpdate(pool),
+        }
     }
 }
 
 #[async_trait::async_trait]
-impl SessionStore for ConditionalSqlite {
+impl<S: SessionStore, U: UpdateExisting + std::fmt::Debug + Clone + Send + Sync + 'static>
+    SessionStore for Conditional<S, U>
+{
     async fn create(&self, record: &mut Record) -> Result<()> {
         self.inner.create(record).await
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        self.update_existing(record).await.map(|_| ())
+        self.update.update_existing(record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -64,7 +84,18 @@ impl SessionStore for ConditionalSqlite {
 }
 
 #[async_trait::async_trait]
-impl UpdateExisting for ConditionalSqlite {
+impl<S: Send + Sync, U: UpdateExisting + Send + Sync> UpdateExisting for Conditional<S, U> {
+    async fn update_existing(&self, record: &Record) -> Result<bool> {
+        self.update.update_existing(record).await
+    }
+}
+
+/// The SQLite store's conditional save.
+#[derive(Debug, Clone)]
+pub struct SqliteUpdate(SqlitePool);
+
+#[async_trait::async_trait]
+impl UpdateExisting for SqliteUpdate {
     async fn update_existing(&self, record: &Record) -> Result<bool> {
         // The same encoding as the store's own writes (MessagePack of the whole record).
         let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
@@ -74,57 +105,26 @@ impl UpdateExisting for ConditionalSqlite {
         .bind(data)
         .bind(record.expiry_date)
         .bind(record.id.to_string())
-        .execute(&self.pool)
+        .execute(&self.0)
         .await
         .map_err(|e| Error::Backend(e.to_string()))?;
         Ok(done.rows_affected() == 1)
     }
 }
 
-/// tower-sessions' Redis store, whose save of a session gone meanwhile is a quiet no-op.
+/// The Redis store's conditional save.
 #[derive(Debug, Clone)]
-pub struct ConditionalRedis {
-    inner: RedisStore<Pool>,
-    pool: Pool,
-}
-
-impl ConditionalRedis {
-    pub fn new(pool: Pool) -> Self {
-        Self {
-            inner: RedisStore::new(pool.clone()),
-            pool,
-        }
-    }
-}
+pub struct RedisUpdate(Pool);
 
 #[async_trait::async_trait]
-impl SessionStore for ConditionalRedis {
-    async fn create(&self, record: &mut Record) -> Result<()> {
-        self.inner.create(record).await
-    }
-
-    async fn save(&self, record: &Record) -> Result<()> {
-        self.update_existing(record).await.map(|_| ())
-    }
-
-    async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        self.inner.load(id).await
-    }
-
-    async fn delete(&self, id: &Id) -> Result<()> {
-        self.inner.delete(id).await
-    }
-}
-
-#[async_trait::async_trait]
-impl UpdateExisting for ConditionalRedis {
+impl UpdateExisting for RedisUpdate {
     async fn update_existing(&self, record: &Record) -> Result<bool> {
         // The same key and encoding as the store's own writes.
         let data = rmp_serde::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
         let expiry = Expiration::EXAT(record.expiry_date.unix_timestamp());
         // `OK`, or nil when the key is gone (`XX`).
         let answer: Value = self
-            .pool
+            .0
             .set(
                 record.id.to_string(),
                 data.as_slice(),
