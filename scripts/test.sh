@@ -3,8 +3,8 @@
 # cost, stopping at the first failure:
 #   formatting, clippy (server-side and browser-side builds, warnings denied),
 #   unit and integration tests of every crate (the scale-out ones against real Redis servers
-#   they start on free ports), MSAL Node against the emulator, and the browser tests against
-#   a release build (the build users ship, with wasm-opt) served on a free port, the main
+#   they start on free ports), MSAL Node against the emulator, a release build (the build
+#   users ship, with wasm-opt), and the browser tests against it on free ports, the main
 #   flows a second time on the Redis session store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,13 @@ scripts/setup.sh --test
 
 started=$(date +%s)
 stage() { printf '\n==> %s  (+%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# N distinct free loopback ports (all held open until printed, so none is named twice).
+free_ports() {
+  python3 -c 'import socket,sys
+socks=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
 
 stage "cargo fmt --check"
 cargo fmt --all --check
@@ -34,28 +40,28 @@ stage "emulator conformance: Microsoft's MSAL Node against entra-emulator over H
 # cargo test built the binary for the emulator's CLI tests.
 emulator/msal-conformance/run.sh target/debug/entra-emulator
 
-stage "release build + browser tests (Playwright, chromium)"
-# Free ports for the app and its embedded emulator, and a fresh data directory, so a
-# developer's running `scripts/dev.sh` is never hit by the tests.
-LEPTOS_SITE_ADDR="127.0.0.1:$(free_port)"
-EMULATOR_ADDR="127.0.0.1:$(free_port)"
-WEATHER_API_ADDR="127.0.0.1:$(free_port)"
-METRICS_ADDR="127.0.0.1:0"
-DATA_DIR=$(mktemp -d)
-export LEPTOS_SITE_ADDR EMULATOR_ADDR WEATHER_API_ADDR METRICS_ADDR DATA_DIR
-# The main flows run once more on a second instance with the Redis session store
-# (end2end/playwright.config.ts starts that Redis and that instance on these ports).
-E2E_REDIS_PORT=$(free_port)
-E2E_REDIS_APP_PORT=$(free_port)
-E2E_REDIS_DATA_DIR=$(mktemp -d)
-export E2E_REDIS_PORT E2E_REDIS_APP_PORT E2E_REDIS_DATA_DIR
+stage "release build (the build users ship: wasm-opt, hashed and precompressed assets)"
+cargo leptos build --release --precompress
+
+stage "browser tests (Playwright, chromium) against the release build"
+# Playwright starts the app, a Redis server and a second instance on the Redis session store
+# (end2end/playwright.config.ts) on these free ports, so a developer's running `scripts/dev.sh`
+# is never hit by the tests, and stops them when the run ends.
+read -r app_port E2E_REDIS_PORT E2E_REDIS_APP_PORT < <(free_ports 3)
+LEPTOS_SITE_ADDR="127.0.0.1:$app_port"
+export LEPTOS_SITE_ADDR E2E_REDIS_PORT E2E_REDIS_APP_PORT
 E2E_LOG=$(mktemp)
-trap 'rm -rf "$DATA_DIR" "$E2E_REDIS_DATA_DIR" "$E2E_LOG"' EXIT
-cargo leptos end-to-end --release --precompress 2>&1 | tee "$E2E_LOG"
-# cargo-leptos 0.3.10 exits 0 when the release build fails, and then runs no browser test:
-# the stage passes only if Playwright reported its passed tests and no failure.
-if ! grep -qE '^ *[0-9]+ passed' "$E2E_LOG" || grep -qE '^ *[0-9]+ (failed|flaky)' "$E2E_LOG"; then
-  echo "The release build or the browser tests failed (see above)." >&2
+trap 'rm -f "$E2E_LOG"' EXIT
+if ! (cd end2end && npx playwright test) 2>&1 | tee "$E2E_LOG"; then
+  # What a reader of the last lines needs: each failed test with the start of its error, and
+  # the end of each server's log (the whole logs stay in target/e2e/).
+  echo
+  echo "==> the browser tests failed; each failure, then the end of each server's log"
+  awk '/^  [0-9]+\) /{n=14} n>0{print; n--}' "$E2E_LOG" | head -n 120
+  for log in target/e2e/*.log; do
+    echo "--- last lines of $log"
+    tail -n 15 "$log" | cut -c1-400
+  done
   exit 1
 fi
 
