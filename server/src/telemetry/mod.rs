@@ -12,6 +12,7 @@ pub mod http;
 mod json;
 mod otlp;
 
+use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::TracerProvider as _;
@@ -93,7 +94,11 @@ pub fn init() -> Result<Telemetry, String> {
             .with_filter(log_filter)
             .boxed()
     } else {
+        // Colour codes only for a person at a terminal: in a file or a container's log
+        // pipeline they are noise around every field.
+        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         tracing_subscriber::fmt::layer()
+            .with_ansi(colour)
             .with_filter(log_filter)
             .boxed()
     };
