@@ -301,6 +301,13 @@ pub fn now() -> i64 {
     now_ms() / 1000
 }
 
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("OS random generator");
+    b
+}
+
 /// Unix time in milliseconds: when a token was issued relative to a revocation in the same
 /// second matters.
 pub fn now_ms() -> i64 {

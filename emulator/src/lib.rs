@@ -28,6 +28,7 @@ pub mod keys;
 pub mod params;
 pub mod persist;
 pub mod routes;
+pub mod sign_in;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;

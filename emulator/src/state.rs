@@ -11,7 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{keys::KeyRing, unconfirmed::Unconfirmed, world::World};
+use crate::{keys::KeyRing, sign_in::AuthFacts, unconfirmed::Unconfirmed, world::World};
 
 mod faults;
 mod stats;
@@ -113,7 +113,7 @@ impl Lifetimes {
 
 /// Seconds from `low` up to (not including) `high`, at random.
 fn random_between(low: u64, high: u64) -> u64 {
-    let r = u16::from_le_bytes(crate::tokens::random_bytes::<2>());
+    let r = u16::from_le_bytes(crate::keys::random_bytes::<2>());
     low + u64::from(r) % (high - low)
 }
 
@@ -142,35 +142,6 @@ pub struct CodeGrant {
     pub auth: AuthFacts,
     /// The `/authorize` request's `claims`: they shape the access token the code redeems for.
     pub claims: Option<String>,
-}
-
-/// Facts about how the user signed in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthFacts {
-    /// Unix time of sign-in.
-    pub auth_time: i64,
-    /// Authentication methods (`pwd`, `mfa`). Which authentication contexts a sign-in
-    /// satisfies follows from them and the tenant's policies
-    /// ([`crate::world::Tenant::satisfies_context`]).
-    pub amr: Vec<String>,
-    /// Session id.
-    pub sid: String,
-}
-
-impl AuthFacts {
-    /// A password sign-in happening now.
-    pub fn password_now() -> Self {
-        Self {
-            auth_time: crate::keys::now(),
-            amr: vec!["pwd".into()],
-            sid: uuid::Uuid::new_v4().to_string(),
-        }
-    }
-
-    /// Whether the user did multi-factor authentication.
-    pub fn has_mfa(&self) -> bool {
-        self.amr.iter().any(|a| a == "mfa")
-    }
 }
 
 /// An issued refresh token's grant.

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use sha2::Digest;
 
 use crate::{
-    keys::{KeyRing, SigningKey},
-    state::AuthFacts,
+    keys::{KeyRing, SigningKey, random_bytes},
+    sign_in::AuthFacts,
 };
 
 /// What a token's header carries besides `typ`, `alg` and `kid`.
@@ -90,13 +90,6 @@ fn hash_nonce(nonce: &str) -> String {
 
 fn b64_json(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default())
-}
-
-/// Random bytes from the OS.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b).expect("OS random generator");
-    b
 }
 
 /// An opaque random string (base64url of `n` bytes).

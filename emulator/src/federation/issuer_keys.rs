@@ -27,7 +27,7 @@ pub struct IssuerKeyCache {
 
 impl IssuerKeyCache {
     /// The keys of `issuer` that may hold `kid`: cached, or fetched when absent, stale, or
-    /// (at most every 30 s) when the cached set lacks `kid` (the issuer rolled its keys).
+    /// (at most every 5 s) when the cached set lacks `kid` (the issuer rolled its keys).
     ///
     /// # Errors
     /// Why the issuer's discovery document or keys could not be read.

@@ -29,7 +29,7 @@ use super::{GrantType, TokenRequest};
 use crate::{
     errors::AadError,
     keys::now,
-    state::AuthFacts,
+    sign_in::AuthFacts,
     tokens::{self, VerifyError},
     unconfirmed::AfterRevocation,
     world::{Tenant, User, World},

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{GrantType, TokenRequest};
-use crate::{errors::AadError, state::AuthFacts};
+use crate::{errors::AadError, sign_in::AuthFacts};
 
 /// Redeems a username and password.
 ///

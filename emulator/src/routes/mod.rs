@@ -7,7 +7,6 @@ pub mod admin;
 pub mod authorize;
 pub mod discovery;
 pub mod graph;
-mod graph_memberships;
 pub mod logout;
 pub mod managed_identity;
 pub mod token;

@@ -19,7 +19,8 @@ use crate::{
     errors::AadError,
     keys::now,
     params::Params,
-    state::{AuthFacts, Session, Shared, SignInProgress},
+    sign_in::AuthFacts,
+    state::{Session, Shared, SignInProgress},
     well_known::MFA_CODE,
     world::{User, World},
 };

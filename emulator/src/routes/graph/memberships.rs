@@ -16,7 +16,10 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::graph::{authenticate_for, graph_error, odata};
+use super::{
+    answers::{graph_error, odata},
+    bearer::authenticate_for,
+};
 use crate::state::{AppState, Shared};
 
 /// Graph's page size for directory object collections when `$top` is not given.
