@@ -115,7 +115,7 @@ async fn configuration_checks(entra: &EntraClient, config: &Config) -> Vec<Check
 
     // 2. Signing keys (a call to Entra like any other: its span and request id).
     let jwks_uri = entra.metadata().jwks_uri.clone();
-    let call = crate::telemetry::http::EntraCall::start("keys", "GET", &jwks_uri, None);
+    let call = crate::entra::traced::EntraCall::start("keys", "GET", &jwks_uri, None);
     let keys = async {
         let response = entra
             .http()

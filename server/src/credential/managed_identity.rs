@@ -171,7 +171,7 @@ impl ManagedIdentity {
             }
         };
         // A client span (no query, no header values on it), with a request id as for Entra.
-        let call = crate::telemetry::http::EntraCall::start("managed_identity", "GET", &url, None);
+        let call = crate::entra::traced::EntraCall::start("managed_identity", "GET", &url, None);
         let response = request
             .headers(call.headers())
             .send()
