@@ -19,25 +19,31 @@ const redisAppPort = process.env.E2E_REDIS_APP_PORT;
 
 type WebServer = Exclude<NonNullable<PlaywrightTestConfig["webServer"]>, unknown[]>;
 
-/** An instance of the release binary on `port`, its emulator and Weather API on free ports. */
+/**
+ * An instance of the release binary on `port`, its emulator and Weather API on free ports. It
+ * sees only the variables given here (`env -i`): a shell's AZURE_AD_*, OTEL_* or RUST_LOG must
+ * not point the tests at a real tenant or change what the app does.
+ */
 function app(name: string, port: string, env: Record<string, string> = {}): WebServer {
   const dir = path.join(root, "target/e2e", name);
+  const vars = Object.entries({
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? dir,
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_SITE_ROOT: "target/site",
+    LEPTOS_OUTPUT_NAME: "entra-bff",
+    EMULATOR_ADDR: "127.0.0.1:0",
+    WEATHER_API_ADDR: "127.0.0.1:0",
+    METRICS_ADDR: "127.0.0.1:0",
+    DATA_DIR: dir,
+    ...env,
+  }).map(([name, value]) => `${name}='${value}'`);
   return {
-    command: `rm -rf '${dir}' && mkdir -p '${dir}' && exec '${serverBin}' > '${dir}.log' 2>&1`,
+    command: `rm -rf '${dir}' && mkdir -p '${dir}' && exec env -i ${vars.join(" ")} '${serverBin}' > '${dir}.log' 2>&1`,
     cwd: root,
     url: `http://localhost:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: "target/site",
-      LEPTOS_OUTPUT_NAME: "entra-bff",
-      EMULATOR_ADDR: "127.0.0.1:0",
-      WEATHER_API_ADDR: "127.0.0.1:0",
-      METRICS_ADDR: "127.0.0.1:0",
-      DATA_DIR: dir,
-      ...env,
-    },
   };
 }
 
