@@ -7,7 +7,7 @@ mod error;
 mod id_token;
 mod metadata;
 mod obo;
-pub mod traced;
+pub(crate) mod traced;
 
 pub use client::{AuthorizationStart, CodeRedemptionError, EntraClient, SignInRequest, TokenGrant};
 pub(crate) use error::retry_after;
