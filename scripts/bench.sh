@@ -16,44 +16,24 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
 USERS=${USERS:-10000}
-command -v wrk >/dev/null || { echo "wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; }
-[ -x target/release/server ] || { echo "build first: cargo leptos build --release --precompress" >&2; exit 1; }
+. scripts/bench/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-METRICS=$(free_port)
 DATA=$(mktemp -d)
-BASE="http://localhost:$PORT"
-trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"' EXIT
-
-EMULATOR="127.0.0.1:$(free_port)"
-WEATHER="127.0.0.1:$(free_port)"
+trap 'kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 started=$(date +%s%N)
-LEPTOS_SITE_ADDR="127.0.0.1:$PORT" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=entra-bff \
-  EMULATOR_ADDR="$EMULATOR" WEATHER_API_ADDR="$WEATHER" \
-  METRICS_ADDR="127.0.0.1:$METRICS" DATA_DIR="$DATA" RUST_LOG=warn \
-  AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PER_MINUTE=1000000 \
-  target/release/server >"$DATA/server.log" 2>&1 &
-PID=$!
-until curl -sf -o /dev/null "$BASE/healthz"; do
-  kill -0 "$PID" 2>/dev/null || { cat "$DATA/server.log" >&2; exit 1; }
-  sleep 0.005
-done
+start_server "$DATA"
 first_200=$(( ($(date +%s%N) - started) / 1000000 ))
+PID=$SERVER_PID BASE=$SERVER_URL EMULATOR=$SERVER_EMULATOR WEATHER=$SERVER_WEATHER METRICS=$SERVER_METRICS
 sleep 1
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$PID/status"; }
 mib() { awk -v k="$1" '{printf "%.1f", k / 1024}' <<<"$1"; }
 idle=$(kib VmRSS)
 
-# req/s, p50 and p99 of one wrk run (after a 2 s warm-up), latencies in ms.
+# One table row: req/s, p50 and p99 of one wrk run.
 measure() {
   local label=$1; shift
-  wrk -t1 -c"$CONNS" -d2s "$@" >/dev/null
-  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" | awk -v label="$label" '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
-    / Non-2xx or 3xx responses: / { bad = $NF }
-    END { printf "| %s | %.0f | %.2f ms | %.2f ms |%s\n", label, rps, p50, p99, (bad ? " " bad " non-2xx!" : "") }'
+  wrk_figures "$@" | awk -v label="$label" \
+    '{ printf "| %s | %s | %s ms | %s ms |%s\n", label, $1, $2, $3, ($4 ? " " $4 " non-2xx!" : "") }'
 }
 
 cookie=$(python3 scripts/bench/client.py signin "$BASE" AdeleV@contoso.onmicrosoft.com)

@@ -11,13 +11,12 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-3}
-command -v wrk >/dev/null || { echo "wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; }
-[ -x target/release/server ] || { echo "build first: cargo leptos build --release --precompress" >&2; exit 1; }
+. scripts/bench/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+# errexit holds in traps: a sink ended by the signal must not turn a finished run into 143.
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
 # The sink: an OTLP/HTTP endpoint that reads each export whole and answers 200 (an empty
 # ExportTraceServiceResponse), counting exports and bytes into a file.
@@ -41,35 +40,24 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
 PY
 PIDS+=($!)
 
-# req/s, p50 and p99 of one wrk run after a 2 s warm-up; "rps p50 p99" on stdout.
+# "req/s p50 p99" of one wrk run; a non-2xx answer spoils the comparison.
 measure() {
-  wrk -t1 -c"$CONNS" -d2s "$@" >/dev/null
-  wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" | awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
-    / Non-2xx or 3xx responses: / { bad = $NF }
-    END { if (bad) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
+  local figures; figures=$(wrk_figures "$@")
+  [ "$(awk '{ print $4 }' <<<"$figures")" = 0 ] || { echo "non-2xx answers: $figures" >&2; exit 1; }
+  awk '{ print $1, $2, $3 }' <<<"$figures"
 }
 
 # One server (embedded emulator, SQLite sessions) with $@ in its environment: the warm
 # signed-in / measured, then stopped.
 run() {
-  local port metrics data pid cookie
-  port=$(free_port); metrics=$(free_port); data=$(mktemp -d -p "$WORK")
-  env "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=entra-bff \
-    EMULATOR_ADDR="127.0.0.1:$(free_port)" WEATHER_API_ADDR="127.0.0.1:$(free_port)" \
-    METRICS_ADDR="127.0.0.1:$metrics" DATA_DIR="$data" RUST_LOG=warn \
-    AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PER_MINUTE=1000000 \
-    target/release/server >"$data/server.log" 2>&1 &
-  pid=$!
-  until curl -sf -o /dev/null "http://localhost:$port/healthz"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
-    sleep 0.005
-  done
-  cookie=$(python3 scripts/bench/client.py signin "http://localhost:$port" AdeleV@contoso.onmicrosoft.com)
-  curl -sf -o /dev/null -H "Cookie: $cookie" "http://localhost:$port/"
-  measure -H "Cookie: $cookie" "http://localhost:$port/"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  local data cookie
+  data=$(mktemp -d -p "$WORK")
+  start_server "$data" "$@"
+  # run is called as $(run ...): its own trap stops its server whatever happens.
+  trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true' EXIT
+  cookie=$(python3 scripts/bench/client.py signin "$SERVER_URL" AdeleV@contoso.onmicrosoft.com)
+  curl -sf -o /dev/null -H "Cookie: $cookie" "$SERVER_URL/"
+  measure -H "Cookie: $cookie" "$SERVER_URL/"
 }
 
 echo "## $(date -u +%Y-%m-%d) $(nproc) cores; warm signed-in / as Adele, wrk -t1 -c$CONNS -d${DURATION}s after a 2 s warm-up, $ROUNDS rounds"
