@@ -260,7 +260,8 @@ fn read_api(
         Some(v) if v == "app" => true,
         Some(other) => {
             problems.push(format!(
-                "{}={other:?}: use `user` (On-Behalf-Of the signed-in user, the default) or                  `app` (an app-only token).",
+                "{}={other:?}: use `user` (On-Behalf-Of the signed-in user, the default) or \
+                 `app` (an app-only token).",
                 var("AS")
             ));
             return None;
@@ -268,7 +269,9 @@ fn read_api(
     };
     if as_app && !scopes.iter().all(|s| s.to_string().ends_with("/.default")) {
         problems.push(format!(
-            "{} must be the API's `/.default` scope (e.g. api://<api-client-id>/.default) with              {}=app: an app-only token carries the application permissions granted to this              app, not scopes.",
+            "{} must be the API's `/.default` scope (e.g. api://<api-client-id>/.default) with \
+             {}=app: an app-only token carries the application permissions granted to this \
+             app, not scopes.",
             var("SCOPES"),
             var("AS")
         ));
@@ -543,6 +546,15 @@ mod tests {
                 ("DOWNSTREAM_API__DOCS__BASE_URL", "https://docs.example.com"),
                 ("DOWNSTREAM_API__DOCS__SCOPES", "api://docs/Read"),
                 ("DOWNSTREAM_API__DOCS__SAMPLE_PATH", "files"),
+                (
+                    "DOWNSTREAM_API__BATCH__BASE_URL",
+                    "https://batch.example.com",
+                ),
+                ("DOWNSTREAM_API__BATCH__SCOPES", "api://batch/.default"),
+                ("DOWNSTREAM_API__BATCH__AS", "robot"),
+                ("DOWNSTREAM_API__JOBS__BASE_URL", "https://jobs.example.com"),
+                ("DOWNSTREAM_API__JOBS__SCOPES", "api://jobs/Read"),
+                ("DOWNSTREAM_API__JOBS__AS", "app"),
             ],
             false,
         );
@@ -569,6 +581,16 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("DOWNSTREAM_API__DOCS__SAMPLE_PATH"), "{all}");
+        assert!(
+            all.contains("DOWNSTREAM_API__BATCH__AS=\"robot\": use `user`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("DOWNSTREAM_API__JOBS__SCOPES must be the API's `/.default` scope"),
+            "{all}"
+        );
+        // Messages wrapped in the source read as one sentence each.
+        assert!(!all.contains("  "), "{all}");
     }
 
     #[test]
