@@ -13,9 +13,6 @@ use super::{Application, Tenant, User};
 /// Learn, "Configure group claims": 200 for JWTs).
 pub const GROUPS_IN_A_JWT: usize = 200;
 
-/// The all-zero app role id: *Default Access*, an assignment without a role value.
-pub const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
-
 /// A group (Graph's `group`), with its direct members: users and groups, by object id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

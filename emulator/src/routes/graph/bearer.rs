@@ -23,11 +23,16 @@ use crate::{
 
 /// Validates the bearer token as Graph does; returns the signed-in user.
 pub fn authenticate(st: &Shared, headers: &HeaderMap) -> Result<User, Response> {
-    authenticate_for(st, headers, &[])
+    authenticate_for(st, headers, &[]).map(|(_, user)| user)
 }
 
-/// [`authenticate`], also accepting a token whose only fitting scope is one of `also`.
-pub fn authenticate_for(st: &Shared, headers: &HeaderMap, also: &[&str]) -> Result<User, Response> {
+/// [`authenticate`], also accepting a token whose only fitting scope is one of `also`; with
+/// the tenant the token was issued in (`tid`), where the user was found.
+pub fn authenticate_for(
+    st: &Shared,
+    headers: &HeaderMap,
+    also: &[&str],
+) -> Result<(String, User), Response> {
     Counters::bump(&st.stats.graph);
     let unauthorized =
         |m: &str| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
@@ -90,11 +95,12 @@ pub fn authenticate_for(st: &Shared, headers: &HeaderMap, also: &[&str]) -> Resu
             "Insufficient privileges to complete the operation.",
         ));
     }
+    let tid = c["tid"].as_str().unwrap_or_default();
     let world = st.world.read().expect("world lock");
     world
-        .tenant(c["tid"].as_str().unwrap_or_default())
+        .tenant(tid)
         .and_then(|t| t.user_by_oid(c["oid"].as_str().unwrap_or_default()))
-        .cloned()
+        .map(|user| (tid.to_owned(), user.clone()))
         .ok_or_else(|| {
             graph_error(
                 StatusCode::NOT_FOUND,

@@ -31,19 +31,16 @@ const MAX_PAGE: usize = 999;
 fn memberships(st: &Shared, headers: &HeaderMap) -> Result<Vec<(String, String, bool)>, Response> {
     // `User.Read` is enough for the signed-in user's own memberships (ledger G8-G9);
     // `GroupMember.Read.All` works too.
-    let user = authenticate_for(st, headers, &["GroupMember.Read.All"])?;
+    let (tid, user) = authenticate_for(st, headers, &["GroupMember.Read.All"])?;
     let world = st.world.read().expect("world lock");
-    let tenant = world
-        .tenants
-        .iter()
-        .find(|t| t.user_by_oid(&user.id).is_some())
-        .ok_or_else(|| {
-            graph_error(
-                StatusCode::NOT_FOUND,
-                "Request_ResourceNotFound",
-                "Resource not found.",
-            )
-        })?;
+    // Found there by `authenticate_for` a moment ago; gone only if the world was edited since.
+    let tenant = world.tenant(&tid).ok_or_else(|| {
+        graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            "Resource not found.",
+        )
+    })?;
     Ok(tenant
         .transitive_groups(&user)
         .into_iter()
