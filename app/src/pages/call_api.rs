@@ -79,7 +79,7 @@ fn ApiResult(result: ApiCall) -> impl IntoView {
         <section class="card" data-testid="api-result">
             <h2>"GET " {url}</h2>
             <p data-testid="cache-status">
-                {token_source(token_from_cache)}
+                {token_source(token_from_cache, false)}
             </p>
             <Table columns=["Date", "°C", "Summary"] testid="forecasts">
                     {forecasts
@@ -220,18 +220,27 @@ fn NamedApiResult(result: NamedApiCall) -> impl IntoView {
                 }}
             </p>
             <p>
-                {token_source(token_from_cache)}
+                {token_source(token_from_cache, as_app)}
             </p>
         </section>
         <TokenCard token/>
     }
 }
 
-/// Where the call's OBO token came from, in words (both cards say it the same way).
-fn token_source(from_cache: bool) -> &'static str {
-    if from_cache {
-        "The OBO token came from the server's cache: no call to the identity provider."
-    } else {
-        "The server obtained a new OBO token from the identity provider for this call."
+/// Where the call's token came from, in words (both cards say it the same way).
+fn token_source(from_cache: bool, as_app: bool) -> &'static str {
+    match (from_cache, as_app) {
+        (true, false) => {
+            "The OBO token came from the server's cache: no call to the identity provider."
+        }
+        (false, false) => {
+            "The server obtained a new OBO token from the identity provider for this call."
+        }
+        (true, true) => {
+            "The app-only token came from the server's cache: no call to the identity provider."
+        }
+        (false, true) => {
+            "The server obtained a new app-only token from the identity provider for this call."
+        }
     }
 }
