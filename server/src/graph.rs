@@ -8,7 +8,6 @@ use std::{
 };
 
 use serde::Deserialize;
-use tracing::Instrument as _;
 use url::Url;
 
 use crate::{
@@ -70,22 +69,12 @@ pub async fn me(
     let url = format!("{}/v1.0/me", base.as_str().trim_end_matches('/'));
     let url = Url::parse(&url).map_err(|err| GraphCallError::Unreachable(err.to_string()))?;
     let call = PeerCall::start("GET /v1.0/me", "GET", &url, None);
-    let mut headers = http::HeaderMap::new();
-    call.propagate(&mut headers);
-    let response = http
-        .get(url)
-        .headers(headers)
-        .bearer_auth(token.expose())
-        .send()
-        .instrument(call.span().clone())
+    let request = http.get(url).bearer_auth(token.expose());
+    let response = call
+        .send(request, http::HeaderMap::new())
         .await
-        .map_err(|err| {
-            let err = GraphCallError::Unreachable(err.without_url().to_string());
-            call.failed(&err.to_string());
-            err
-        })?;
+        .map_err(|err| GraphCallError::Unreachable(err.to_string()))?;
     let status = response.status().as_u16();
-    call.answered(status, response.headers());
     let wait = retry_after(response.headers());
     let challenge = (status == 401)
         .then(|| crate::claims_challenge::from_headers(response.headers()))
@@ -149,18 +138,12 @@ pub async fn member_groups(
     let mut ids = Vec::new();
     for _ in 0..MAX_GROUP_PAGES {
         let call = PeerCall::start("GET /v1.0/me/transitiveMemberOf", "GET", &url, None);
-        let mut headers = http::HeaderMap::new();
-        call.propagate(&mut headers);
-        let response = http
-            .get(url.clone())
-            .headers(headers)
-            .bearer_auth(token.expose())
-            .send()
-            .instrument(call.span().clone())
+        let request = http.get(url.clone()).bearer_auth(token.expose());
+        let response = call
+            .send(request, http::HeaderMap::new())
             .await
-            .map_err(|err| GraphCallError::Unreachable(err.without_url().to_string()))?;
+            .map_err(|err| GraphCallError::Unreachable(err.to_string()))?;
         let status = response.status().as_u16();
-        call.answered(status, response.headers());
         if status != 200 {
             let wait = retry_after(response.headers());
             let body = response.bytes().await.unwrap_or_default();

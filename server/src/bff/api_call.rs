@@ -11,19 +11,15 @@ use app::{
 use axum::body::Bytes;
 use http::{HeaderMap, Method, header, request::Parts};
 use http_body_util::BodyExt as _;
-use tracing::Instrument as _;
 
-use super::{
-    BffService, Transient, api_problem, incident, internal, named_apis::Api, step_up::Callee,
-};
+use super::{BffService, Transient, api_problem, incident, named_apis::Api, step_up::Callee};
 use crate::{
-    aadsts::{self, Operation},
     authorization::Scope,
     entra::decode_unverified,
     inspect,
     session::{SignedInUser, UserSession},
     telemetry::http::PeerCall,
-    tokens::{Obtained, TokenError},
+    tokens::Obtained,
 };
 
 /// The longest a call to an API (answer included) may take.
@@ -72,27 +68,16 @@ impl BffService {
                 &api.base_url,
                 Some(&api.config.name),
             );
-            let mut headers = request.headers.clone();
-            call.propagate(&mut headers);
+            let headers = request.headers.clone();
             let mut outgoing = http
                 .request(request.method.clone(), &url)
-                .headers(headers)
                 .bearer_auth(token.expose())
                 .timeout(CALL_TIMEOUT);
             if let Some(body) = &request.body {
                 outgoing = outgoing.body(body.clone());
             }
             async move {
-                let sent = outgoing
-                    .send()
-                    .instrument(call.span().clone())
-                    .await
-                    .map_err(reqwest::Error::without_url);
-                match &sent {
-                    Ok(response) => call.answered(response.status().as_u16(), response.headers()),
-                    Err(err) => call.failed(&err.to_string()),
-                }
-                sent.map_err(|err| {
+                call.send(outgoing, headers).await.map_err(|err| {
                     api_problem(
                         "The downstream API is unreachable",
                         None,
@@ -108,19 +93,17 @@ impl BffService {
         };
         if api.config.as_app {
             // The app's own token: no user in it, so no claims challenge to answer for them.
-            let obtained = self
+            let obtained = match self
                 .tokens
                 .app_only(&user.tenant_id, &api.config.scopes)
                 .await
-                .map_err(|err| match err {
-                    TokenError::AppOnly(e) => AppError::Problem(Box::new(aadsts::explain(
-                        &e,
-                        &Operation::AppOnly,
-                        &self.config,
-                        &Self::sign_in_url(parts),
-                    ))),
-                    other => internal(other),
-                })?;
+            {
+                Ok(obtained) => obtained,
+                Err(err) => {
+                    let scopes = &api.config.scopes;
+                    return Err(self.token_problem(err, parts, session, scopes, user).await);
+                }
+            };
             let response = send(obtained.token.clone()).await?;
             return Ok((response, obtained));
         }

@@ -124,7 +124,9 @@ impl BffService {
         app::api::sign_in_url(return_to.as_str())
     }
 
-    async fn obo_problem(
+    /// What the user sees when a token for `scopes` could not be obtained (On-Behalf-Of,
+    /// app-only, or the refresh before either).
+    async fn token_problem(
         &self,
         err: TokenError,
         request: &Parts,
@@ -235,7 +237,9 @@ impl BffService {
     ) -> Result<Obtained, AppError> {
         match self.tokens.on_behalf_of(session, scopes).await {
             Ok(obtained) => Ok(obtained),
-            Err(err) => Err(self.obo_problem(err, request, session, scopes, user).await),
+            Err(err) => Err(self
+                .token_problem(err, request, session, scopes, user)
+                .await),
         }
     }
 }

@@ -51,7 +51,6 @@ impl BffService {
         session: &UserSession,
         user: &SignedInUser,
     ) -> Result<Profile, AppError> {
-        let (session, user) = (session.clone(), user.clone());
         let key = session
             .stored_id(&self.session_ids)
             .await
@@ -62,13 +61,13 @@ impl BffService {
             Cached::Fresh(profile) => return Ok(profile),
             Cached::Stale { profile, refresh } => {
                 if refresh {
-                    self.refresh_profile(session, key, user.tenant_id);
+                    self.refresh_profile(session.clone(), key, user.tenant_id.clone());
                 }
                 return Ok(profile);
             }
             Cached::Missing => {}
         }
-        let profile = self.read_profile(request, &session, &user).await?;
+        let profile = self.read_profile(request, session, user).await?;
         self.profiles.put(&key, profile.clone()).await;
         Ok(profile)
     }

@@ -17,7 +17,7 @@
 //! Whether Entra's refusal at step 2 hands the claims back is not documented (the emulator's
 //! `unconfirmed` switches, emulator/README.md's ledger X4–X5): the sign-in carries the API's
 //! own challenge whether or not it does, also when a later exchange for that API is refused
-//! (`obo_problem`).
+//! (`token_problem`).
 
 use std::future::Future;
 
@@ -98,12 +98,12 @@ impl BffService {
                 .set_api_claims(callee.scopes, &claims)
                 .await
                 .map_err(internal)?;
-            // A refusal carries the stored challenge to the sign-in (`obo_problem`).
+            // A refusal carries the stored challenge to the sign-in (`token_problem`).
             let obtained = match self.tokens.on_behalf_of(session, callee.scopes).await {
                 Ok(obtained) => obtained,
                 Err(err) => {
                     return Err(self
-                        .obo_problem(err, parts, session, callee.scopes, user)
+                        .token_problem(err, parts, session, callee.scopes, user)
                         .await);
                 }
             };

@@ -90,11 +90,7 @@ impl EntraCall {
         url: &Url,
         grant_type: Option<&str>,
     ) -> Self {
-        let span = if crate::telemetry::exporting() {
-            client_span(&format!("{method} {}", url.path()), method, url)
-        } else {
-            Span::none()
-        };
+        let span = client_span(&format!("{method} {}", url.path()), method, url);
         span.record("entra.operation", operation);
         if let Some(grant) = grant_type {
             span.record("entra.grant_type", grant_name(grant));

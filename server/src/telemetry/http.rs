@@ -155,10 +155,33 @@ impl PeerCall {
         &self.span
     }
 
+    /// Sends `request` with `headers` (which replace any of the same name already on it, so
+    /// never `Authorization`), this call's trace context among them, in its span; records the
+    /// answer's status and ids, or the failure (without the URL, which may hold a query an API
+    /// takes keys in).
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        mut headers: HeaderMap,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.propagate(&mut headers);
+        let sent = request
+            .headers(headers)
+            .send()
+            .instrument(self.span.clone())
+            .await
+            .map_err(reqwest::Error::without_url);
+        match &sent {
+            Ok(response) => self.answered(response.status().as_u16(), response.headers()),
+            Err(err) => self.failed(&err.to_string()),
+        }
+        sent
+    }
+
     /// Puts this call's W3C `traceparent` (and `tracestate`) into `headers`, in place of
     /// anything the browser sent (a browser's trace context never reaches an API: it could
     /// name any trace); none when traces are not exported.
-    pub fn propagate(&self, headers: &mut HeaderMap) {
+    fn propagate(&self, headers: &mut HeaderMap) {
         for name in ["traceparent", "tracestate", "baggage"] {
             headers.remove(name);
         }
@@ -171,7 +194,7 @@ impl PeerCall {
         );
     }
 
-    pub fn answered(&self, status: u16, headers: &HeaderMap) {
+    fn answered(&self, status: u16, headers: &HeaderMap) {
         record_answer(&self.span, status);
         if self.graph
             && let Some(id) = headers.get("request-id").and_then(|v| v.to_str().ok())
